@@ -1,0 +1,116 @@
+"""Evaluate colorization quality on generated films: our model (temporal stage off and on) and the baselines.
+
+Each clip is a camera pan or zoom over a real photo, made gray and encoded; every method colorizes it
+under each reference policy, and the colored result is compared with the true color clip:
+
+- ``in-shot``: the reference is the clip's own middle frame in color;
+- ``other-shot``: the reference is another view of the scene, the photo mirrored and rescaled.
+
+Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from the true clip) and CDC
+(lower is steadier) and colorfulness. Usage: ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from videocolor import Settings, colorize_video, metrics, synth
+from videocolor.baselines import gray, luminance_transfer
+from videocolor.color import lab_to_rgb, rgb_to_lightness
+
+CLIPS = (("pan", "astronaut"), ("zoom", "coffee"), ("pan", "china"), ("zoom", "chelsea"))
+POLICIES = ("in-shot", "other-shot")
+COLUMNS = ("PSNR", "SSIM", "warp err x1e3", "CDC x1e3", "colorfulness")
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """All frames of a video as uint8 ``(T, H, W, 3)``."""
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+def make_reference(policy: str, photo: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    if policy == "in-shot":
+        return truth[len(truth) // 2]
+    return np.ascontiguousarray(cv2.resize(photo[:, ::-1], None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA))
+
+
+def score(colored: np.ndarray, truth: np.ndarray) -> tuple[float, ...]:
+    return (
+        metrics.psnr(colored, truth),
+        metrics.ssim(colored, truth),
+        1e3 * metrics.warp_error(colored, flow_frames=truth),
+        1e3 * metrics.cdc(colored),
+        metrics.colorfulness(colored),
+    )
+
+
+def baseline(colorize: Callable[[torch.Tensor], torch.Tensor], film: np.ndarray) -> np.ndarray:
+    """Color a decoded gray film ``(T, H, W, 3)`` uint8 with ``colorize(lightness) -> ab``."""
+    lightness = rgb_to_lightness(torch.from_numpy(film).permute(0, 3, 1, 2).float() / 255)
+    rgb = lab_to_rgb(torch.cat((lightness, colorize(lightness)), 1))
+    return (rgb.mul(255).round().byte().permute(0, 2, 3, 1)).numpy()
+
+
+def ours(film_path: Path, reference_path: Path, temporal: str, folder: Path) -> np.ndarray:
+    output = folder / f"ours_{temporal}.mp4"
+    colorize_video(film_path, output, ref=reference_path, settings=Settings(temporal=temporal, quiet=True), overwrite=True)
+    return read_rgb(output)
+
+
+def evaluate(frames: int, size: tuple[int, int], folder: Path) -> dict[tuple[str, str], list[tuple[float, ...]]]:
+    """Scores per (policy, method), one row per clip."""
+    results: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    for kind, name in CLIPS:
+        photo = synth.load_photo(name)
+        clip = synth.pan(photo, frames, size) if kind == "pan" else synth.zoom(photo, frames, size)
+        film_path = synth.write_clip(folder / "film.mp4", clip, audio_seconds=0)
+        truth = read_rgb(synth.write_clip(folder / "truth.mp4", clip, gray=False, audio_seconds=0))
+        film = read_rgb(film_path)
+        results.setdefault(("-", "truth"), []).append(score(truth, truth))
+        results.setdefault(("-", "gray"), []).append(score(baseline(gray, film), truth))
+        for policy in POLICIES:
+            reference = make_reference(policy, photo, truth)
+            reference_path = folder / "reference.png"
+            cv2.imwrite(str(reference_path), cv2.cvtColor(reference, cv2.COLOR_RGB2BGR))
+            reference_rgb = torch.from_numpy(reference).permute(2, 0, 1).float() / 255
+            transfer = baseline(lambda lightness: luminance_transfer(lightness, reference_rgb), film)
+            results.setdefault((policy, "luminance transfer"), []).append(score(transfer, truth))
+            for temporal in ("off", "dis"):
+                colored = ours(film_path, reference_path, temporal, folder)
+                results.setdefault((policy, f"ours, temporal {temporal}"), []).append(score(colored, truth))
+        print(f"done: {kind} over {name}", flush=True)
+    return results
+
+
+def markdown(results: dict[tuple[str, str], list[tuple[float, ...]]]) -> str:
+    lines = ["| reference | method | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---:|" * len(COLUMNS)]
+    for (policy, method), rows in results.items():
+        means = np.mean(np.array(rows), axis=0)
+        cells = ["inf" if np.isinf(v) else f"{v:.3f}" if abs(v) < 10 else f"{v:.2f}" for v in means]
+        lines.append(f"| {policy} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
+    parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
+    args = parser.parse_args()
+    height, width = (int(v) for v in args.size.lower().split("x"))
+    with tempfile.TemporaryDirectory() as folder:
+        results = evaluate(args.frames, (height, width), Path(folder))
+    print(f"\nMeans over {len(CLIPS)} clips of {args.frames} frames at {height}x{width}; warp error uses DIS flow on the true clip.\n")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny films and reference pictures made from the photos that ship with scikit-image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from videocolor import synth
+from videocolor.io.images import write_rgb
+
+torch.set_num_threads(2)
+
+SIZE = (90, 160)  # (H, W) of the default test film
+
+
+def save_image(path: Path, rgb: np.ndarray) -> Path:
+    """Write an RGB uint8 ``(H, W, 3)`` array as an image file."""
+    write_rgb(path, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255)
+    return path
+
+
+def mirrored_reference(photo: np.ndarray) -> np.ndarray:
+    """A different view of the same photo: mirrored, cropped and rescaled (the reference in quality tests)."""
+    h, w = photo.shape[:2]
+    crop = np.ascontiguousarray(photo[:, ::-1][int(h * 0.05) :, : int(w * 0.9)])
+    return synth.cv2.resize(crop, None, fx=0.7, fy=0.7, interpolation=synth.cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    return synth.load_photo("astronaut")
+
+
+@pytest.fixture(scope="session")
+def film_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("films")
+
+
+@pytest.fixture(scope="session")
+def pan_clip(film_dir: Path, astronaut: np.ndarray) -> Path:
+    """12 gray frames of a pan over the astronaut at 160x90, 25 fps, with a stereo AAC track."""
+    return synth.write_clip(film_dir / "pan.mp4", synth.pan(astronaut, 12, SIZE))
+
+
+@pytest.fixture(scope="session")
+def color_ref(film_dir: Path, astronaut: np.ndarray) -> Path:
+    return save_image(film_dir / "astronaut_ref.png", mirrored_reference(astronaut))
+
+
+@pytest.fixture(scope="session")
+def ref_dir(film_dir: Path, color_ref: Path) -> Path:
+    folder = film_dir / "refs"
+    folder.mkdir()
+    (folder / color_ref.name).write_bytes(color_ref.read_bytes())
+    save_image(folder / "coffee.jpg", synth.still(synth.load_photo("coffee"), (120, 160)))
+    return folder

@@ -1,0 +1,29 @@
+import torch
+import torch.nn.functional as F
+
+from videocolor.models.backbone_lite0 import EfficientNetLite0, Lite0Weights, efficientnet_lite0
+
+
+def test_strict_load_and_parameter_count():
+    model = efficientnet_lite0()
+    assert sum(p.numel() for p in model.parameters()) == Lite0Weights().meta["num_params"]
+    state = torch.load(Lite0Weights().path(), map_location="cpu", weights_only=True)
+    assert len(state) == 296
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+
+
+def test_recognises_a_cat(astronaut):
+    from videocolor import synth
+
+    cat = torch.from_numpy(synth.load_photo("chelsea")).permute(2, 0, 1)[None].float() / 255
+    cat = F.interpolate(cat, size=(224, 224), mode="area")
+    top5 = efficientnet_lite0()(cat).topk(5).indices[0].tolist()
+    assert top5[0] in range(281, 286), top5  # ImageNet tabby/tiger/Persian/Siamese/Egyptian cat
+
+
+def test_same_padding_and_tap_shapes():
+    model = EfficientNetLite0()
+    taps = model.features(torch.rand(1, 3, 37, 61))
+    # TF "SAME": every stride-s stage gives ceil(size / s).
+    assert [t.shape[-2:] for t in taps] == [(19, 31), (10, 16), (5, 8), (3, 4), (2, 2)]
+    assert [t.shape[1] for t in taps] == [16, 24, 40, 112, 320]

@@ -1,0 +1,95 @@
+"""Override files: by shot number and by time, skip, clear errors with file and line, template round trip."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from videocolor.errors import InputError
+from videocolor.overrides import apply_overrides, read_overrides, write_overrides
+from videocolor.timecode import Timecode
+from videocolor.types import ReferenceChoice, Shot
+
+TB = Fraction(1, 25)
+# Shots of 50 frames at 25 fps: shot k covers [2k s, 2k+2 s).
+SHOTS = [Shot(k, 50 * k, 50 * k + 49, Timecode(50 * k, TB), Timecode(50 * k + 50, TB)) for k in range(4)]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "refs").mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        (tmp_path / "refs" / name).write_bytes(b"x")
+    return tmp_path
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "shots.toml"
+    path.write_text(text)
+    return path
+
+
+def test_by_number_and_by_time(folder):
+    path = _write(
+        folder,
+        '[[shot]]\nindex = 0\nreference = "refs/a.jpg"\n\n'
+        '[[shot]]\nstart = "00:00:04.500"\nskip = true\n\n'
+        '[[shot]]\nstart = "6.0"\nend = "00:00:08.000"\nreference = "refs/b.jpg"\n',
+    )
+    got = read_overrides(path, SHOTS)
+    assert got == {0: folder / "refs/a.jpg", 2: None, 3: folder / "refs/b.jpg"}
+    choices = [ReferenceChoice(k, Path("auto.jpg"), 0.5, [(Path("auto.jpg"), 0.5)]) for k in range(4)]
+    applied = apply_overrides(choices, got)
+    assert [c.source for c in applied] == ["override", "retrieval", "override", "override"]
+    assert applied[2].path is None and applied[1].path == Path("auto.jpg") and applied[0].score is None
+
+
+def test_range_spanning_shots(folder):
+    path = _write(folder, '[[shot]]\nstart = "00:00:01"\nend = "00:00:05"\nreference = "refs/a.jpg"\n')
+    assert sorted(read_overrides(path, SHOTS)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ('[[shot]]\nindex = 9\nskip = true\n', 1, "unknown shot 9"),
+        ('[[shot]]\nindex = 1\nskip = true\n\n[[shot]]\nstart = "00:00:03"\nend = "00:00:05"\nskip = true\n', 5, "line 1"),
+        ('\n# c\n[[shot]]\nindex = 1\nreference = "refs/nope.jpg"\n', 3, "nope.jpg not found"),
+        ('[[shot]]\nindex = 1\nskip = true\n[[shot]]\nstart = "00:61:00"\nskip = true\n', 4, "bad timecode"),
+        ('[[shot]]\nstart = "00:01:00"\nskip = true\n', 1, "no shot at 00:01:00"),
+        ('[[shot]]\nstart = "00:00:05"\nend = "00:00:04"\nskip = true\n', 1, "not after start"),
+        ('[[shot]]\nindex = 1\n', 1, "exactly one of reference"),
+        ('[[shot]]\nindex = 1\nstart = "1"\nskip = true\n', 1, "one of them"),
+        ('[[shot]]\nindex = 1\nrefrence = "refs/a.jpg"\n', 1, "unknown key"),
+    ],
+)
+def test_errors_name_file_and_line(folder, text, line, message):
+    path = _write(folder, text)
+    with pytest.raises(InputError, match=message) as err:
+        read_overrides(path, SHOTS)
+    assert str(err.value).startswith(f"{path}:{line}:") and "\n" not in str(err.value)
+
+
+def test_bad_toml_and_missing_file(folder):
+    with pytest.raises(InputError, match=r"not valid TOML .*line 2"):
+        read_overrides(_write(folder, "[[shot]]\nindex = = 1\n"), SHOTS)
+    with pytest.raises(InputError, match="override file not found"):
+        read_overrides(folder / "missing.toml", SHOTS)
+
+
+def test_template_round_trip(folder):
+    refs = folder / "refs"
+    choices = [
+        ReferenceChoice(0, refs / "a.jpg", 0.4, [(refs / "a.jpg", 0.4), (refs / "b.jpg", 0.6)]),
+        ReferenceChoice(1, refs / "b.jpg", 0.5, [(refs / "b.jpg", 0.5)]),
+        ReferenceChoice(2, None, None, [], "override"),
+        ReferenceChoice(3, refs / "a.jpg", 0.7, []),
+    ]
+    (folder / "out").mkdir()
+    path = write_overrides(folder / "out" / "template.toml", SHOTS, choices)
+    text = path.read_text()
+    assert '# reference = "../refs/b.jpg"  # score 0.600' in text and "00:00:02.000 - 00:00:04.000" in text
+    got = read_overrides(path, SHOTS)
+    assert got == {0: path.parent / "../refs/a.jpg", 1: path.parent / "../refs/b.jpg", 2: None, 3: path.parent / "../refs/a.jpg"}

@@ -1,0 +1,107 @@
+"""Reference index and two-stage ranking: each shot finds its own altered original among distractors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+import torch
+
+from test_shots import SHOT_PHOTOS, film_frames
+from videocolor import retrieval, synth
+from videocolor.errors import InputError
+from videocolor.retrieval import ReferenceIndex, choose, index_file
+
+DISTRACTORS = ("cat", "retina", "colorwheel", "immunohistochemistry", "hubble_deep_field")
+
+
+def make_ref_dir(folder: Path) -> Path:
+    """Each shot photo cropped, flipped (every other), shrunk, brightened and JPEG'd, plus distractors and junk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(SHOT_PHOTOS):
+        im = synth.load_photo(name)
+        h, w = im.shape[:2]
+        im = im[h // 10 : h - h // 12, w // 12 : w - w // 10]
+        im = im[:, ::-1] if k % 2 == 0 else im
+        im = cv2.resize(im, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
+        im = np.clip(im.astype(np.float32) * 1.1 + 8, 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"{name}.jpg"), im[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 70])
+    for name in DISTRACTORS:
+        cv2.imwrite(str(folder / f"x_{name}.png"), cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "x_logo.png"), cv2.cvtColor(skimage.data.logo(), cv2.COLOR_RGBA2BGRA))
+    cv2.imwrite(str(folder / "x_coins_gray.png"), skimage.data.coins())
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "broken.jpg").write_bytes(b"garbage")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ref_dir(tmp_path_factory):
+    return make_ref_dir(tmp_path_factory.mktemp("refs") / "refs")
+
+
+@pytest.fixture(scope="module")
+def index(ref_dir):
+    return ReferenceIndex(ref_dir, quiet=True)
+
+
+def test_index_skips_gray_broken_and_non_images(index):
+    names = {p.name for p in index.paths}
+    assert len(names) == len(SHOT_PHOTOS) + len(DISTRACTORS) + 1
+    assert "x_coins_gray.png" not in names and "broken.jpg" not in names and "notes.txt" not in names
+    assert index.features.cells.shape == (len(names), 49, 1280)
+    assert index.features.hists.shape == (len(names), 49, 10)
+
+
+def test_every_shot_finds_its_original(index):
+    frames, starts, _, _ = film_frames()
+    ends = [*starts[1:], len(frames)]
+    for name, start, end in zip(SHOT_PHOTOS, starts, ends):
+        middle = cv2.cvtColor(frames[(start + end) // 2], cv2.COLOR_RGB2GRAY)
+        ranking, globals_ = index.rank([middle])
+        assert ranking[0][0].name == f"{name}.jpg", (name, ranking)
+        assert len(ranking) == 5 and [s for _, s in ranking] == sorted(s for _, s in ranking)
+        assert globals_.shape == (1280,)
+
+
+def test_cache_reused_refreshed_and_pruned(tmp_path, monkeypatch):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in ("astronaut", "coffee", "rocket"):
+        cv2.imwrite(str(folder / f"{name}.png"), synth.load_photo(name)[::4, ::4, ::-1])
+    ReferenceIndex(folder, quiet=True)
+    assert index_file(folder).is_file()
+    calls = []
+    real = retrieval.extract
+    monkeypatch.setattr(retrieval, "extract", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert len(ReferenceIndex(folder, quiet=True).paths) == 3 and not calls
+    (folder / "rocket.png").unlink()
+    cv2.imwrite(str(folder / "coffee.png"), synth.load_photo("coffee")[::8, ::8, ::-1])  # new size: re-indexed
+    again = ReferenceIndex(folder, quiet=True)
+    assert [p.name for p in again.paths] == ["astronaut.png", "coffee.png"] and len(calls) == 1
+
+
+def test_read_only_folder_uses_cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIDEOCOLOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(retrieval.os, "access", lambda path, mode: False)
+    path = index_file(tmp_path / "refs")
+    assert path.is_relative_to(tmp_path / "home" / "cache") and path.suffix == ".npz"
+
+
+def test_empty_or_missing_folder(tmp_path):
+    (tmp_path / "readme.txt").write_text("x")
+    with pytest.raises(InputError, match=str(tmp_path)):
+        ReferenceIndex(tmp_path, quiet=True)
+    with pytest.raises(InputError, match="not found"):
+        ReferenceIndex(tmp_path / "missing", quiet=True)
+
+
+def test_choose_keeps_previous_reference_for_alike_shots():
+    a, b = Path("a.jpg"), Path("b.jpg")
+    same, other = torch.ones(8), torch.tensor([1.0, -1, 1, -1, 1, -1, 1, -1])
+    rankings = [[(a, 0.50), (b, 0.52)], [(b, 0.50), (a, 0.51)], [(b, 0.40), (a, 0.60)]]
+    assert choose(rankings, [same, same, same]) == [0, 1, 0]
+    assert choose(rankings, [same, other, other]) == [0, 0, 0]

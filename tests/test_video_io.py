@@ -1,0 +1,197 @@
+"""Decode/encode contract: frames, pts, audio packets, metadata and odd inputs survive a render."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import videocolor
+from videocolor import Settings, synth
+from videocolor.io.encode import partial_path
+
+from conftest import SIZE
+
+FAST = Settings(temporal="off", preset="ultrafast", quiet=True)
+
+
+def video_pts(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts * stream.time_base for frame in container.decode(stream)]
+
+
+def packets(path: Path, kind: str) -> list[tuple[Fraction, bytes]]:
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return [(p.pts * stream.time_base, bytes(p)) for p in container.demux(stream) if p.size]
+
+
+def test_frames_pts_audio_and_duration_kept(pan_clip, color_ref, tmp_path):
+    out = tmp_path / "out.mp4"
+    report = videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
+    assert report.frames == 12 and report.bad_packets == 0
+    assert video_pts(out) == video_pts(pan_clip)
+    assert packets(out, "audio") == packets(pan_clip, "audio")
+    with av.open(str(pan_clip)) as a, av.open(str(out)) as b:
+        assert abs(a.duration - b.duration) <= 0.05 * av.time_base
+        assert b.streams.video[0].codec_context.name == "h264"
+        assert (b.streams.video[0].width, b.streams.video[0].height) == (SIZE[1], SIZE[0])
+    assert not partial_path(out).exists()
+
+
+def test_variable_frame_rate_pts_survive(astronaut, tmp_path):
+    src = tmp_path / "vfr.mkv"
+    frames = synth.pan(astronaut, 8, SIZE)
+    pts = [0, 40, 80, 200, 240, 400, 440, 480]  # ms, irregular gaps
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for p, rgb in zip(pts, frames):
+            frame = av.VideoFrame.from_ndarray(synth.to_gray(rgb), format="rgb24")
+            frame.pts, frame.time_base = p, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    out = tmp_path / "vfr_color.mkv"
+    videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    assert video_pts(out) == video_pts(src) == [Fraction(p, 1000) for p in pts]
+
+
+def synth_ref(photo: np.ndarray, folder: Path) -> Path:
+    from conftest import mirrored_reference, save_image
+
+    return save_image(folder / "ref.png", mirrored_reference(photo))
+
+
+def test_odd_size_kept_exactly_with_444(astronaut, tmp_path, caplog):
+    src = synth.write_clip(tmp_path / "odd.mp4", synth.pan(astronaut, 4, (91, 161)), pix_fmt="yuv444p")
+    out = tmp_path / "odd_color.mp4"
+    videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (161, 91)
+        assert stream.codec_context.pix_fmt == "yuv444p"
+    assert "odd size 161x91" in caplog.text
+
+
+def test_rotation_and_color_metadata_kept(astronaut, tmp_path):
+    src = tmp_path / "rotated.mp4"
+    with av.open(str(src), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_primaries, ctx.color_trc, ctx.color_range = 1, 1, 1, 1  # BT.709, limited range
+        stream.set_display_rotation(90)
+        for i, rgb in enumerate(synth.pan(astronaut, 3, SIZE)):
+            frame = av.VideoFrame.from_ndarray(synth.to_gray(rgb), format="rgb24").reformat(
+                format="yuv420p", dst_colorspace="itu709", dst_color_range=1
+            )
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    out = tmp_path / "rotated_color.mp4"
+    videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    with av.open(str(out)) as container:
+        ctx = container.streams.video[0].codec_context
+        assert (int(ctx.colorspace), int(ctx.color_primaries), int(ctx.color_trc), int(ctx.color_range)) == (1, 1, 1, 1)
+        assert next(container.decode(video=0)).rotation == 90
+
+
+def test_corrupt_packets_are_counted_and_skipped(astronaut, tmp_path, caplog):
+    src = synth.write_clip(tmp_path / "clean.mkv", synth.pan(astronaut, 40, SIZE))
+    data = bytearray(src.read_bytes())
+    for offset in range(int(len(data) * 0.4), int(len(data) * 0.6), 97):
+        data[offset] ^= 0xFF
+    broken = tmp_path / "broken.mkv"
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "broken_color.mkv"
+    report = videocolor.colorize_video(broken, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    assert report.bad_packets >= 1
+    assert 0 < report.frames < 40
+    assert len(video_pts(out)) == report.frames
+    assert "corrupt packet" in caplog.text
+
+
+def test_pcm_audio_is_transcoded_for_mp4_and_copied_to_mkv(astronaut, tmp_path, caplog):
+    """MP4 cannot hold unsigned 8-bit PCM, Matroska can."""
+    src = tmp_path / "pcm.mkv"
+    frames = synth.pan(astronaut, 5, SIZE)
+    with av.open(str(src), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        audio = container.add_stream("pcm_u8", rate=8000, layout="mono")
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(synth.to_gray(rgb), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        samples = (np.sin(np.arange(1600) / 5) * 100 + 128).astype(np.uint8)[None]
+        chunk = av.AudioFrame.from_ndarray(samples, format="u8", layout="mono")
+        chunk.sample_rate, chunk.pts = 8000, 0
+        container.mux(audio.encode(chunk))
+        container.mux(audio.encode())
+    ref = synth_ref(astronaut, tmp_path)
+    as_mkv = tmp_path / "pcm_color.mkv"
+    videocolor.colorize_video(src, as_mkv, ref=ref, settings=FAST)
+    assert packets(as_mkv, "audio") == packets(src, "audio")
+    as_mp4 = tmp_path / "pcm_color.mp4"
+    videocolor.colorize_video(src, as_mp4, ref=ref, settings=FAST)
+    assert "transcoding stream 1" in caplog.text
+    with av.open(str(as_mp4)) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert sum(f.samples for f in container.decode(audio=0)) >= 1600
+
+
+def test_subtitles_copied(astronaut, tmp_path):
+    src = synth.write_clip(tmp_path / "plain.mkv", synth.pan(astronaut, 5, SIZE))
+    subbed = tmp_path / "subbed.mkv"
+    with av.open(str(src)) as inp, av.open(str(subbed), "w") as out:
+        v = out.add_stream_from_template(inp.streams.video[0])
+        sub = out.add_mux_stream("subrip")
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.size:
+                packet.stream = v
+                out.mux(packet)
+        text = av.Packet(b"Hello archive")
+        text.stream, text.pts, text.dts, text.duration = sub, 0, 0, 100
+        text.time_base = sub.time_base
+        out.mux(text)
+    out = tmp_path / "subbed_color.mkv"
+    videocolor.colorize_video(subbed, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    assert [data for _, data in packets(out, "subtitles")] == [b"Hello archive"]
+
+
+def test_color_input_uses_only_its_lightness(astronaut, tmp_path):
+    """A faded color print: the output keeps the input's lightness and replaces its chroma."""
+    import torch
+
+    from videocolor.color import rgb_to_lab
+
+    faded = [np.clip(f * 0.8 + 30, 0, 255).astype(np.uint8) for f in synth.pan(astronaut, 4, SIZE)]
+    src = synth.write_clip(tmp_path / "faded.mp4", faded, gray=False, options={"crf": "1"})
+    out = tmp_path / "faded_color.mp4"
+    videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST.replace(crf=1))
+
+    def lab(path):
+        with av.open(str(path)) as c:
+            rgb = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+        return rgb_to_lab(torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255)
+
+    before, after = lab(src), lab(out)
+    assert (before[:, 0] - after[:, 0]).abs().mean() < 1.0
+    assert (before[:, 1:] - after[:, 1:]).abs().mean() > 1.0  # chroma came from the reference, not the input
+
+
+def test_failed_render_leaves_no_file(pan_clip, color_ref, tmp_path, monkeypatch):
+    from videocolor.models.exemplar import ExemplarColorizer
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("GPU fell off the bus")
+
+    monkeypatch.setattr(ExemplarColorizer, "colorize", explode)
+    out = tmp_path / "never.mp4"
+    with pytest.raises(RuntimeError, match="bus"):
+        videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,58 @@
+"""Flags and error handling shared by the command-line front ends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
+from ..errors import VideocolorError
+
+log = logging.getLogger("videocolor")
+
+
+def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument("--ref", help="one color reference image for the whole film")
+    group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
+
+
+def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:
+    parser.add_argument("--model", choices=MODELS, help="colorization model (default: auto)")
+    parser.add_argument("--device", help=f"compute device: {', '.join(DEVICES)} or cuda:N (default: auto)")
+    parser.add_argument("--work-size", type=int, help="long side, in pixels, at which chroma is predicted")
+    parser.add_argument("--batch-size", type=int, help="frames per forward pass")
+    if video:
+        parser.add_argument("--temporal", choices=TEMPORAL, help="temporal smoothing of colors (default: dis)")
+    parser.add_argument("--config", help="TOML settings file (see configs/default.toml); flags override it")
+    parser.add_argument("--quiet", action="store_true", default=None, help="no progress bar or messages")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Library defaults, overridden by ``--config``, overridden by explicit flags."""
+    settings = load_settings(args.config)
+    settings = settings.replace(
+        model=args.model,
+        device=args.device,
+        work_size=args.work_size,
+        batch_size=args.batch_size,
+        temporal=getattr(args, "temporal", None),
+        quiet=args.quiet,
+    )
+    if settings.quiet:
+        logging.getLogger("videocolor").setLevel(logging.WARNING)
+    return settings
+
+
+def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command; a videocolor error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
+    try:
+        return func(args)
+    except VideocolorError as exc:
+        print(f"videocolor: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("videocolor: interrupted; no output was written", file=sys.stderr)
+        return 130

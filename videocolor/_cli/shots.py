@@ -1,0 +1,101 @@
+"""``videocolor shots``: analyse a film and show, save or template its per-shot reference choice."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, OutputError
+from .common import guarded
+
+ROW = 96  # contact sheet row height in pixels
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videocolor shots",
+        description="Find the shots of a film and rank the reference pictures for each.",
+    )
+    parser.add_argument("input", help="the film to analyse")
+    parser.add_argument("--ref-dir", required=True, help="folder of color reference pictures")
+    parser.add_argument("--overrides", help="TOML file of per-shot overrides to apply")
+    parser.add_argument("--json", action="store_true", help="print the shot table as JSON")
+    parser.add_argument("--sheet", help="write a contact sheet PNG: keyframe beside chosen reference per shot")
+    parser.add_argument("--write-overrides", metavar="FILE", help="write an override template listing every shot")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    return guarded(_run, args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..analysis import analyse
+    from ..overrides import write_overrides
+
+    result = analyse(args.input, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(format_table(result))
+    if args.sheet:
+        write_sheet(args.sheet, result)
+    if args.write_overrides:
+        write_overrides(args.write_overrides, result.shots, result.choices)
+    return 0
+
+
+def format_table(result) -> str:
+    """The shot table as aligned text: shot, start, end, frames, reference, score, runner-up."""
+    rows = [("shot", "start", "end", "frames", "reference", "score", "runner-up")]
+    for shot, choice in zip(result.shots, result.choices):
+        name = choice.path.name if choice.path else "(gray)"
+        score = f"{choice.score:.3f}" if choice.score is not None else choice.source
+        others = [(p, s) for p, s in choice.candidates if p != choice.path]
+        runner = f"{others[0][0].name} {others[0][1]:.3f}" if others else "-"
+        rows.append((str(shot.index), str(shot.start), str(shot.end), str(shot.num_frames), name, score, runner))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def write_sheet(path: str | Path, result) -> Path:
+    """A PNG with one row per shot: its first keyframe, its chosen reference, timecode and score."""
+    from ..io.images import read_rgb
+
+    path = Path(path)
+    rows = []
+    for shot, choice in zip(result.shots, result.choices):
+        images = result.keyframe_images.get(shot.index)
+        key = cv2.cvtColor(images[0], cv2.COLOR_GRAY2BGR) if images else np.zeros((ROW, ROW, 3), np.uint8)
+        tiles = [_fit(key)]
+        if choice.path is not None:
+            try:
+                rgb = read_rgb(choice.path).permute(1, 2, 0).numpy()
+                tiles.append(_fit(np.ascontiguousarray((rgb[..., ::-1] * 255).round().astype(np.uint8))))
+            except InputError:
+                pass
+        row = np.hstack(tiles)
+        score = f"{choice.score:.3f}" if choice.score is not None else choice.source
+        label = f"#{shot.index} {shot.start}  {choice.path.name if choice.path else 'gray'}  {score}"
+        cv2.putText(row, label, (4, ROW - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(row, label, (4, ROW - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(row)
+    width = max(r.shape[1] for r in rows)
+    sheet = np.vstack([np.pad(r, ((0, 2), (0, width - r.shape[1]), (0, 0))) for r in rows])
+    if not path.parent.is_dir() or not cv2.imwrite(str(path), sheet):
+        raise OutputError(f"{path}: cannot write the contact sheet (folder missing or not a .png name)")
+    return path
+
+
+def _fit(bgr: np.ndarray) -> np.ndarray:
+    """Resize a BGR picture to the row height, keeping its aspect."""
+    h, w = bgr.shape[:2]
+    return cv2.resize(bgr, (max(1, round(w * ROW / h)), ROW), interpolation=cv2.INTER_AREA)

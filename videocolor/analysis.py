@@ -1,0 +1,119 @@
+"""The analysis pass: low-resolution read, scene cuts, keyframes, per-shot reference choice, overrides.
+
+>>> a = analyse("film.mp4", ref_dir="refs/")          # doctest: +SKIP
+>>> a.shots[0].end_frame, a.choices[0].path            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import InputError
+from .io.analysis_reader import AnalysisReader
+from .io.images import load_reference
+from .overrides import apply_overrides, read_overrides
+from .retrieval import ReferenceIndex, choose
+from .shots import ShotDetector
+from .timecode import format_seconds
+from .types import ReferenceChoice, Shot
+
+log = logging.getLogger("videocolor")
+
+
+@dataclass
+class Analysis:
+    """What the analysis pass found about a film.
+
+    Attributes:
+        shots: every shot in order (frame ranges inclusive; exact start and exclusive end times).
+        choices: one reference choice per shot, same order.
+        num_frames: frames in the film (the render decodes the same frames, in the same order).
+        time_base: the video stream's time base of the shots' timecodes.
+        frame_rate: the stream's average frame rate.
+        keyframes: shot index -> frame indices of its keyframes.
+        keyframe_images: shot index -> keyframes as uint8 gray ``(h, w)`` analysis frames (~256 px wide).
+    """
+
+    shots: list[Shot]
+    choices: list[ReferenceChoice]
+    num_frames: int
+    time_base: Fraction
+    frame_rate: Fraction
+    keyframes: dict[int, list[int]] = field(default_factory=dict)
+    keyframe_images: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def shot_of_frame(self, index: int) -> Shot:
+        """The shot holding frame ``index`` (0-based); ``IndexError`` outside the film."""
+        if not 0 <= index < self.num_frames:
+            raise IndexError(f"frame {index} is outside the film (0 to {self.num_frames - 1})")
+        starts = [s.start_frame for s in self.shots]
+        return self.shots[bisect.bisect_right(starts, index) - 1]
+
+    def to_json(self) -> list[dict]:
+        """The shot table as JSON-ready dicts (times as ``HH:MM:SS.mmm``, ``end_frame`` inclusive)."""
+        return [
+            {
+                "index": shot.index,
+                "start_frame": shot.start_frame,
+                "end_frame": shot.end_frame,
+                "start_time": format_seconds(shot.start.seconds),
+                "end_time": format_seconds(shot.end.seconds),
+                "reference": str(choice.path) if choice.path else None,
+                "score": choice.score,
+                "source": choice.source,
+                "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
+            }
+            for shot, choice in zip(self.shots, self.choices)
+        ]
+
+
+def analyse(
+    video: str | Path,
+    *,
+    ref: str | Path | None = None,
+    ref_dir: str | Path | None = None,
+    overrides: str | Path | None = None,
+    device: torch.device | None = None,
+    quiet: bool = False,
+) -> Analysis:
+    """Find the shots of ``video`` and the reference of each.
+
+    With ``ref`` every shot uses that picture (``source="user"``); with ``ref_dir`` each shot gets the best
+    of the folder (``source="retrieval"``, top 5 candidates kept); ``overrides`` (a TOML file) is applied
+    last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). Raises ``InputError``.
+    """
+    if ref is not None and ref_dir is not None:
+        raise InputError(f"{ref}: give either one reference or a reference folder ({ref_dir}), not both")
+    if ref is not None:
+        load_reference(ref)  # fail before the long read when the reference is unusable
+    reader = AnalysisReader(video, quiet=quiet)
+    index = ReferenceIndex(ref_dir, device=device, quiet=quiet) if ref_dir is not None else None
+    detector = ShotDetector(reader.frame_rate, reader.time_base)
+    for _, pts, gray in reader:
+        detector.push(pts, gray)
+    found = detector.finish()
+    if not found.shots:
+        raise InputError(f"{video}: no frame could be decoded")
+    if index is not None:
+        ranked = [index.rank(found.images[s.index]) for s in found.shots]
+        picks = choose([r for r, _ in ranked], [g for _, g in ranked])
+        choices = [
+            ReferenceChoice(s.index, r[p][0], r[p][1], r, "retrieval") for s, (r, _), p in zip(found.shots, ranked, picks)
+        ]
+    else:
+        source = "user" if ref is not None else "none"
+        choices = [ReferenceChoice(s.index, Path(ref) if ref else None, None, [], source) for s in found.shots]
+    if overrides is not None:
+        choices = apply_overrides(choices, read_overrides(overrides, found.shots))
+    num_frames = found.shots[-1].end_frame + 1
+    if num_frames != len(reader):
+        log.warning("%s: %d of %d frames could be decoded for analysis", video, num_frames, len(reader))
+    log.info("%s: %d frames, %d shots", video, num_frames, len(found.shots))
+    return Analysis(found.shots, choices, num_frames, reader.time_base, reader.frame_rate, found.keyframes, found.images)

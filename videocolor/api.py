@@ -1,0 +1,149 @@
+"""The public API: what the command line calls, usable as is from a notebook.
+
+>>> from videocolor import colorize_video, Settings
+>>> colorize_video("film.mp4", ref_dir="refs/", settings=Settings(work_size=320))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Settings
+from .errors import InputError, OutputError
+from .io.encode import EncodeSettings
+from .io.images import is_image_file, load_reference, read_rgb, write_rgb
+from .color import rgb_to_lightness
+from .pipeline import Renderer, RenderReport, colorize_lightness
+
+log = logging.getLogger("videocolor")
+
+PathLike = str | Path
+
+
+def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
+    """``<input stem>_color<input ext>`` beside the input."""
+    path = Path(input_path)
+    return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
+
+
+def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
+    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
+    output = Path(output)
+    for path in inputs:
+        if output.resolve() == Path(path).resolve():
+            raise OutputError(f"{output}: output path is the input file; choose another output")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: output folder {output.parent} does not exist")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+    return output
+
+
+def check_references(ref: PathLike | None, ref_dir: PathLike | None) -> None:
+    """Exactly one of ``ref`` and ``ref_dir``; a single reference is loaded now so a bad one fails early."""
+    if (ref is None) == (ref_dir is None):
+        raise InputError("give exactly one of a reference image (--ref) or a reference folder (--ref-dir)")
+    if ref is not None:
+        load_reference(ref)
+    else:
+        folder = Path(ref_dir)
+        if not folder.is_dir():
+            raise InputError(f"{folder}: reference folder not found" if not folder.exists() else f"{folder}: not a folder")
+        if not any(is_image_file(p) for p in folder.iterdir() if p.is_file()):
+            raise InputError(f"{folder}: reference folder holds no images")
+
+
+def _encode_settings(settings: Settings) -> EncodeSettings:
+    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
+
+
+def colorize_video(
+    input: PathLike,
+    output: PathLike | None = None,
+    *,
+    ref: PathLike | None = None,
+    ref_dir: PathLike | None = None,
+    overrides: PathLike | None = None,
+    settings: Settings | None = None,
+    overwrite: bool = False,
+) -> RenderReport:
+    """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
+
+    The output (default ``<stem>_color<ext>`` beside the input) has the source's frames, pts, audio and other
+    streams; it appears only when complete. Raises ``InputError``/``OutputError``/``DeviceError`` with a
+    one-line message naming the file and the problem.
+    """
+    from .analysis import analyse
+    from .models import build_colorizer, resolve_device
+    from .temporal import make_smoother
+
+    settings = settings or Settings()
+    input = Path(input)
+    if not input.exists():
+        raise InputError(f"{input}: file not found")
+    output = check_output(output if output is not None else default_output(input), [input], overwrite)
+    check_references(ref, ref_dir)
+    device = resolve_device(settings.device)
+    analysis = analyse(input, ref=ref, ref_dir=ref_dir, overrides=overrides, device=device, quiet=settings.quiet)
+    colorizer = build_colorizer(settings.model, device, work_size=settings.work_size, temperature=settings.temperature)
+    renderer = Renderer(
+        colorizer,
+        make_smoother(settings.temporal, device),
+        batch_size=settings.batch_size,
+        encode=_encode_settings(settings),
+        quiet=settings.quiet,
+    )
+    report = renderer.render(input, output, analysis.shots, analysis.choices)
+    log.info("%s: %d frames, %d shots, %.1f fps (%s)", output, report.frames, report.shots, report.fps, report.model)
+    return report
+
+
+def colorize_image(
+    inputs: PathLike | Sequence[PathLike],
+    ref: PathLike,
+    output: PathLike | None = None,
+    *,
+    settings: Settings | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Colorize still images against one reference (the paper's core, for stills).
+
+    ``output``: a file (one input only), an existing folder (``<stem>_color<ext>`` inside), or ``None``
+    (``<stem>_color<ext>`` beside each input). Returns the written paths.
+    """
+    from .models import build_colorizer, resolve_device
+
+    settings = settings or Settings()
+    inputs = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+    if not inputs:
+        raise InputError("no input images given")
+    targets = _image_targets(inputs, output, overwrite)
+    reference_rgb = load_reference(ref)
+    images = [read_rgb(path) for path in inputs]
+    device = resolve_device(settings.device)
+    colorizer = build_colorizer(settings.model, device, work_size=settings.work_size, temperature=settings.temperature)
+    reference = colorizer.prepare_reference(reference_rgb)
+    for image, target in zip(images, targets):
+        colorizer.reset()
+        lightness = rgb_to_lightness(image.to(device)[None])
+        write_rgb(target, next(colorize_lightness(colorizer, lightness, reference)))
+    return targets
+
+
+def _image_targets(inputs: list[Path], output: PathLike | None, overwrite: bool) -> list[Path]:
+    if output is not None and Path(output).is_dir():
+        targets = [Path(output) / f"{p.stem}_color{p.suffix}" for p in inputs]
+    elif output is not None:
+        if len(inputs) > 1:
+            raise OutputError(f"{output}: several inputs need an existing output folder, not a file name")
+        targets = [Path(output)]
+    else:
+        targets = [default_output(p) for p in inputs]
+    for path in inputs:
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+    return [check_output(t, inputs, overwrite) for t in targets]

@@ -1,0 +1,81 @@
+"""Command-line front: parses flags and calls the library. No argparse object reaches library code.
+
+``videocolor INPUT --ref-dir DIR`` colorizes a film; the other commands (``image``, ``shots``,
+``weights``, ``batch``, ``status``) live in ``videocolor/_cli/`` and are dispatched by their first word.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from ._cli.common import add_model_flags, add_reference_flags, guarded, settings_from_args
+
+SUBCOMMANDS = {
+    "image": "Colorize still images against a reference.",
+    "shots": "Analyse a film: cuts, per-shot reference ranking, contact sheet, override template.",
+    "weights": "Download, install and list model weights.",
+    "batch": "Colorize many films into an output folder, resumable.",
+    "status": "Show the progress of a batch output folder.",
+}
+
+EXAMPLES = """examples:
+  videocolor film.mp4 --ref-dir refs/                 writes film_color.mp4 beside film.mp4
+  videocolor film.mp4 --ref still.jpg -o out.mkv      one reference for the whole film
+  videocolor film.mp4 --ref-dir refs/ --overrides shots.toml
+  videocolor image photo.png --ref color.jpg -o colored/
+  videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
+
+commands:
+""" + "\n".join(f"  {name:<8} {text}" for name, text in SUBCOMMANDS.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videocolor",
+        description="Colorize a grayscale film from color reference pictures (exemplar-based colorization).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"videocolor {__version__}")
+    parser.add_argument("input", help="the film to colorize (any container/codec FFmpeg reads)")
+    parser.add_argument("-o", "--output", help="output file (default: <input stem>_color<input ext> beside the input)")
+    add_reference_flags(parser)
+    parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
+    add_model_flags(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(format="videocolor: %(message)s", level=logging.INFO)
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(f"videocolor._cli.{argv[0]}")
+        return module.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    return guarded(_colorize, args)
+
+
+def _colorize(args: argparse.Namespace) -> int:
+    from .api import colorize_video
+
+    settings = settings_from_args(args)
+    colorize_video(
+        args.input,
+        args.output,
+        ref=args.ref,
+        ref_dir=args.ref_dir,
+        overrides=args.overrides,
+        settings=settings,
+        overwrite=args.overwrite,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

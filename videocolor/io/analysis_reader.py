@@ -1,0 +1,116 @@
+"""Cheap low-resolution read of a whole film for the analysis pass: small gray frames with exact pts.
+
+Pixels come from decord, which decodes and scales in native code, and fall back to PyAV where decord is
+missing or disagrees with FFmpeg about the frame count. Timestamps always come from PyAV: a demux-only
+pass collects every video packet's pts (no decoding), sorted into presentation order, so frame ``i`` of
+the analysis is frame ``i`` of the full-resolution decode and carries its exact pts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import InputError
+from .decode import VideoSource
+
+log = logging.getLogger("videocolor")
+
+ANALYSIS_WIDTH = 256
+_DECORD_CHUNK = 32
+
+
+class AnalysisReader:
+    """Iterate over a film as ``(index, pts, gray)``: ``gray`` is uint8 ``(h, w)`` about ``width`` px wide.
+
+    Attributes:
+        path: the film.
+        time_base: the video stream's time base; ``pts`` are exact ticks of it.
+        frame_rate: the stream's average frame rate (exact ``Fraction``).
+        pts: presentation timestamps of every frame in presentation order (from a demux-only pass).
+        size: ``(h, w)`` of the yielded frames (even numbers, the source's display aspect).
+    """
+
+    def __init__(self, path: str | Path, width: int = ANALYSIS_WIDTH, *, quiet: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: film not found")
+        self.quiet = quiet
+        try:
+            with av.open(str(self.path)) as container:
+                if not container.streams.video:
+                    raise InputError(f"{self.path}: no video stream")
+                stream = container.streams.video[0]
+                self.time_base = Fraction(stream.time_base)
+                self.frame_rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+                src_w, src_h = stream.codec_context.width, stream.codec_context.height
+                sar = stream.sample_aspect_ratio or Fraction(1)
+                self.pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
+        except av.FFmpegError as exc:
+            raise InputError(f"{self.path}: cannot read the film ({exc})") from None
+        if not self.pts or not src_w:
+            raise InputError(f"{self.path}: the video stream holds no frames")
+        display_w = src_w * Fraction(sar)
+        w = min(width, int(display_w)) // 2 * 2
+        self.size = (max(2, round(w * src_h / display_w / 2) * 2), max(2, w))
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    def __iter__(self) -> Iterator[tuple[int, int, np.ndarray]]:
+        bar = tqdm(
+            total=len(self.pts), desc="analysing", unit="frame", disable=self.quiet or not sys.stderr.isatty(), leave=False
+        )
+        try:
+            for index, (pts, gray) in enumerate(self._frames()):
+                bar.update(1)
+                yield index, pts, gray
+        finally:
+            bar.close()
+
+    def _frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(pts, gray)`` in presentation order: decord while it can, PyAV for the rest."""
+        reader = self._decord_reader()
+        done = 0
+        if reader is not None:
+            try:
+                for start in range(0, len(reader), _DECORD_CHUNK):
+                    indices = list(range(start, min(start + _DECORD_CHUNK, len(reader))))
+                    for index, rgb in zip(indices, reader.get_batch(indices).asnumpy()):
+                        yield self.pts[index], cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+                        done += 1
+                return
+            except Exception as exc:  # decord gives up on damaged data; PyAV skips the bad packets
+                log.debug("decord failed on %s after %d frames (%s); continuing with PyAV", self.path, done, exc)
+        last = self.pts[done - 1] if done else None
+        for pts, gray in self._pyav_frames():
+            if last is None or pts > last:
+                yield pts, gray
+
+    def _decord_reader(self):  # -> decord.VideoReader | None
+        try:
+            import decord
+
+            reader = decord.VideoReader(str(self.path), width=self.size[1], height=self.size[0], num_threads=0)
+        except Exception as exc:  # decord missing or unable to open this file: PyAV reads it
+            log.debug("decord cannot read %s (%s); using PyAV", self.path, exc)
+            return None
+        if len(reader) != len(self.pts):
+            log.debug("decord counts %d frames in %s, FFmpeg %d; using PyAV", len(reader), self.path, len(self.pts))
+            return None
+        return reader
+
+    def _pyav_frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Every decodable frame as ``(pts, gray)``; undecodable packets are skipped, as in the render pass."""
+        height, width = self.size
+        with VideoSource(self.path) as source:
+            for frame in source.decoded_frames():
+                yield frame.pts, frame.reformat(width=width, height=height, format="gray").to_ndarray()

