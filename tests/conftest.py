@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,19 @@ from videocolor import synth
 from videocolor.io.images import write_rgb
 
 torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests never see the developer's installed weights or caches (``--model auto`` must mean exemplar)."""
+    home = tmp_path_factory.mktemp("videocolor-home")
+    previous = os.environ.get("VIDEOCOLOR_HOME")
+    os.environ["VIDEOCOLOR_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("VIDEOCOLOR_HOME", None)
+    else:
+        os.environ["VIDEOCOLOR_HOME"] = previous
 
 SIZE = (90, 160)  # (H, W) of the default test film
 

@@ -195,3 +195,13 @@ def test_failed_render_leaves_no_file(pan_clip, color_ref, tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="bus"):
         videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
+    src = synth.write_clip(tmp_path / "full.mkv", synth.pan(astronaut, 30, SIZE))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.6)])
+    out = tmp_path / "cut_color.mkv"
+    report = videocolor.colorize_video(cut, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
+    assert 5 < report.frames < 30
+    assert video_pts(out) == video_pts(cut)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 from .config import Settings
 from .errors import InputError, OutputError
-from .io.encode import EncodeSettings
 from .io.images import is_image_file, load_reference, read_rgb, write_rgb
 from .color import rgb_to_lightness
-from .pipeline import Renderer, RenderReport, colorize_lightness
+from .pipeline import RenderReport, colorize_lightness
 
 log = logging.getLogger("videocolor")
 
@@ -57,10 +56,6 @@ def check_references(ref: PathLike | None, ref_dir: PathLike | None) -> None:
             raise InputError(f"{folder}: reference folder holds no images")
 
 
-def _encode_settings(settings: Settings) -> EncodeSettings:
-    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
-
-
 def colorize_video(
     input: PathLike,
     output: PathLike | None = None,
@@ -70,16 +65,18 @@ def colorize_video(
     overrides: PathLike | None = None,
     settings: Settings | None = None,
     overwrite: bool = False,
+    resume: bool = False,
 ) -> RenderReport:
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
 
     The output (default ``<stem>_color<ext>`` beside the input) has the source's frames, pts, audio and other
-    streams; it appears only when complete. Raises ``InputError``/``OutputError``/``DeviceError`` with a
+    streams; it appears only when complete. The film is rendered shot segment by shot segment into
+    ``.videocolor-work/<output name>/`` beside the output; ``resume`` continues an interrupted run from the
+    segments already there (without it, such leftovers are discarded). Raises ``InputError``/``OutputError``/``DeviceError`` with a
     one-line message naming the file and the problem.
     """
-    from .analysis import analyse
-    from .models import build_colorizer, resolve_device
-    from .temporal import make_smoother
+    from .jobs import colorize_film
+    from .models import resolve_device, resolve_model_name
 
     settings = settings or Settings()
     input = Path(input)
@@ -87,17 +84,21 @@ def colorize_video(
         raise InputError(f"{input}: file not found")
     output = check_output(output if output is not None else default_output(input), [input], overwrite)
     check_references(ref, ref_dir)
-    device = resolve_device(settings.device)
-    analysis = analyse(input, ref=ref, ref_dir=ref_dir, overrides=overrides, device=device, quiet=settings.quiet)
-    colorizer = build_colorizer(settings.model, device, work_size=settings.work_size, temperature=settings.temperature)
-    renderer = Renderer(
-        colorizer,
-        make_smoother(settings.temporal, device),
-        batch_size=settings.batch_size,
-        encode=_encode_settings(settings),
-        quiet=settings.quiet,
+    resolve_device(settings.device)
+    done = colorize_film(input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume)
+    report = RenderReport(
+        output=output,
+        frames=done["frames"],
+        seconds=done["seconds"],
+        model=resolve_model_name(settings.model),
+        shots=done["shots"],
+        bad_packets=done["bad_packets"],
+        gray_frames=done["gray_frames"],
     )
-    report = renderer.render(input, output, analysis.shots, analysis.choices)
+    if report.bad_packets:
+        note = f"{input}: {report.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
+        log.warning(note)
+        report.notes.append(note)
     log.info("%s: %d frames, %d shots, %.1f fps (%s)", output, report.frames, report.shots, report.fps, report.model)
     return report
 
@@ -125,7 +126,7 @@ def colorize_image(
     reference_rgb = load_reference(ref)
     images = [read_rgb(path) for path in inputs]
     device = resolve_device(settings.device)
-    colorizer = build_colorizer(settings.model, device, work_size=settings.work_size, temperature=settings.temperature)
+    colorizer = build_colorizer(settings, device)
     reference = colorizer.prepare_reference(reference_rgb)
     for image, target in zip(images, targets):
         colorizer.reset()
@@ -146,4 +147,9 @@ def _image_targets(inputs: list[Path], output: PathLike | None, overwrite: bool)
     for path in inputs:
         if not path.exists():
             raise InputError(f"{path}: file not found")
+    seen: set[Path] = set()
+    for target in targets:
+        if target.resolve() in seen:
+            raise OutputError(f"{target}: two inputs would be written to the same output file")
+        seen.add(target.resolve())
     return [check_output(t, inputs, overwrite) for t in targets]

@@ -29,6 +29,9 @@ EXAMPLES = """examples:
   videocolor film.mp4 --ref-dir refs/ --overrides shots.toml
   videocolor image photo.png --ref color.jpg -o colored/
   videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
+  videocolor film.mp4 --ref-dir refs/ --resume        continue a run that was interrupted
+  videocolor batch films/ --ref-dir refs/ --out-dir colored/ --workers 2
+  videocolor status colored/
 
 commands:
 """ + "\n".join(f"  {name:<8} {text}" for name, text in SUBCOMMANDS.items())
@@ -48,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
     add_model_flags(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its finished shot segments")
     return parser
 
 
@@ -73,6 +77,7 @@ def _colorize(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         settings=settings,
         overwrite=args.overwrite,
+        resume=args.resume,
     )
     return 0
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from .config import read_toml
 from .errors import InputError, OutputError
 from .timecode import format_seconds, parse_timecode
 from .types import ReferenceChoice, Shot
@@ -27,15 +27,7 @@ _KEYS = {"index", "start", "end", "reference", "skip"}
 def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | None]:
     """Parse and check an override file against the film's shots: shot index -> reference (``None``: skip)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except FileNotFoundError:
-        raise InputError(f"{path}: override file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read override file ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    text, data = read_toml(path, "override file")
     unknown = sorted(set(data) - {"shot"})
     if unknown or not isinstance(data.get("shot", []), list):
         raise InputError(f"{path}: expected only [[shot]] entries, found {', '.join(unknown) or 'shot = ...'}")

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .color import lab_to_rgb, linear_rgb_to_lightness, rgb_to_lightness, srgb_to_linear
-from .io.decode import VideoSource
+from .errors import InputError
+from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings, VideoSink
 from .io.images import load_reference
 from .models.base import Colorizer
@@ -92,10 +93,13 @@ def _get(q: queue.Queue, stop: threading.Event) -> Any:
                 return _DONE
 
 
-def batches(source: VideoSource, shots: Sequence[Shot], batch_size: int) -> Iterator[tuple[FrameBatch, list[np.ndarray]]]:
+def batches(
+    source: VideoSource, shots: Sequence[Shot], batch_size: int, frames: Iterator[tuple[int, np.ndarray]] | None = None
+) -> Iterator[tuple[FrameBatch, list[np.ndarray]]]:
     """Group decoded frames into batches of one shot each; the shot of a frame is found by its pts.
 
-    Yields the batch (lightness filled in later) with the raw RGB frames it was made from.
+    ``frames`` defaults to every frame of ``source``. Yields the batch (lightness filled in later) with the
+    raw RGB frames it was made from; ``indices`` count from the first frame of ``frames``.
     """
     starts = [shot.start.pts for shot in shots]
     current: list[tuple[int, int, np.ndarray]] = []
@@ -114,7 +118,7 @@ def batches(source: VideoSource, shots: Sequence[Shot], batch_size: int) -> Iter
         started.add(shot_of_current)
         return batch, [rgb for _, _, rgb in current]
 
-    for index, (pts, rgb) in enumerate(source.frames()):
+    for index, (pts, rgb) in enumerate(source.frames() if frames is None else frames):
         shot = max(0, bisect.bisect_right(starts, pts) - 1) if starts else 0
         if current and (shot != shot_of_current or len(current) == batch_size):
             yield flush()
@@ -220,38 +224,99 @@ class Renderer:
     def render(self, source_path: str | Path, output: str | Path, shots: Sequence[Shot], choices: Sequence[ReferenceChoice]) -> RenderReport:
         """Colorize ``source_path`` into ``output`` (written atomically); returns what was done."""
         started = time.perf_counter()
+        source = VideoSource(source_path)
+        sink: VideoSink | None = None
+
+        def write(batch: FrameBatch, frames: list[np.ndarray]) -> None:
+            nonlocal sink
+            if sink is None:
+                sink = VideoSink(output, source.info, self.encode)
+            for pts, rgb in zip(batch.pts, frames):
+                sink.write(rgb, pts)
+
+        try:
+            gray = self._stream(source, batches(source, shots, self.batch_size), choices, write, source.info.frames)
+            if sink is None:
+                raise_no_frames(source)
+            sink.finish()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        finally:
+            source.close()
+        report = RenderReport(Path(output), sink.frames_written, time.perf_counter() - started, self.colorizer.name, len(shots), source.bad_packets, gray)
+        if source.bad_packets:
+            note = f"{source_path}: {source.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
+            log.warning(note)
+            report.notes.append(note)
+        return report
+
+    def render_range(
+        self,
+        source_path: str | Path,
+        shots: Sequence[Shot],
+        choices: Sequence[ReferenceChoice],
+        start: int,
+        end: int | None,
+        open_sink: Callable[[VideoInfo], Any],
+    ) -> tuple[Any, int, int]:
+        """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
+
+        The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
+        here, or aborted on error. Returns ``(sink, bad_packets, gray_frames)``.
+        """
+        source = VideoSource(source_path)
+        sink = None
+
+        def write(batch: FrameBatch, frames: list[np.ndarray]) -> None:
+            nonlocal sink
+            if sink is None:
+                sink = open_sink(source.info)
+            for pts, rgb in zip(batch.pts, frames):
+                sink.write(rgb, pts)
+
+        try:
+            frames = batches(source, shots, self.batch_size, source.frames(start, end))
+            gray = self._stream(source, frames, choices, write, 0)
+            if sink is None:
+                raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
+            sink.finish()
+        except BaseException:
+            if sink is not None:
+                sink.abort()
+            raise
+        finally:
+            source.close()
+        return sink, source.bad_packets, gray
+
+    def _stream(self, source: VideoSource, items: Iterator, choices: Sequence[ReferenceChoice], write: Callable, total: int) -> int:
+        """Run decode (``items``) -> colorize -> ``write(batch, frames)`` with the stages in threads; returns gray frames."""
         stop = threading.Event()
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         colored: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         choice_of = {choice.shot: choice for choice in choices}
-        source = VideoSource(source_path)
-        sink: VideoSink | None = None
-        stats = {"frames": 0, "gray": 0}
+        gray = 0
         progress = tqdm(
-            total=source.info.frames or None,
+            total=total or None,
             unit="frame",
-            desc=Path(source_path).name,
+            desc=source.path.name,
             disable=self.quiet or not sys.stderr.isatty(),
             dynamic_ncols=True,
         )
 
         def decode() -> None:
             try:
-                for item in batches(source, shots, self.batch_size):
+                for item in items:
                     if not _put(decoded, item, stop):
                         return
             finally:
                 _put(decoded, _DONE, stop)
 
         def encode() -> None:
-            nonlocal sink
             while (item := _get(colored, stop)) is not _DONE:
-                batch, frames = item
-                if sink is None:
-                    sink = VideoSink(output, source.info, self.encode)
-                for pts, rgb in zip(batch.pts, frames):
-                    sink.write(rgb, pts)
-                progress.update(len(frames))
+                write(*item)
+                progress.update(len(item[1]))
 
         decoder, encoder = _Stage(decode, "videocolor-decode"), _Stage(encode, "videocolor-encode")
         decoder.start()
@@ -261,8 +326,7 @@ class Renderer:
                 batch, frames = item
                 choice = choice_of.get(batch.shot, ReferenceChoice(batch.shot, None))
                 reference = self.reference_for(choice)
-                stats["frames"] += len(frames)
-                stats["gray"] += len(frames) if reference is None else 0
+                gray += len(frames) if reference is None else 0
                 _put(colored, (batch, self.colorize_batch(batch, frames, reference)), stop)
                 if encoder.error is not None:
                     raise encoder.error
@@ -270,33 +334,14 @@ class Renderer:
             _put(colored, _DONE, stop)
             encoder.join()
             _raise_from(encoder)
-            if sink is None:
-                raise_no_frames(source)
-            sink.finish()
         except BaseException:
             stop.set()
             decoder.join()
             encoder.join()
-            if sink is not None:
-                sink.abort()
             raise
         finally:
             progress.close()
-            source.close()
-        report = RenderReport(
-            output=Path(output),
-            frames=sink.frames_written,
-            seconds=time.perf_counter() - started,
-            model=self.colorizer.name,
-            shots=len(shots),
-            bad_packets=source.bad_packets,
-            gray_frames=stats["gray"],
-        )
-        if source.bad_packets:
-            note = f"{source_path}: {source.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
-            log.warning(note)
-            report.notes.append(note)
-        return report
+        return gray
 
 
 def _raise_from(stage: _Stage) -> None:
@@ -306,6 +351,4 @@ def _raise_from(stage: _Stage) -> None:
 
 
 def raise_no_frames(source: VideoSource) -> None:
-    from .errors import InputError
-
     raise InputError(f"{source.path}: video stream has no decodable frames")

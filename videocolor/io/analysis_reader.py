@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .decode import VideoSource
+from .decode import VideoSource, open_video
 
 log = logging.getLogger("videocolor")
 
@@ -41,21 +41,17 @@ class AnalysisReader:
 
     def __init__(self, path: str | Path, width: int = ANALYSIS_WIDTH, *, quiet: bool = False) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise InputError(f"{self.path}: film not found")
         self.quiet = quiet
-        try:
-            with av.open(str(self.path)) as container:
-                if not container.streams.video:
-                    raise InputError(f"{self.path}: no video stream")
-                stream = container.streams.video[0]
-                self.time_base = Fraction(stream.time_base)
-                self.frame_rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
-                src_w, src_h = stream.codec_context.width, stream.codec_context.height
-                sar = stream.sample_aspect_ratio or Fraction(1)
+        with open_video(self.path) as container:
+            stream = container.streams.video[0]
+            self.time_base = Fraction(stream.time_base)
+            self.frame_rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+            src_w, src_h = stream.codec_context.width, stream.codec_context.height
+            sar = stream.sample_aspect_ratio or Fraction(1)
+            try:
                 self.pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
-        except av.FFmpegError as exc:
-            raise InputError(f"{self.path}: cannot read the film ({exc})") from None
+            except av.FFmpegError as exc:
+                raise InputError(f"{self.path}: cannot read the film ({exc.strerror or exc})") from None
         if not self.pts or not src_w:
             raise InputError(f"{self.path}: the video stream holds no frames")
         display_w = src_w * Fraction(sar)

@@ -75,6 +75,7 @@ class VideoSource:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.bad_packets = 0
+        self._rotation_read = False
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
@@ -99,13 +100,21 @@ class VideoSource:
             rotation=0,
         )
 
-    def frames(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(pts, rgb)`` for every decodable frame; ``rgb`` is ``(H, W, 3)`` uint8 (uint16 for >8-bit)."""
+    def frames(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(pts, rgb)`` for every decodable frame; ``rgb`` is ``(H, W, 3)`` uint8 (uint16 for >8-bit).
+
+        ``start``/``end`` (pts, ``end`` exclusive) restrict the frames to ``start <= pts < end``; decoding then
+        begins at the keyframe before ``start`` (a seek), so a range costs at most one GOP of extra decoding.
+        """
         rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
         last_pts = None
-        for frame in self.decoded_frames():
+        for frame in self.decoded_frames(start):
             pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
             last_pts = pts
+            if start is not None and pts < start:
+                continue
+            if end is not None and pts >= end:
+                return
             kwargs = {"format": rgb_format}
             if frame.colorspace == 1:  # BT.709 matrix; unspecified/601 use swscale's default (601)
                 kwargs["src_colorspace"] = "itu709"
@@ -113,9 +122,32 @@ class VideoSource:
                 kwargs["src_color_range"] = frame.color_range
             yield pts, frame.to_ndarray(**kwargs)
 
-    def decoded_frames(self) -> Iterator[av.VideoFrame]:
-        """Every decodable ``av.VideoFrame``; packets that fail to decode are counted in ``bad_packets``."""
-        first = True
+    def decoded_frames(self, start: int | None = None) -> Iterator[av.VideoFrame]:
+        """Every decodable ``av.VideoFrame`` (from the keyframe before pts ``start`` when given).
+
+        Packets that fail to decode are counted in ``bad_packets``. A seek that lands after ``start`` (an
+        imprecise index) falls back to decoding from the beginning, so no frame of the range is ever missed.
+        """
+        frames = self._decode()
+        if start is not None and self._seek(start):
+            first = next(frames, None)
+            if first is None or (first.pts is not None and first.pts > start):
+                self.container.seek(0, stream=self.stream, backward=True, any_frame=False)
+                self.bad_packets = 0
+                frames = self._decode()
+            else:
+                yield first
+        yield from frames
+
+    def _seek(self, pts: int) -> bool:
+        try:
+            self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError as exc:
+            log.debug("%s: seek to pts %d failed (%s); decoding from the start", self.path, pts, exc)
+            return False
+        return True
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
         for packet in self.container.demux(self.stream):
             try:
                 frames = packet.decode()
@@ -124,9 +156,9 @@ class VideoSource:
                 log.debug("%s: undecodable packet at pts %s: %s", self.path, packet.pts, exc)
                 continue
             for frame in frames:
-                if first:
+                if not self._rotation_read:
                     self.info = _with_rotation(self.info, frame.rotation)
-                    first = False
+                    self._rotation_read = True
                 yield frame
 
     def close(self) -> None:

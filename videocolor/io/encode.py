@@ -140,6 +140,41 @@ class _CopiedStreams:
         self.input.close()
 
 
+def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, settings: EncodeSettings, output: Path) -> av.video.stream.VideoStream:
+    """Add the encoded video stream: source size, time base, color metadata and rotation; ``OutputError`` if no encoder."""
+    rate = info.average_rate or Fraction(25)
+    try:
+        stream = container.add_stream(settings.codec, rate=rate)
+    except (av.FFmpegError, ValueError) as exc:
+        raise OutputError(f"{output}: encoder {settings.codec!r} not available ({exc})") from None
+    stream.width, stream.height = info.width, info.height
+    stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
+    stream.time_base = info.time_base
+    stream.codec_context.time_base = info.time_base
+    if settings.codec in _CRF_CODECS:
+        stream.options = {"crf": str(settings.crf), "preset": settings.preset}
+    ctx = stream.codec_context
+    ctx.colorspace, ctx.color_range = info.colorspace, info.color_range
+    ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
+    if info.rotation:
+        stream.set_display_rotation(info.rotation)
+    return stream
+
+
+def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.ndarray, pts: int) -> list[av.Packet]:
+    """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base), converted like the source's colors."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    kwargs = {"format": stream.pix_fmt}
+    if info.colorspace == 1:
+        kwargs["dst_colorspace"] = "itu709"
+    if info.color_range:
+        kwargs["dst_color_range"] = info.color_range
+    frame = frame.reformat(**kwargs)
+    frame.pts = pts
+    frame.time_base = info.time_base
+    return stream.encode(frame)
+
+
 class VideoSink:
     """Encodes RGB frames at their source pts into ``output``, copying the source's other streams.
 
@@ -155,33 +190,21 @@ class VideoSink:
         except (av.FFmpegError, ValueError) as exc:
             raise OutputError(f"{self.output}: cannot write this kind of file ({exc})") from None
         try:
-            self.stream = self._add_video(settings)
+            self.stream = add_video_stream(self.container, info, settings, self.output)
             self.copies = _CopiedStreams(info.path, self.container)
             self._copy_metadata()
+            self._start(settings)
         except BaseException:
             self.abort()
             raise
         self.frames_written = 0
 
-    def _add_video(self, settings: EncodeSettings) -> av.video.stream.VideoStream:
-        info = self.info
-        rate = info.average_rate or Fraction(25)
+    def _start(self, settings: EncodeSettings) -> None:
+        """Open the encoder and write the header now, so bad encoder settings fail before any frame is rendered."""
         try:
-            stream = self.container.add_stream(settings.codec, rate=rate)
+            self.container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
-            raise OutputError(f"{self.output}: encoder {settings.codec!r} not available ({exc})") from None
-        stream.width, stream.height = info.width, info.height
-        stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
-        stream.time_base = info.time_base
-        stream.codec_context.time_base = info.time_base
-        if settings.codec in _CRF_CODECS:
-            stream.options = {"crf": str(settings.crf), "preset": settings.preset}
-        ctx = stream.codec_context
-        ctx.colorspace, ctx.color_range = info.colorspace, info.color_range
-        ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
-        if info.rotation:
-            stream.set_display_rotation(info.rotation)
-        return stream
+            raise OutputError(f"{self.output}: cannot encode {settings.codec} {settings.pix_fmt} into this file ({exc})") from None
 
     def _copy_metadata(self) -> None:
         source = self.copies.input.metadata
@@ -189,16 +212,7 @@ class VideoSink:
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
         """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base)."""
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        kwargs = {"format": self.stream.pix_fmt}
-        if self.info.colorspace == 1:
-            kwargs["dst_colorspace"] = "itu709"
-        if self.info.color_range:
-            kwargs["dst_color_range"] = self.info.color_range
-        frame = frame.reformat(**kwargs)
-        frame.pts = pts
-        frame.time_base = self.info.time_base
-        self._mux_video(self.stream.encode(frame))
+        self._mux_video(encode_rgb(self.stream, self.info, rgb, pts))
         self.frames_written += 1
 
     def _mux_video(self, packets: list[av.Packet]) -> None:

