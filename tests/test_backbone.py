@@ -27,3 +27,12 @@ def test_same_padding_and_tap_shapes():
     # TF "SAME": every stride-s stage gives ceil(size / s).
     assert [t.shape[-2:] for t in taps] == [(19, 31), (10, 16), (5, 8), (3, 4), (2, 2)]
     assert [t.shape[1] for t in taps] == [16, 24, 40, 112, 320]
+
+
+def test_fused_backbone_gives_the_same_features_and_logits():
+    x = torch.rand(2, 3, 45, 70)
+    plain, fused = efficientnet_lite0(), efficientnet_lite0().fuse_for_inference()
+    with torch.inference_mode():
+        for a, b in zip(plain.features(x), fused.features(x)):
+            torch.testing.assert_close(a, b.contiguous(), atol=2e-4, rtol=1e-4)
+        torch.testing.assert_close(plain(x), fused(x), atol=2e-3, rtol=1e-4)

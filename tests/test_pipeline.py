@@ -44,3 +44,16 @@ def test_reference_switches_at_the_cut_and_temporal_state_resets(two_shots, tmp_
     assert np.abs(with_flow[12] - without[12]).mean() < 0.5
     # Within a shot the temporal stage does act.
     assert np.abs(with_flow[5] - without[5]).mean() > 0.05
+
+
+def test_fast_lightness_path_matches_the_color_math():
+    import torch
+
+    from videocolor.color import rgb_to_lightness
+    from videocolor.pipeline import frames_to_lightness
+
+    frames = [np.random.default_rng(seed).integers(0, 256, (9, 13, 3), dtype=np.uint8) for seed in range(3)]
+    expected = rgb_to_lightness(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255)
+    torch.testing.assert_close(frames_to_lightness(frames, torch.device("cpu")), expected, atol=1e-4, rtol=0)
+    wide = [(f.astype(np.uint16) * 257) for f in frames]
+    torch.testing.assert_close(frames_to_lightness(wide, torch.device("cpu")), expected, atol=1e-4, rtol=0)

@@ -205,3 +205,16 @@ def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
     report = videocolor.colorize_video(cut, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
     assert 5 < report.frames < 30
     assert video_pts(out) == video_pts(cut)
+
+
+def test_unwritable_codec_container_pair_fails_before_rendering(pan_clip, color_ref, tmp_path, monkeypatch):
+    from videocolor import OutputError
+    from videocolor.pipeline import Renderer
+
+    def never(*args, **kwargs):
+        raise AssertionError("rendering started")
+
+    monkeypatch.setattr(Renderer, "render_range", never)
+    with pytest.raises(OutputError, match="cannot write libx264 video .*webm"):
+        videocolor.colorize_video(pan_clip, tmp_path / "out.webm", ref=color_ref, settings=FAST)
+    assert list(tmp_path.iterdir()) == []

@@ -20,6 +20,7 @@ _XYZ_TO_RGB = (
     (0.055648, -0.204043, 1.057311),
 )
 _D65_WHITE = (0.950456, 1.0, 1.088754)
+RGB_TO_LUMINANCE = _RGB_TO_XYZ[1]  # weights of linear R, G, B in the luminance Y
 _EPSILON = 0.008856  # (6/29)^3
 _KAPPA = 7.787  # (29/6)^2 / 3
 
@@ -97,7 +98,12 @@ def rgb_to_lightness(image: torch.Tensor) -> torch.Tensor:
 def linear_rgb_to_lightness(image: torch.Tensor) -> torch.Tensor:
     """Lab lightness of linear-light RGB: ``(*, 3, H, W)`` in [0, 1] -> ``(*, 1, H, W)`` in [0, 100]."""
     _check_channels(image, 3, "image")
-    y = _matmul_channels(image, _RGB_TO_XYZ[1:2])
+    return luminance_to_lightness(_matmul_channels(image, (RGB_TO_LUMINANCE,)))
+
+
+def luminance_to_lightness(luminance: torch.Tensor) -> torch.Tensor:
+    """Lab L of relative luminance Y (D65, white = 1): any shape in [0, 1] -> same shape in [0, 100]."""
+    y = luminance
     return torch.where(y > _EPSILON, 116 * y.clamp_min(_EPSILON).pow(1 / 3) - 16, 116 * (_KAPPA * y + 4 / 29) - 16)
 
 

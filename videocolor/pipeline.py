@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .color import lab_to_rgb, linear_rgb_to_lightness, rgb_to_lightness, srgb_to_linear
+from .color import RGB_TO_LUMINANCE, lab_to_rgb, luminance_to_lightness, rgb_to_lightness, srgb_to_linear
 from .errors import InputError
 from .io.decode import VideoInfo, VideoSource
-from .io.encode import EncodeSettings, VideoSink
+from .io.encode import EncodeSettings
 from .io.images import load_reference
 from .models.base import Colorizer
 from .types import FrameBatch, ReferenceChoice, Shot
@@ -37,6 +38,7 @@ log = logging.getLogger("videocolor")
 
 _QUEUE_BATCHES = 2
 _SRGB_TO_LINEAR_U8 = srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255).float().numpy()
+_LUMINANCE_ROW = np.array([RGB_TO_LUMINANCE], dtype=np.float32)
 _DONE = object()
 
 
@@ -132,22 +134,23 @@ def batches(
 def frames_to_lightness(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
     """Stack ``(H, W, 3)`` uint8/uint16 RGB frames into Lab L ``(B, 1, H, W)`` float32 in [0, 100] on ``device``.
 
-    8-bit frames on the CPU take a lookup table for the sRGB curve (a gather instead of a power per sample).
+    8-bit frames for the CPU go through OpenCV: a lookup table for the sRGB curve and one weighted channel
+    sum (2.5x faster than the same math in torch on 640x360 frames).
     """
+    if frames[0].dtype == np.uint8 and device.type == "cpu":
+        luminance = np.stack([cv2.transform(cv2.LUT(f, _SRGB_TO_LINEAR_U8), _LUMINANCE_ROW) for f in frames])
+        return luminance_to_lightness(torch.from_numpy(luminance).view(len(frames), 1, *frames[0].shape[:2]))
     array = np.stack(frames)
-    if array.dtype == np.uint8 and device.type == "cpu":
-        linear = torch.from_numpy(_SRGB_TO_LINEAR_U8[array]).permute(0, 3, 1, 2)
-        return linear_rgb_to_lightness(linear)
     scale = 65535.0 if array.dtype == np.uint16 else 255.0
     rgb = torch.from_numpy(array.astype(np.float32) if array.dtype == np.uint16 else array).to(device)
     return rgb_to_lightness(rgb.permute(0, 3, 1, 2).float().div_(scale))
 
 
 @torch.inference_mode()
-def colorize_lightness(
+def predict_chroma(
     colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
-) -> Iterator[torch.Tensor]:
-    """Colorize consecutive frames of one shot, keeping their lightness exactly.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The model's half of colorizing consecutive frames of one shot, at the work resolution.
 
     Args:
         colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
@@ -155,23 +158,44 @@ def colorize_lightness(
         reference: what ``colorizer.prepare_reference`` returned, or ``None`` to leave the frames gray.
         smoother: optional temporal stage, applied to chroma at the work resolution.
 
-    Yields:
-        RGB ``(3, H, W)`` in [0, 1] per frame; full resolution is done one frame at a time to bound memory.
+    Returns:
+        ``small`` ``(B, 1, h, w)`` the work-resolution L, ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
     """
-    device = lightness.device
     work = colorizer.work_shape(*lightness.shape[-2:])
     small = F.interpolate(lightness, size=work, mode="area")
     if reference is None:
-        ab = torch.zeros(small.shape[0], 2, *work, device=device)
-        confidence = torch.ones_like(small)
-    else:
-        ab, confidence = colorizer.colorize(small, reference)
-        if smoother is not None:
-            ab = smoother.smooth(small, ab, confidence)
+        return small, torch.zeros(small.shape[0], 2, *work, device=small.device), torch.ones_like(small)
+    ab, confidence = colorizer.colorize(small, reference)
+    if smoother is not None:
+        ab = smoother.smooth(small, ab, confidence)
+    return small, ab, confidence
+
+
+@torch.inference_mode()
+def compose_frames(
+    lightness: torch.Tensor, small: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor
+) -> Iterator[torch.Tensor]:
+    """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
+
+    Takes ``lightness`` ``(B, 1, H, W)`` and ``predict_chroma``'s outputs; yields RGB ``(3, H, W)`` in [0, 1]
+    per frame (one frame at a time, which bounds memory at any resolution).
+    """
     for i in range(lightness.shape[0]):
         full = lightness[i : i + 1]
         ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
         yield lab_to_rgb(torch.cat((full, ab_full), dim=1))[0]
+
+
+def colorize_lightness(
+    colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
+) -> Iterator[torch.Tensor]:
+    """``predict_chroma`` then ``compose_frames``: RGB ``(3, H, W)`` in [0, 1] per frame of ``lightness``."""
+    return compose_frames(lightness, *predict_chroma(colorizer, lightness, reference, smoother))
+
+
+def to_uint8(rgb: torch.Tensor) -> np.ndarray:
+    """RGB ``(3, H, W)`` in [0, 1] -> ``(H, W, 3)`` uint8 on the CPU."""
+    return rgb.mul(255).round_().byte().permute(1, 2, 0).cpu().numpy()
 
 
 class Renderer:
@@ -209,48 +233,13 @@ class Renderer:
             self._references[choice.path] = self.colorizer.prepare_reference(load_reference(choice.path))
         return self._references[choice.path]
 
-    def colorize_batch(self, batch: FrameBatch, frames: list[np.ndarray], reference: Any | None) -> list[np.ndarray]:
-        """RGB uint8 frames ``(H, W, 3)`` of one batch, colorized; the source's lightness is kept exactly."""
+    def colorize_batch(self, batch: FrameBatch, reference: Any | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``predict_chroma`` for one batch (``batch.lightness`` filled in), resetting state at a shot's start."""
         if batch.starts_shot:
             self.colorizer.reset()
             if self.smoother is not None:
                 self.smoother.reset()
-        lightness = frames_to_lightness(frames, self.colorizer.device)
-        return [
-            rgb.mul(255).round_().byte().permute(1, 2, 0).cpu().numpy()
-            for rgb in colorize_lightness(self.colorizer, lightness, reference, self.smoother)
-        ]
-
-    def render(self, source_path: str | Path, output: str | Path, shots: Sequence[Shot], choices: Sequence[ReferenceChoice]) -> RenderReport:
-        """Colorize ``source_path`` into ``output`` (written atomically); returns what was done."""
-        started = time.perf_counter()
-        source = VideoSource(source_path)
-        sink: VideoSink | None = None
-
-        def write(batch: FrameBatch, frames: list[np.ndarray]) -> None:
-            nonlocal sink
-            if sink is None:
-                sink = VideoSink(output, source.info, self.encode)
-            for pts, rgb in zip(batch.pts, frames):
-                sink.write(rgb, pts)
-
-        try:
-            gray = self._stream(source, batches(source, shots, self.batch_size), choices, write, source.info.frames)
-            if sink is None:
-                raise_no_frames(source)
-            sink.finish()
-        except BaseException:
-            if sink is not None:
-                sink.abort()
-            raise
-        finally:
-            source.close()
-        report = RenderReport(Path(output), sink.frames_written, time.perf_counter() - started, self.colorizer.name, len(shots), source.bad_packets, gray)
-        if source.bad_packets:
-            note = f"{source_path}: {source.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
-            log.warning(note)
-            report.notes.append(note)
-        return report
+        return predict_chroma(self.colorizer, batch.lightness, reference, self.smoother)
 
     def render_range(
         self,
@@ -269,12 +258,11 @@ class Renderer:
         source = VideoSource(source_path)
         sink = None
 
-        def write(batch: FrameBatch, frames: list[np.ndarray]) -> None:
+        def write(pts: int, rgb: np.ndarray) -> None:
             nonlocal sink
             if sink is None:
                 sink = open_sink(source.info)
-            for pts, rgb in zip(batch.pts, frames):
-                sink.write(rgb, pts)
+            sink.write(rgb, pts)
 
         try:
             frames = batches(source, shots, self.batch_size, source.frames(start, end))
@@ -291,11 +279,17 @@ class Renderer:
         return sink, source.bad_packets, gray
 
     def _stream(self, source: VideoSource, items: Iterator, choices: Sequence[ReferenceChoice], write: Callable, total: int) -> int:
-        """Run decode (``items``) -> colorize -> ``write(batch, frames)`` with the stages in threads; returns gray frames."""
+        """Run the three stages, each in its own thread, joined by small bounded queues; returns gray frames.
+
+        decode (``items``) + full-resolution lightness -> the model at the work resolution (this thread)
+        -> full-resolution compose + ``write(pts, rgb)``. Spreading the full-resolution work over the
+        other two threads keeps the model's thread, and the GPU when there is one, busy.
+        """
         stop = threading.Event()
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         colored: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
         choice_of = {choice.shot: choice for choice in choices}
+        device = self.colorizer.device
         gray = 0
         progress = tqdm(
             total=total or None,
@@ -307,27 +301,28 @@ class Renderer:
 
         def decode() -> None:
             try:
-                for item in items:
-                    if not _put(decoded, item, stop):
+                for batch, frames in items:
+                    batch.lightness = frames_to_lightness(frames, device)
+                    if not _put(decoded, batch, stop):
                         return
             finally:
                 _put(decoded, _DONE, stop)
 
         def encode() -> None:
             while (item := _get(colored, stop)) is not _DONE:
-                write(*item)
-                progress.update(len(item[1]))
+                batch, chroma = item
+                for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, *chroma)):
+                    write(pts, to_uint8(rgb))
+                progress.update(len(batch))
 
         decoder, encoder = _Stage(decode, "videocolor-decode"), _Stage(encode, "videocolor-encode")
         decoder.start()
         encoder.start()
         try:
-            while (item := _get(decoded, stop)) is not _DONE:
-                batch, frames = item
-                choice = choice_of.get(batch.shot, ReferenceChoice(batch.shot, None))
-                reference = self.reference_for(choice)
-                gray += len(frames) if reference is None else 0
-                _put(colored, (batch, self.colorize_batch(batch, frames, reference)), stop)
+            while (batch := _get(decoded, stop)) is not _DONE:
+                reference = self.reference_for(choice_of.get(batch.shot, ReferenceChoice(batch.shot, None)))
+                gray += len(batch) if reference is None else 0
+                _put(colored, (batch, self.colorize_batch(batch, reference)), stop)
                 if encoder.error is not None:
                     raise encoder.error
             _raise_from(decoder)
@@ -348,7 +343,3 @@ def _raise_from(stage: _Stage) -> None:
     stage.join()
     if stage.error is not None:
         raise stage.error
-
-
-def raise_no_frames(source: VideoSource) -> None:
-    raise InputError(f"{source.path}: video stream has no decodable frames")

@@ -1,9 +1,8 @@
-"""Streaming encode with PyAV: colorized frames out at their source pts, every other stream copied.
+"""Encoding with PyAV: the video stream's settings, frames out at their source pts, copied streams.
 
-The film is written to a hidden temporary file beside the output and renamed into place only when it is
-complete, so an interrupted run never leaves a partial file under the final name. Audio, subtitle and data
-packets are read from a second handle on the source and interleaved by time as the video advances, so
-memory stays bounded however long the film.
+Audio, subtitle and data packets are read from a second handle on the source and interleaved by time as
+the video advances (``_CopiedStreams``), so memory stays bounded however long the film; ``io.segments``
+uses these pieces to write shot segments and mux the final film atomically.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -146,7 +146,7 @@ def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, s
     try:
         stream = container.add_stream(settings.codec, rate=rate)
     except (av.FFmpegError, ValueError) as exc:
-        raise OutputError(f"{output}: encoder {settings.codec!r} not available ({exc})") from None
+        raise OutputError(f"{output}: cannot write {settings.codec} video into this file ({exc}); choose another codec or extension") from None
     stream.width, stream.height = info.width, info.height
     stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
     stream.time_base = info.time_base
@@ -175,72 +175,28 @@ def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.nda
     return stream.encode(frame)
 
 
-class VideoSink:
-    """Encodes RGB frames at their source pts into ``output``, copying the source's other streams.
+def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> None:
+    """Fail now, before hours of rendering, if ``output``'s container cannot hold the chosen video encoding.
 
-    Call ``write`` for every frame in presentation order, then ``finish`` (rename into place) or ``abort``.
+    Opens the encoder and writes a header into a scratch file of the same extension, then deletes it.
     """
-
-    def __init__(self, output: str | Path, info: VideoInfo, settings: EncodeSettings = EncodeSettings()) -> None:
-        self.output = Path(output)
-        self.part = partial_path(self.output)
-        self.info = info
+    with tempfile.TemporaryDirectory(prefix="videocolor-probe-") as folder:
+        probe_path = Path(folder) / f"probe{output.suffix}"
         try:
-            self.container = av.open(str(self.part), "w")
+            container = av.open(str(probe_path), "w")
         except (av.FFmpegError, ValueError) as exc:
-            raise OutputError(f"{self.output}: cannot write this kind of file ({exc})") from None
+            raise OutputError(f"{output}: cannot write this kind of file ({exc}); use e.g. .mp4, .mkv or .mov") from None
         try:
-            self.stream = add_video_stream(self.container, info, settings, self.output)
-            self.copies = _CopiedStreams(info.path, self.container)
-            self._copy_metadata()
-            self._start(settings)
-        except BaseException:
-            self.abort()
-            raise
-        self.frames_written = 0
-
-    def _start(self, settings: EncodeSettings) -> None:
-        """Open the encoder and write the header now, so bad encoder settings fail before any frame is rendered."""
-        try:
-            self.container.start_encoding()
+            stream = add_video_stream(container, info, settings, output)
+            container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
-            raise OutputError(f"{self.output}: cannot encode {settings.codec} {settings.pix_fmt} into this file ({exc})") from None
-
-    def _copy_metadata(self) -> None:
-        source = self.copies.input.metadata
-        self.container.metadata.update({k: v for k, v in source.items() if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands")})
-
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base)."""
-        self._mux_video(encode_rgb(self.stream, self.info, rgb, pts))
-        self.frames_written += 1
-
-    def _mux_video(self, packets: list[av.Packet]) -> None:
-        for packet in packets:
-            ts = packet.dts if packet.dts is not None else packet.pts
-            if ts is not None:
-                self.copies.mux_until(ts * packet.time_base)
-            self.container.mux(packet)
-
-    def finish(self) -> Path:
-        """Flush, close and atomically move the finished file to ``output``; returns ``output``."""
-        try:
-            self._mux_video(self.stream.encode(None))
-            self.copies.flush()
-            self.container.close()
-            self.copies.close()
-            os.replace(self.part, self.output)
-        except BaseException:
-            self.abort()
-            raise
-        return self.output
-
-    def abort(self) -> None:
-        """Close everything and delete the partial file; the output path is left as it was."""
-        for close in (getattr(getattr(self, "copies", None), "close", None), self.container.close):
-            if close is not None:
-                try:
-                    close()
-                except Exception:  # closing a half-written file may fail; it is deleted anyway
-                    pass
-        self.part.unlink(missing_ok=True)
+            fmt = container.format.name.split(",")[0]
+            raise OutputError(
+                f"{output}: cannot write {settings.codec} video ({stream.pix_fmt}) into a {fmt} file ({exc}); "
+                "choose another codec or extension (e.g. .mkv)"
+            ) from None
+        finally:
+            try:
+                container.close()
+            except av.FFmpegError:  # a header-only probe may fail to finalise; the folder is deleted anyway
+                pass

@@ -69,7 +69,7 @@ def drive(state: State, films: list[int], engine: Any) -> dict[int, Outcome]:
             finished, _ = cf.wait(inflight, timeout=_POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 claim = inflight.pop(future)
-                _record(state, claim, future, outcomes)
+                _record(state, claim, future, outcomes, quiet_errors=engine.inline)
     finally:
         beat.stop.set()
         for future, claim in inflight.items():
@@ -96,13 +96,14 @@ def _timed_mux(job: dict[str, Any], segments: list[int]) -> tuple[int, float]:
     return work.mux(job, segments), time.perf_counter() - started
 
 
-def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, Outcome]) -> None:
+def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, Outcome], quiet_errors: bool) -> None:
+    """Store what a finished piece of work gave; ``quiet_errors``: the caller reports failures itself."""
     exc = future.exception()
     if exc is not None:
         text = error_text(exc)
         log.debug("%s", "".join(traceback.format_exception(exc)))
         state.failed(claim, text)
-        log.error("%s: failed: %s", state.film(claim.film)["input"], text)
+        log.log(logging.DEBUG if quiet_errors else logging.ERROR, "%s: failed: %s", state.film(claim.film)["input"], text)
         outcomes[claim.film] = Outcome(claim.film, "failed", text, exc)
         return
     result = future.result()

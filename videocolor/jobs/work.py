@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
+from ..io.encode import EncodeSettings
 from ..timecode import Timecode
 from ..types import ReferenceChoice, Shot
 
@@ -58,10 +59,14 @@ def segment_path(job: dict[str, Any], index: int) -> Path:
 def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
     """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken."""
     from ..analysis import analyse as analyse_film
+    from ..io.decode import VideoSource
+    from ..io.encode import check_encodable
     from ..models import resolve_device
 
     started = time.perf_counter()
     settings = Settings(**job["settings"])
+    with VideoSource(job["input"]) as source:
+        check_encodable(Path(job["output"]), source.info, encode_settings(settings))
     result = analyse_film(
         job["input"], ref=job["ref"], ref_dir=job["ref_dir"], overrides=job["overrides"], device=resolve_device(settings.device), quiet=True
     )
@@ -71,6 +76,11 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source] for c in result.choices],
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
+
+
+def encode_settings(settings: Settings) -> EncodeSettings:
+    """The video encoder part of ``settings``."""
+    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
 
 
 def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
@@ -83,7 +93,6 @@ def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
 
 def _renderer(settings: Settings, keep: bool) -> Any:
     """A renderer for ``settings``; with ``keep`` it stays loaded for the next task of this worker process."""
-    from ..io.encode import EncodeSettings
     from ..models import build_colorizer, resolve_device
     from ..pipeline import Renderer
     from ..temporal import make_smoother
@@ -95,7 +104,7 @@ def _renderer(settings: Settings, keep: bool) -> Any:
             build_colorizer(settings, device),
             make_smoother(settings.temporal, device),
             batch_size=settings.batch_size,
-            encode=EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt),
+            encode=encode_settings(settings),
             quiet=True,
         )
         if not keep:

@@ -102,8 +102,11 @@ class ExemplarColorizer:
         taps = self.backbone.features(lightness_to_gray_rgb(lightness))
         parts = []
         for weight, tap in zip(TAP_WEIGHTS, taps):
+            if tap.shape[-1] > grid[1]:  # pool fine taps first: normalising at their full size costs more than it gains
+                tap = F.adaptive_avg_pool2d(tap, grid)
+            else:
+                tap = F.interpolate(F.normalize(tap, dim=1), size=grid, mode="bilinear")
             tap = F.normalize(tap, dim=1)
-            tap = F.interpolate(tap, size=grid, mode="area" if tap.shape[-1] > grid[1] else "bilinear")
             tap = tap - tap.mean(dim=(2, 3), keepdim=True)
             parts.append(weight * F.normalize(tap, dim=1))
         return F.normalize(torch.cat(parts, dim=1), dim=1)
