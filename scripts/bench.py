@@ -2,7 +2,7 @@
 
 Every measurement runs in its own subprocess so its peak memory (RSS) is its own. Prints a markdown table.
 
-    python scripts/bench.py                      # 640x360, 96 frames, CPU
+    python scripts/bench.py                      # 640x360, 240 frames (10 s), CPU
     python scripts/bench.py --size 1920x1080 --device cuda
     python scripts/bench.py --devc-memory        # also: --model devc at 1920x1080 with release-shaped weights
 """
@@ -105,9 +105,9 @@ def run(task: dict, env: dict | None = None) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="640x360", help="WxH of the test clip")
-    parser.add_argument("--frames", type=int, default=96)
+    parser.add_argument("--frames", type=int, default=240, help="frames in the test clip (10 s at 23.976 fps)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=2, help="take the fastest of this many runs")
+    parser.add_argument("--repeats", type=int, default=3, help="take the fastest of this many runs")
     parser.add_argument("--devc-memory", action="store_true", help="measure --model devc at 1920x1080 (fake weights)")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     args = parser.parse_args()

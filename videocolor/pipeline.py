@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +22,6 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from .color import RGB_TO_LUMINANCE, lab_to_rgb, luminance_to_lightness, rgb_to_lightness, srgb_to_linear
 from .errors import InputError
@@ -206,7 +204,6 @@ class Renderer:
         smoother: a ``temporal.TemporalSmoother`` or ``None`` (no temporal stage).
         batch_size: frames per forward pass (batches never straddle a cut).
         encode: video encoder settings.
-        quiet: no progress bar.
     """
 
     def __init__(
@@ -216,13 +213,11 @@ class Renderer:
         *,
         batch_size: int = 8,
         encode: EncodeSettings = EncodeSettings(),
-        quiet: bool = False,
     ) -> None:
         self.colorizer = colorizer
         self.smoother = smoother
         self.batch_size = batch_size
         self.encode = encode
-        self.quiet = quiet
         self._references: dict[Path, Any] = {}
 
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
@@ -249,11 +244,13 @@ class Renderer:
         start: int,
         end: int | None,
         open_sink: Callable[[VideoInfo], Any],
+        progress: Callable[[int], None] | None = None,
     ) -> tuple[Any, int, int]:
         """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
 
         The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
-        here, or aborted on error. Returns ``(sink, bad_packets, gray_frames)``.
+        here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
+        Returns ``(sink, bad_packets, gray_frames)``.
         """
         source = VideoSource(source_path)
         sink = None
@@ -266,7 +263,7 @@ class Renderer:
 
         try:
             frames = batches(source, shots, self.batch_size, source.frames(start, end))
-            gray = self._stream(source, frames, choices, write, 0)
+            gray = self._stream(source, frames, choices, write, progress)
             if sink is None:
                 raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
             sink.finish()
@@ -278,12 +275,20 @@ class Renderer:
             source.close()
         return sink, source.bad_packets, gray
 
-    def _stream(self, source: VideoSource, items: Iterator, choices: Sequence[ReferenceChoice], write: Callable, total: int) -> int:
+    def _stream(
+        self,
+        source: VideoSource,
+        items: Iterator,
+        choices: Sequence[ReferenceChoice],
+        write: Callable[[int, np.ndarray], None],
+        progress: Callable[[int], None] | None,
+    ) -> int:
         """Run the three stages, each in its own thread, joined by small bounded queues; returns gray frames.
 
         decode (``items``) + full-resolution lightness -> the model at the work resolution (this thread)
         -> full-resolution compose + ``write(pts, rgb)``. Spreading the full-resolution work over the
-        other two threads keeps the model's thread, and the GPU when there is one, busy.
+        other two threads keeps the model's thread, and the GPU when there is one, busy. ``progress`` is
+        called with the number of frames of each batch written.
         """
         stop = threading.Event()
         decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
@@ -291,13 +296,6 @@ class Renderer:
         choice_of = {choice.shot: choice for choice in choices}
         device = self.colorizer.device
         gray = 0
-        progress = tqdm(
-            total=total or None,
-            unit="frame",
-            desc=source.path.name,
-            disable=self.quiet or not sys.stderr.isatty(),
-            dynamic_ncols=True,
-        )
 
         def decode() -> None:
             try:
@@ -313,7 +311,8 @@ class Renderer:
                 batch, chroma = item
                 for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, *chroma)):
                     write(pts, to_uint8(rgb))
-                progress.update(len(batch))
+                if progress is not None:
+                    progress(len(batch))
 
         decoder, encoder = _Stage(decode, "videocolor-decode"), _Stage(encode, "videocolor-encode")
         decoder.start()
@@ -334,8 +333,6 @@ class Renderer:
             decoder.join()
             encoder.join()
             raise
-        finally:
-            progress.close()
         return gray
 
 

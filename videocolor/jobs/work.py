@@ -6,11 +6,14 @@ segment files; ``mux`` joins the segments and the source's other streams into th
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from ..config import Settings
 from ..io.encode import EncodeSettings
@@ -68,7 +71,12 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     with VideoSource(job["input"]) as source:
         check_encodable(Path(job["output"]), source.info, encode_settings(settings))
     result = analyse_film(
-        job["input"], ref=job["ref"], ref_dir=job["ref_dir"], overrides=job["overrides"], device=resolve_device(settings.device), quiet=True
+        job["input"],
+        ref=job["ref"],
+        ref_dir=job["ref_dir"],
+        overrides=job["overrides"],
+        device=resolve_device(settings.device),
+        quiet=settings.quiet,
     )
     table = {
         "time_base": str(result.time_base),
@@ -105,7 +113,6 @@ def _renderer(settings: Settings, keep: bool) -> Any:
             make_smoother(settings.temporal, device),
             batch_size=settings.batch_size,
             encode=encode_settings(settings),
-            quiet=True,
         )
         if not keep:
             return renderer
@@ -125,30 +132,45 @@ def render(
 
     ``keep_model`` keeps the model loaded in this process for the next call (worker processes).
     """
-    from ..io.segments import SegmentSink
-
     settings = Settings(**job["settings"])
     renderer = _renderer(settings, keep_model)
     shots, choices = shots_of(table)
     results = []
-    for segment in segments:
-        started = time.perf_counter()
-        path = segment_path(job, segment["index"])
-        sink, bad, gray = renderer.render_range(
-            job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode)
-        )
-        result = {
-            "index": segment["index"],
-            "first_pts": sink.first_pts,
-            "frames": sink.frames_written,
-            "bad_packets": bad,
-            "gray_frames": gray,
-            "seconds": time.perf_counter() - started,
-        }
-        if on_done is not None:
-            on_done(result)
-        results.append(result)
+    bar = tqdm(
+        total=sum(s["frames"] for s in segments),
+        unit="frame",
+        desc=Path(job["input"]).name,
+        disable=settings.quiet or keep_model or not sys.stderr.isatty(),  # worker processes show no bars
+        dynamic_ncols=True,
+    )
+    try:
+        for segment in segments:
+            results.append(_render_segment(job, renderer, shots, choices, segment, bar.update))
+            if on_done is not None:
+                on_done(results[-1])
+    finally:
+        bar.close()
     return results
+
+
+def _render_segment(
+    job: dict[str, Any], renderer: Any, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any]
+) -> dict[str, Any]:
+    from ..io.segments import SegmentSink
+
+    started = time.perf_counter()
+    path = segment_path(job, segment["index"])
+    sink, bad, gray = renderer.render_range(
+        job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode), progress
+    )
+    return {
+        "index": segment["index"],
+        "first_pts": sink.first_pts,
+        "frames": sink.frames_written,
+        "bad_packets": bad,
+        "gray_frames": gray,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def mux(job: dict[str, Any], segments: list[int]) -> int:
