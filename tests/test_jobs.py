@@ -89,8 +89,8 @@ def long_film(tmp_path_factory) -> Path:
     return cut_film(folder / "long.mp4", ["astronaut", "coffee", "chelsea", "rocket", "astronaut", "coffee"], 10, Fraction(5))
 
 
-def _segments(out: Path) -> list[sqlite3.Row]:
-    db = sqlite3.connect(out / STATE_NAME)
+def _segments(out: Path, name: str = STATE_NAME) -> list[sqlite3.Row]:
+    db = sqlite3.connect(out / name)
     db.row_factory = sqlite3.Row
     try:
         return db.execute("SELECT * FROM segments ORDER BY idx").fetchall()
@@ -157,3 +157,44 @@ def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
 def decoded(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def _wait_for_a_done_segment(database: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if database.exists() and any(s["status"] == "done" for s in _segments(database.parent, database.name)):
+            return
+        time.sleep(0.02)
+
+
+def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_path, capsys):
+    out = tmp_path / "film_color.mp4"
+    args = [str(long_film), "--ref", str(color_ref), "-o", str(out), *FAST, str(fast_config)]
+    process = subprocess.Popen([sys.executable, "-m", "videocolor", *args], start_new_session=True)
+    database = tmp_path / ".videocolor-work" / out.name / "state.sqlite"
+    _wait_for_a_done_segment(database, process)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists()
+    done_before = sum(s["status"] == "done" for s in _segments(database.parent, database.name))
+    assert done_before >= 1
+
+    changed = cli.main([*args, "--resume", "--work-size", "192"])
+    assert changed == 2 and "work_size" in capsys.readouterr().err  # refuses to mix settings in one film
+    assert cli.main([*args, "--resume"]) == 0
+    assert not database.parent.exists()
+    plain = tmp_path / "plain.mp4"
+    assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)]) == 0
+    assert frame_pts(out) == frame_pts(plain) == frame_pts(long_film)
+    assert stream_packets(out, "video") == stream_packets(plain, "video")
+
+
+def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film, color_ref, fast_config, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["batch", str(long_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
+    processes = [subprocess.Popen([sys.executable, "-m", "videocolor", *args]) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in processes] == [0, 0]
+    segments = _segments(out)
+    assert segments and all(s["status"] == "done" and s["attempts"] == 1 for s in segments)
+    assert frame_pts(out / "long_color.mp4") == frame_pts(long_film)
