@@ -198,3 +198,26 @@ def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film,
     segments = _segments(out)
     assert segments and all(s["status"] == "done" and s["attempts"] == 1 for s in segments)
     assert frame_pts(out / "long_color.mp4") == frame_pts(long_film)
+
+
+def test_batch_never_replaces_a_file_it_did_not_make(films, color_ref, fast_config, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = out / "b_color.mkv"
+    mine.write_bytes(b"an archivist's earlier master")
+    args = ["batch", str(films / "b.mkv"), "--ref", str(color_ref), "--out-dir", str(out), *FAST, str(fast_config)]
+    assert cli.main(args) == 1
+    assert mine.read_bytes() == b"an archivist's earlier master"
+    assert "already exists; pass --overwrite" in capsys.readouterr().out
+    assert cli.main([*args, "--overwrite"]) == 0
+    assert frame_pts(mine) == frame_pts(films / "b.mkv")
+
+
+def test_fingerprint_covers_the_references(long_film, color_ref, ref_dir):
+    """A resume with another reference (file or folder) must not pass as the same run."""
+    from videocolor.jobs import fingerprint
+
+    settings = Settings()
+    base = fingerprint(long_film, settings, color_ref)
+    assert fingerprint(long_film, settings, next(p for p in ref_dir.iterdir() if p.suffix == ".jpg")) != base
+    assert fingerprint(long_film, settings, None, ref_dir) != base

@@ -57,3 +57,35 @@ def test_fast_lightness_path_matches_the_color_math():
     torch.testing.assert_close(frames_to_lightness(frames, torch.device("cpu")), expected, atol=1e-4, rtol=0)
     wide = [(f.astype(np.uint16) * 257) for f in frames]
     torch.testing.assert_close(frames_to_lightness(wide, torch.device("cpu")), expected, atol=1e-4, rtol=0)
+
+
+def test_a_failing_encoder_stops_the_render_instead_of_hanging(two_shots):
+    import threading
+
+    from videocolor.models.exemplar import ExemplarColorizer
+    from videocolor.pipeline import Renderer
+
+    film, _ = two_shots
+    analysis = analyse(film, quiet=True)
+    renderer = Renderer(ExemplarColorizer("cpu"), batch_size=2)
+
+    class FullDisk:
+        def write(self, rgb, pts):
+            raise OSError(28, "No space left on device")
+
+        def abort(self):
+            pass
+
+    outcome = {}
+
+    def render():
+        try:
+            renderer.render_range(film, analysis.shots, analysis.choices, 0, None, lambda info: FullDisk())
+        except OSError as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=render, daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the render hung after its encoder failed"
+    assert "No space left" in str(outcome["error"])

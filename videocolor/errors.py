@@ -25,3 +25,11 @@ class DeviceError(VideocolorError, RuntimeError):
 
 class WeightsError(VideocolorError, RuntimeError):
     """Model weights are missing, corrupt, or cannot be fetched."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: a videocolor error's own message, otherwise its type and first line."""
+    if isinstance(exc, VideocolorError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

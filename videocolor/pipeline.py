@@ -59,11 +59,13 @@ class RenderReport:
 
 
 class _Stage(threading.Thread):
-    """A worker thread whose exception is kept for the caller to re-raise."""
+    """A worker thread whose exception is kept for the caller to re-raise; it also sets ``stop``, so the
+    stages feeding or draining it stop waiting on their queues."""
 
-    def __init__(self, target: Callable[[], None], name: str) -> None:
+    def __init__(self, target: Callable[[], None], name: str, stop: threading.Event) -> None:
         super().__init__(name=name, daemon=True)
         self._target_fn = target
+        self._stop_event = stop
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -71,6 +73,7 @@ class _Stage(threading.Thread):
             self._target_fn()
         except BaseException as exc:  # re-raised in the calling thread
             self.error = exc
+            self._stop_event.set()
 
 
 def _put(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
@@ -314,7 +317,7 @@ class Renderer:
                 if progress is not None:
                     progress(len(batch))
 
-        decoder, encoder = _Stage(decode, "videocolor-decode"), _Stage(encode, "videocolor-encode")
+        decoder, encoder = _Stage(decode, "videocolor-decode", stop), _Stage(encode, "videocolor-encode", stop)
         decoder.start()
         encoder.start()
         try:

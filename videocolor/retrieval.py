@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -140,9 +139,10 @@ def choose(rankings: list[list[tuple[Path, float]]], shot_globals: list[torch.Te
 
 
 def cache_root() -> Path:
-    """Where videocolor caches data: ``$VIDEOCOLOR_HOME/cache`` or the platform's user cache folder."""
-    home = os.environ.get("VIDEOCOLOR_HOME")
-    return Path(home) / "cache" if home else Path(platformdirs.user_cache_dir("videocolor"))
+    """Where reference indexes of read-only folders go: ``cache/`` in videocolor's home (see ``weights.cache_dir``)."""
+    from .weights import cache_dir
+
+    return cache_dir() / "cache"
 
 
 def index_file(folder: Path) -> Path:

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start or join a local Ray)")
     parser.add_argument("--retry-failed", action="store_true", help="try the films that failed before again")
+    parser.add_argument("--overwrite", action="store_true", help="replace output files that this batch did not make")
     add_model_flags(parser)
     return parser
 
@@ -48,6 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         ray_address=args.ray_address,
         retry_failed=args.retry_failed,
+        overwrite=args.overwrite,
     )
     print(format_report(report))
     return 1 if report.failed else 0

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 
+import av
+
 from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
-from ..errors import VideocolorError
+from ..errors import VideocolorError, one_line
 
 log = logging.getLogger("videocolor")
 
 
-def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    group = parser.add_mutually_exclusive_group(required=required)
+def add_reference_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--ref", help="one color reference image for the whole film")
     group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
 
@@ -52,6 +55,10 @@ def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         return func(args)
     except VideocolorError as exc:
         print(f"videocolor: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, sqlite3.Error, av.FFmpegError) as exc:  # the file system, the job database or FFmpeg
+        log.debug("details", exc_info=exc)
+        print(f"videocolor: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("videocolor: interrupted; no output was written", file=sys.stderr)

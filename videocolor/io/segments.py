@@ -100,6 +100,7 @@ def _segment_packets(path: Path) -> Iterator[tuple[av.stream.Stream, av.Packet, 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         packets = (p for p in container.demux(stream) if p.size)
+        n = -1
         for n, packet in enumerate(packets):
             if n >= len(stamps) or (n == 0 and not packet.is_keyframe):
                 raise OutputError(f"{path}: segment does not match its timestamps; delete it to render it again")

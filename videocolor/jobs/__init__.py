@@ -63,15 +63,25 @@ class BatchReport:
         return {"films": [asdict(f) for f in self.films], "failed": len(self.failed)}
 
 
-def fingerprint(input: Path, settings: Settings) -> dict[str, Any]:
-    """What a film's segments depend on: the input file's identity, the render settings and the model."""
+def fingerprint(input: Path, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None) -> dict[str, Any]:
+    """What a film's segments depend on: the input file, the references, the overrides, the settings, the model."""
     from .. import __version__
+    from ..io.images import is_image_file
     from ..models import resolve_model_name
 
     stat = input.stat()
     render = settings.replace(quiet=False).to_dict()
+    pictures = sorted(p for p in Path(ref_dir).iterdir() if is_image_file(p)) if ref_dir else []
     return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "settings": render,
-            "model": resolve_model_name(settings.model), "version": __version__}
+            "model": resolve_model_name(settings.model), "version": __version__,
+            "references": [_identity(p) for p in ([Path(ref)] if ref else pictures)],
+            "overrides": _identity(Path(overrides)) if overrides else None}
+
+
+def _identity(path: Path) -> list[Any]:
+    """A file's path, size and modification time: changes when the file is replaced or edited."""
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
 def _job(input: Path, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float) -> dict[str, Any]:
@@ -115,12 +125,13 @@ def run_batch(
     workers: int | None = None,
     ray_address: str | None = None,
     retry_failed: bool = False,
+    overwrite: bool = False,
     segment_seconds: float = MIN_SEGMENT_SECONDS,
 ) -> BatchReport:
     """Colorize many films into ``out_dir`` as ``<stem>_color<ext>``; resumable, one failure never stops the rest.
 
     Films already done are skipped; failed ones are retried only with ``retry_failed``. ``overrides_dir`` holds
-    ``<stem>.toml`` per film. Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
+    ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``. Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
     """
     from ..api import check_references
 
@@ -131,15 +142,21 @@ def run_batch(
     check_references(ref, ref_dir)
     films = expand_inputs(inputs, list_file)
     state = State(out_dir / STATE_NAME)
-    ids, seen = [], {}
+    ids, seen, refused = [], {}, []
+    done = {row["key"] for row in state.films() if row["status"] == "done"}
     for film in films:
         output = out_dir / f"{film.stem}_color{film.suffix}"
         if output.name in seen:
             raise InputError(f"{film}: same output name as {seen[output.name]}; rename one of them")
         seen[output.name] = film
+        if output.exists() and output.name not in done and not overwrite:  # a file this batch did not make
+            refused.append(FilmReport(str(film), str(output), "failed", f"{output}: already exists; pass --overwrite to replace it"))
+            continue
         override = Path(overrides_dir) / f"{film.stem}.toml" if overrides_dir else None
-        job = _job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override if override and override.exists() else None, settings, segment_seconds)
-        ids.append(state.add_film(output.name, str(film), str(output), job, _fingerprint_or_missing(film, settings)))
+        override = override if override and override.exists() else None
+        job = _job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override, settings, segment_seconds)
+        stamp = fingerprint(film, settings, ref, ref_dir, override) if film.is_file() else {"input": str(film), "missing": True}
+        ids.append(state.add_film(output.name, str(film), str(output), job, stamp))
     if retry_failed:
         state.retry_failed()
     _fail_missing(state, ids)
@@ -155,12 +172,9 @@ def run_batch(
         if row["id"] in ids and row["status"] == "done":
             shutil.rmtree(json.loads(row["job"])["work_dir"], ignore_errors=True)
     report = batch_report(state, ids)
+    report.films += refused
     (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
     return report
-
-
-def _fingerprint_or_missing(film: Path, settings: Settings) -> dict[str, Any]:
-    return fingerprint(film, settings) if film.is_file() else {"input": str(film), "missing": True}
 
 
 def _fail_missing(state: State, ids: list[int]) -> None:
@@ -199,11 +213,13 @@ def colorize_film(
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     state = State(work_dir / "state.sqlite")
-    stamp = fingerprint(input, settings)
+    stamp = fingerprint(input, settings, ref, ref_dir, overrides)
     job = _job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds)
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
-        changed = sorted(k for k, v in stamp["settings"].items() if json.loads(previous[0]["fingerprint"])["settings"].get(k) != v)
+        before = json.loads(previous[0]["fingerprint"])
+        changed = sorted(k for k, v in stamp["settings"].items() if before["settings"].get(k) != v)
+        changed += [k for k in ("references", "overrides") if before.get(k) != stamp[k]]
         what = f"settings {', '.join(changed)}" if changed else "input file or model"
         raise InputError(f"{input}: the run to resume used other {what}; use the same, or drop --resume to start over")
     film = state.add_film(output.name, str(input), str(output), job, stamp)

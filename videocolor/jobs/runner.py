@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import VideocolorError
+from ..errors import one_line
 from . import work
 from .state import Claim, State, worker_id
 
@@ -32,9 +32,7 @@ class Outcome:
 
 def error_text(exc: BaseException) -> str:
     """One line: a videocolor error's own message, otherwise the type and message."""
-    if isinstance(exc, VideocolorError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return one_line(exc)
 
 
 class _Heartbeat(threading.Thread):

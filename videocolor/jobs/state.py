@@ -122,8 +122,10 @@ class State:
                     (key, input, output, json.dumps(job), text, time.time()),
                 )
                 return int(cur.lastrowid)
-            if row["fingerprint"] != text and row["status"] != "done":
-                log.warning("%s: settings, model or input changed since it was started; its segments are rendered again", input)
+            before = json.loads(row["fingerprint"])
+            replaced = any(before.get(k) != fingerprint.get(k) for k in ("input", "size", "mtime_ns"))
+            if row["fingerprint"] != text and (row["status"] != "done" or replaced):
+                log.warning("%s: input, references, settings or model changed since it was started; it is rendered again", input)
                 db.execute("DELETE FROM segments WHERE film = ?", (row["id"],))
                 db.execute(
                     "UPDATE films SET status='pending', analysis=NULL, error=NULL, job=?, fingerprint=? WHERE id=?",

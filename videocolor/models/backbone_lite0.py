@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import WeightsError
+from ..errors import WeightsError, one_line
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
 _STAGES = (
@@ -184,7 +184,7 @@ def efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetLite0:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise WeightsError(f"{path}: cannot read embedded backbone weights ({exc})") from exc
+            raise WeightsError(f"{path}: cannot read embedded backbone weights ({one_line(exc)})") from exc
         model.load_state_dict(state, strict=True)
     return model.eval().requires_grad_(False)
 
