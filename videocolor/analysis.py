@@ -20,7 +20,7 @@ from .io.analysis_reader import AnalysisReader
 from .io.images import load_reference
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
-from .shots import ShotDetector
+from .shots import detect_shots
 from .timecode import format_seconds
 from .types import ReferenceChoice, Shot
 
@@ -95,10 +95,7 @@ def analyse(
         load_reference(ref)  # fail before the long read when the reference is unusable
     reader = AnalysisReader(video, quiet=quiet)
     index = ReferenceIndex(ref_dir, device=device, quiet=quiet) if ref_dir is not None else None
-    detector = ShotDetector(reader.frame_rate, reader.time_base)
-    for _, pts, gray in reader:
-        detector.push(pts, gray)
-    found = detector.finish()
+    found = detect_shots(reader, reader.frame_rate, reader.time_base)
     if not found.shots:
         raise InputError(f"{video}: no frame could be decoded")
     if index is not None:

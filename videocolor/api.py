@@ -100,6 +100,8 @@ def colorize_video(
         log.warning(note)
         report.notes.append(note)
     log.info("%s: %d frames, %d shots, %.1f fps (%s)", output, report.frames, report.shots, report.fps, report.model)
+    if report.gray_frames:
+        log.warning("%s: %d frame(s) left gray (shots skipped or without a reference)", output, report.gray_frames)
     return report
 
 

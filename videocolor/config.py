@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -58,7 +59,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
             raise InputError(f"unknown device {self.device!r}: choose auto, cpu, cuda or cuda:N")
         if self.temporal not in TEMPORAL:
             raise InputError(f"unknown temporal mode {self.temporal!r}: choose one of {', '.join(TEMPORAL)}")
@@ -95,9 +96,9 @@ def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
 
 
-def load_settings(path: str | Path | None = None, base: Settings | None = None) -> Settings:
-    """Settings from a TOML file (keys at top level or under ``[videocolor]``) over ``base`` (the defaults)."""
-    base = base or Settings()
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Settings from a TOML file (keys at top level or under ``[videocolor]``) over the library defaults."""
+    base = Settings()
     if path is None:
         return base
     path = Path(path)

@@ -102,32 +102,31 @@ def batches(
     """Group decoded frames into batches of one shot each; the shot of a frame is found by its pts.
 
     ``frames`` defaults to every frame of ``source``. Yields the batch (lightness filled in later) with the
-    raw RGB frames it was made from; ``indices`` count from the first frame of ``frames``.
+    raw RGB frames it was made from.
     """
     starts = [shot.start.pts for shot in shots]
-    current: list[tuple[int, int, np.ndarray]] = []
+    current: list[tuple[int, np.ndarray]] = []
     shot_of_current = -1
     started: set[int] = set()
 
     def flush() -> tuple[FrameBatch, list[np.ndarray]]:
         batch = FrameBatch(
             lightness=torch.empty(0),
-            pts=[p for _, p, _ in current],
-            indices=[i for i, _, _ in current],
+            pts=[p for p, _ in current],
             time_base=source.info.time_base,
             shot=shot_of_current,
             starts_shot=shot_of_current not in started,
         )
         started.add(shot_of_current)
-        return batch, [rgb for _, _, rgb in current]
+        return batch, [rgb for _, rgb in current]
 
-    for index, (pts, rgb) in enumerate(source.frames() if frames is None else frames):
+    for pts, rgb in source.frames() if frames is None else frames:
         shot = max(0, bisect.bisect_right(starts, pts) - 1) if starts else 0
         if current and (shot != shot_of_current or len(current) == batch_size):
             yield flush()
             current = []
         shot_of_current = shot
-        current.append((index, pts, rgb))
+        current.append((pts, rgb))
     if current:
         yield flush()
 

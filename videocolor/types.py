@@ -18,7 +18,6 @@ class FrameBatch:
     Attributes:
         lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution.
         pts: presentation timestamp of each frame, in ``time_base`` ticks (exact, never renumbered).
-        indices: frame index of each frame in the film (0-based, decode order).
         time_base: the source video stream's time base.
         shot: index of the shot these frames belong to.
         starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
@@ -26,7 +25,6 @@ class FrameBatch:
 
     lightness: torch.Tensor
     pts: list[int]
-    indices: list[int]
     time_base: Fraction
     shot: int = 0
     starts_shot: bool = True

@@ -26,7 +26,8 @@ def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None
     parser.add_argument("--model", choices=MODELS, help="colorization model (default: auto)")
     parser.add_argument("--device", help=f"compute device: {', '.join(DEVICES)} or cuda:N (default: auto)")
     parser.add_argument("--work-size", type=int, help="long side, in pixels, at which chroma is predicted")
-    parser.add_argument("--batch-size", type=int, help="frames per forward pass")
+    if video:
+        parser.add_argument("--batch-size", type=int, help="frames per forward pass")
     if video:
         parser.add_argument("--temporal", choices=TEMPORAL, help="temporal smoothing of colors (default: dis)")
     parser.add_argument("--config", help="TOML settings file (see configs/default.toml); flags override it")
@@ -40,7 +41,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         model=args.model,
         device=args.device,
         work_size=args.work_size,
-        batch_size=args.batch_size,
+        batch_size=getattr(args, "batch_size", None),
         temporal=getattr(args, "temporal", None),
         quiet=args.quiet,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import sys
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the shot table as JSON")
     parser.add_argument("--sheet", help="write a contact sheet PNG: keyframe beside chosen reference per shot")
     parser.add_argument("--write-overrides", metavar="FILE", help="write an override template listing every shot")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet or override file")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     return parser
 
@@ -39,8 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from ..analysis import analyse
+    from ..api import check_output
     from ..overrides import write_overrides
 
+    if args.quiet:
+        logging.getLogger("videocolor").setLevel(logging.WARNING)
+    for path in (args.sheet, args.write_overrides):  # before the long analysis, not after
+        if path is not None:
+            check_output(path, [args.input], args.overwrite)
     result = analyse(args.input, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

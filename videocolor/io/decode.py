@@ -39,9 +39,6 @@ class VideoInfo:
     color_trc: int
     rotation: int  # counter-clockwise degrees of the display matrix
 
-    @property
-    def duration_hint(self) -> str:
-        return f"{self.frames} frames" if self.frames else "unknown length"
 
 
 def open_video(path: str | Path) -> av.container.InputContainer:
@@ -75,8 +72,13 @@ class VideoSource:
         self.stream = self.container.streams.video[0]
         self.stream.thread_type = "AUTO"
         self.bad_packets = 0
+        self._counted: tuple[int | None, int | None] = (None, None)  # pts range whose lost packets are counted
         self._rotation_read = False
-        self.info = self._probe()
+        try:
+            self.info = self._probe()
+        except BaseException:
+            self.container.close()
+            raise
 
     def _probe(self) -> VideoInfo:
         ctx = self.stream.codec_context
@@ -108,6 +110,7 @@ class VideoSource:
         """
         rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
         last_pts = None
+        self._counted = (start, end)
         for frame in self.decoded_frames(start):
             pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
             last_pts = pts
@@ -152,7 +155,7 @@ class VideoSource:
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
-                self.bad_packets += 1
+                self.bad_packets += self._in_counted_range(packet.pts)
                 log.debug("%s: undecodable packet at pts %s: %s", self.path, packet.pts, exc)
                 continue
             for frame in frames:
@@ -160,6 +163,11 @@ class VideoSource:
                     self.info = _with_rotation(self.info, frame.rotation)
                     self._rotation_read = True
                 yield frame
+
+    def _in_counted_range(self, pts: int | None) -> bool:
+        """Whether a lost packet belongs to the range being read (a seek's lead-in belongs to the range before)."""
+        start, end = self._counted
+        return pts is None or ((start is None or pts >= start) and (end is None or pts < end))
 
     def close(self) -> None:
         self.container.close()

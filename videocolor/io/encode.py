@@ -82,7 +82,6 @@ class _CopiedStreams:
         selected = [s for s in self.input.streams if s.index in self.routes]
         self.packets: Iterator[av.Packet] = self.input.demux(selected) if selected else iter(())
         self.pending: av.Packet | None = None
-        self.copied = 0
 
     def _add(self, stream: av.stream.Stream) -> None:
         fmt = self.output.format.name.split(",")[0]
@@ -122,7 +121,6 @@ class _CopiedStreams:
         if resampler is None:
             packet.stream = out
             self.output.mux(packet)
-            self.copied += 1
             return
         for frame in packet.decode():
             for resampled in resampler.resample(frame):

@@ -38,9 +38,9 @@ class SegmentSink:
     ``first_pts`` is the pts of the first frame written.
     """
 
-    def __init__(self, path: str | Path, info: VideoInfo, settings: EncodeSettings, tag: str = "") -> None:
+    def __init__(self, path: str | Path, info: VideoInfo, settings: EncodeSettings) -> None:
         self.path = Path(path)
-        self.part = self.path.with_name(f".{self.path.stem}.{tag or os.getpid()}.part{self.path.suffix}")
+        self.part = self.path.with_name(f".{self.path.stem}.{os.getpid()}.part{self.path.suffix}")
         self.info = info
         self.timestamps: list[tuple[int, int, int]] = []
         try:

@@ -120,8 +120,6 @@ class EfficientNetLite0(nn.Module):
     16, 24, 40, 112 and 320 channels (stride 32 is taken before the 1x1 head).
     """
 
-    TAP_STRIDES = (2, 4, 8, 16, 32)
-
     def __init__(self) -> None:
         super().__init__()
         self._conv_stem = SamePadConv2d(3, 32, 3, stride=2, bias=False)
