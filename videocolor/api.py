@@ -126,13 +126,12 @@ def colorize_image(
         raise InputError("no input images given")
     targets = _image_targets(inputs, output, overwrite)
     reference_rgb = load_reference(ref)
-    images = [read_rgb(path) for path in inputs]
     device = resolve_device(settings.device)
     colorizer = build_colorizer(settings, device)
     reference = colorizer.prepare_reference(reference_rgb)
-    for image, target in zip(images, targets):
+    for path, target in zip(inputs, targets):  # one image in memory at a time
         colorizer.reset()
-        lightness = rgb_to_lightness(image.to(device)[None])
+        lightness = rgb_to_lightness(read_rgb(path).to(device)[None])
         write_rgb(target, next(colorize_lightness(colorizer, lightness, reference)))
     return targets
 

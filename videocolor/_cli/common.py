@@ -25,7 +25,7 @@ def add_reference_flags(parser: argparse.ArgumentParser) -> None:
 def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:
     parser.add_argument("--model", choices=MODELS, help="colorization model (default: auto)")
     parser.add_argument("--device", help=f"compute device: {', '.join(DEVICES)} or cuda:N (default: auto)")
-    parser.add_argument("--work-size", type=int, help="long side, in pixels, at which chroma is predicted")
+    parser.add_argument("--work-size", type=int, help="long side, in pixels, at which chroma is predicted (exemplar model)")
     if video:
         parser.add_argument("--batch-size", type=int, help="frames per forward pass")
     if video:
