@@ -147,28 +147,33 @@ def frames_to_lightness(frames: list[np.ndarray], device: torch.device) -> torch
 
 
 @torch.inference_mode()
+def work_lightness(colorizer: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` full-resolution L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average)."""
+    return F.interpolate(lightness, size=colorizer.work_shape(*lightness.shape[-2:]), mode="area")
+
+
+@torch.inference_mode()
 def predict_chroma(
-    colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    colorizer: Colorizer, small: torch.Tensor, reference: Any | None, smoother: Any | None = None, motion: Any = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The model's half of colorizing consecutive frames of one shot, at the work resolution.
 
     Args:
         colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
-        lightness: ``(B, 1, H, W)`` Lab L in [0, 100] at full resolution, on the colorizer's device.
+        small: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution (``work_lightness``).
         reference: what ``colorizer.prepare_reference`` returned, or ``None`` to leave the frames gray.
-        smoother: optional temporal stage, applied to chroma at the work resolution.
+        smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
+            ``estimate`` for these frames when computed ahead.
 
     Returns:
-        ``small`` ``(B, 1, h, w)`` the work-resolution L, ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
+        ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
     """
-    work = colorizer.work_shape(*lightness.shape[-2:])
-    small = F.interpolate(lightness, size=work, mode="area")
     if reference is None:
-        return small, torch.zeros(small.shape[0], 2, *work, device=small.device), torch.ones_like(small)
+        return torch.zeros(small.shape[0], 2, *small.shape[-2:], device=small.device), torch.ones_like(small)
     ab, confidence = colorizer.colorize(small, reference)
     if smoother is not None:
-        ab = smoother.smooth(small, ab, confidence)
-    return small, ab, confidence
+        ab = smoother.smooth(small, ab, confidence, motion)
+    return ab, confidence
 
 
 @torch.inference_mode()
@@ -190,7 +195,8 @@ def colorize_lightness(
     colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
 ) -> Iterator[torch.Tensor]:
     """``predict_chroma`` then ``compose_frames``: RGB ``(3, H, W)`` in [0, 1] per frame of ``lightness``."""
-    return compose_frames(lightness, *predict_chroma(colorizer, lightness, reference, smoother))
+    small = work_lightness(colorizer, lightness)
+    return compose_frames(lightness, small, *predict_chroma(colorizer, small, reference, smoother))
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
@@ -230,13 +236,13 @@ class Renderer:
             self._references[choice.path] = self.colorizer.prepare_reference(load_reference(choice.path))
         return self._references[choice.path]
 
-    def colorize_batch(self, batch: FrameBatch, reference: Any | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``predict_chroma`` for one batch (``batch.lightness`` filled in), resetting state at a shot's start."""
+    def colorize_batch(self, batch: FrameBatch, reference: Any | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start."""
         if batch.starts_shot:
             self.colorizer.reset()
             if self.smoother is not None:
                 self.smoother.reset()
-        return predict_chroma(self.colorizer, batch.lightness, reference, self.smoother)
+        return predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion)
 
     def render_range(
         self,
@@ -287,8 +293,8 @@ class Renderer:
     ) -> int:
         """Run the three stages, each in its own thread, joined by small bounded queues; returns gray frames.
 
-        decode (``items``) + full-resolution lightness -> the model at the work resolution (this thread)
-        -> full-resolution compose + ``write(pts, rgb)``. Spreading the full-resolution work over the
+        decode (``items``), full-resolution lightness, its work-resolution copy and the temporal stage's optical
+        flow -> the model at the work resolution (this thread) -> full-resolution compose + ``write(pts, rgb)``. Spreading the full-resolution work over the
         other two threads keeps the model's thread, and the GPU when there is one, busy. ``progress`` is
         called with the number of frames of each batch written.
         """
@@ -300,9 +306,14 @@ class Renderer:
         gray = 0
 
         def decode() -> None:
+            previous = None  # the last work-resolution frame of the current shot
             try:
                 for batch, frames in items:
                     batch.lightness = frames_to_lightness(frames, device)
+                    batch.small = work_lightness(self.colorizer, batch.lightness)
+                    if self.smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
+                        batch.motion = self.smoother.estimate(batch.small, None if batch.starts_shot else previous)
+                    previous = batch.small[-1:]
                     if not _put(decoded, batch, stop):
                         return
             finally:
@@ -311,7 +322,7 @@ class Renderer:
         def encode() -> None:
             while (item := _get(colored, stop)) is not _DONE:
                 batch, chroma = item
-                for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, *chroma)):
+                for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, *chroma)):
                     write(pts, to_uint8(rgb))
                 if progress is not None:
                     progress(len(batch))

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from .errors import WeightsError
 
 METHODS = ("dis", "raft")
+Motion = tuple[torch.Tensor | None, torch.Tensor | None]  # (trust, backward flow) of consecutive frame pairs
 _DIS_PRESETS = ("ultrafast", "fast", "medium")
 _RAFT_VARIANTS = ("small", "large")
 _RAFT_MIN_SIZE = 128
@@ -175,13 +176,32 @@ class TemporalSmoother:
         self._ab: torch.Tensor | None = None
         self._confidence: torch.Tensor | None = None
 
-    def smooth(self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
+    def estimate(self, lightness: torch.Tensor, previous: torch.Tensor | None = None) -> Motion:
+        """The motion ``smooth`` needs, from lightness alone, so it can be computed ahead in another thread.
+
+        Args:
+            lightness: ``(B, 1, h, w)`` Lab L in [0, 100] of consecutive frames of one shot.
+            previous: ``(1, 1, h, w)`` the shot's frame before them, ``None`` at the start of a shot.
+
+        Returns:
+            trust ``(N, 1, h, w)`` in [0, 1] and backward flow ``(N, 2, h, w)`` of each (previous, current) pair,
+            ``N = B`` with ``previous`` else ``B - 1``; ``(None, None)`` when there is no pair.
+        """
+        lightness = lightness.to(self.device, torch.promote_types(lightness.dtype, torch.float32))
+        sequence = lightness if previous is None else torch.cat((previous.to(lightness), lightness))
+        return self._validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
+
+    def smooth(
+        self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor, motion: Motion | None = None
+    ) -> torch.Tensor:
         """Smooth a batch of consecutive frames of one shot, continuing from the previous call.
 
         Args:
             lightness: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution.
             ab: ``(B, 2, h, w)`` predicted Lab a/b.
             confidence: ``(B, 1, h, w)`` the colorizer's confidence in [0, 1].
+            motion: what ``estimate(lightness, previous frame of the shot)`` returned, when computed ahead;
+                estimated here otherwise.
 
         Returns:
             ``(B, 2, h, w)`` smoothed ab, on ``ab``'s device and dtype. The first frame after
@@ -194,8 +214,7 @@ class TemporalSmoother:
         # Flow for every (previous, current) pair up front: it depends on lightness only, and DIS/RAFT
         # batch better than the frame-by-frame blend below.
         carried_over = int(self._lightness is not None)
-        sequence = lightness if self._lightness is None else torch.cat((self._lightness, lightness))
-        trust, backward = self._validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
+        trust, backward = motion if motion is not None else self.estimate(lightness, self._lightness)
         outputs = []
         for i in range(len(ab)):
             new_ab, new_conf = ab[i : i + 1], confidence[i : i + 1]

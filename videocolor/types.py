@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,6 +22,8 @@ class FrameBatch:
         time_base: the source video stream's time base.
         shot: index of the shot these frames belong to.
         starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
+        small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
+        motion: the temporal stage's flow for these frames (``TemporalSmoother.estimate``), once computed.
     """
 
     lightness: torch.Tensor
@@ -28,6 +31,8 @@ class FrameBatch:
     time_base: Fraction
     shot: int = 0
     starts_shot: bool = True
+    small: torch.Tensor | None = None
+    motion: Any = None
 
     def __len__(self) -> int:
         return len(self.pts)
