@@ -255,16 +255,18 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-__all__ = ["BatchReport", "FilmReport", "batch_report", "colorize_film", "expand_inputs", "progress", "run_batch"]
-
-
 def progress(state: State) -> dict[str, Any]:
-    """Counts of films and segments by status and an ETA from the segment render rate so far."""
+    """Counts of films and segments by status and an ETA from the wall-clock render rate so far.
+
+    The rate is the frames of finished segments over the time from the first segment's start to the last
+    one's end, so parallel workers count as the speed-up they are.
+    """
     report = batch_report(state)
     with state.connect() as db:
-        rows = db.execute("SELECT status, frames, seconds, frames_written FROM segments").fetchall()
-    done = [r for r in rows if r["status"] == "done"]
-    rate = sum(r["frames_written"] or 0 for r in done) / max(1e-9, sum(r["seconds"] or 0 for r in done)) if done else None
+        rows = db.execute("SELECT status, frames, seconds, frames_written, finished FROM segments").fetchall()
+    done = [r for r in rows if r["status"] == "done" and r["finished"] and r["seconds"]]
+    span = max(r["finished"] for r in done) - min(r["finished"] - r["seconds"] for r in done) if done else 0
+    rate = sum(r["frames_written"] or 0 for r in done) / span if span > 0 else None
     left = sum(r["frames"] or 0 for r in rows if r["status"] != "done")
     return {
         "report": report,
@@ -275,3 +277,6 @@ def progress(state: State) -> dict[str, Any]:
         "segments": len(rows),
         "eta_seconds": left / rate if rate else None,
     }
+
+
+__all__ = ["BatchReport", "FilmReport", "batch_report", "colorize_film", "expand_inputs", "fingerprint", "progress", "run_batch"]
