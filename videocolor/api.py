@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .config import Settings
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, require_file
 from .io.images import is_image_file, load_reference, read_rgb, write_rgb
 from .color import rgb_to_lightness
 from .pipeline import RenderReport, colorize_lightness
@@ -79,9 +79,7 @@ def colorize_video(
     from .models import resolve_device, resolve_model_name
 
     settings = settings or Settings()
-    input = Path(input)
-    if not input.exists():
-        raise InputError(f"{input}: file not found")
+    input = require_file(input, "a video file")
     output = check_output(output if output is not None else default_output(input), [input], overwrite)
     check_references(ref, ref_dir)
     resolve_device(settings.device)
@@ -146,8 +144,7 @@ def _image_targets(inputs: list[Path], output: PathLike | None, overwrite: bool)
     else:
         targets = [default_output(p) for p in inputs]
     for path in inputs:
-        if not path.exists():
-            raise InputError(f"{path}: file not found")
+        require_file(path, "an image")
     seen: set[Path] = set()
     for target in targets:
         if target.resolve() in seen:

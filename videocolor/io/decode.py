@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, require_file
 
 log = logging.getLogger("videocolor")
 
@@ -43,11 +43,7 @@ class VideoInfo:
 
 def open_video(path: str | Path) -> av.container.InputContainer:
     """Open a film for reading; raises ``InputError`` naming the file when it is not a readable video."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a video file")
+    path = require_file(path, "a video file")
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..color import rgb_to_lab
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, require_file
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pnm"})
 # Chroma (Lab a/b magnitude) that 99% of a "grayscale" picture's pixels stay under.
@@ -32,11 +32,7 @@ def read_rgb(path: str | Path) -> torch.Tensor:
     Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
     Raises ``InputError`` naming the file when it is missing or not a readable image.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
+    path = require_file(path, "an image")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
