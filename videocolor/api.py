@@ -10,6 +10,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from .config import Settings
 from .errors import InputError, OutputError, require_file
 from .io.images import is_image_file, load_reference, read_rgb, write_rgb
@@ -130,7 +132,8 @@ def colorize_image(
     for path, target in zip(inputs, targets):  # one image in memory at a time
         colorizer.reset()
         lightness = rgb_to_lightness(read_rgb(path).to(device)[None])
-        write_rgb(target, next(colorize_lightness(colorizer, lightness, reference)))
+        rgb = next(colorize_lightness(colorizer, lightness, reference))
+        write_rgb(target, torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
     return targets
 
 

@@ -179,22 +179,34 @@ def predict_chroma(
 @torch.inference_mode()
 def compose_frames(
     lightness: torch.Tensor, small: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor
-) -> Iterator[torch.Tensor]:
+) -> Iterator[np.ndarray]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
-    Takes ``lightness`` ``(B, 1, H, W)`` and ``predict_chroma``'s outputs; yields RGB ``(3, H, W)`` in [0, 1]
+    Takes ``lightness`` ``(B, 1, H, W)`` and ``predict_chroma``'s outputs; yields RGB ``(H, W, 3)`` uint8
     per frame (one frame at a time, which bounds memory at any resolution).
     """
     for i in range(lightness.shape[0]):
         full = lightness[i : i + 1]
         ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
-        yield lab_to_rgb(torch.cat((full, ab_full), dim=1))[0]
+        yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0])
+
+
+def lab_to_rgb_uint8(lab: torch.Tensor) -> np.ndarray:
+    """Lab ``(3, H, W)`` -> sRGB ``(H, W, 3)`` uint8.
+
+    On the CPU, OpenCV's conversion: the same D65/sRGB definition as ``color.lab_to_rgb`` (at most one code
+    value apart) and about 5x faster at full resolution, which matters because it runs on every pixel.
+    """
+    if lab.device.type != "cpu":
+        return to_uint8(lab_to_rgb(lab))
+    rgb = cv2.cvtColor(np.ascontiguousarray(lab.permute(1, 2, 0).float().numpy()), cv2.COLOR_Lab2RGB)
+    return cv2.convertScaleAbs(rgb, alpha=255.0)
 
 
 def colorize_lightness(
     colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
-) -> Iterator[torch.Tensor]:
-    """``predict_chroma`` then ``compose_frames``: RGB ``(3, H, W)`` in [0, 1] per frame of ``lightness``."""
+) -> Iterator[np.ndarray]:
+    """``predict_chroma`` then ``compose_frames``: RGB ``(H, W, 3)`` uint8 per frame of ``lightness``."""
     small = work_lightness(colorizer, lightness)
     return compose_frames(lightness, small, *predict_chroma(colorizer, small, reference, smoother))
 
@@ -323,7 +335,7 @@ class Renderer:
             while (item := _get(colored, stop)) is not _DONE:
                 batch, chroma = item
                 for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, *chroma)):
-                    write(pts, to_uint8(rgb))
+                    write(pts, rgb)
                 if progress is not None:
                     progress(len(batch))
 

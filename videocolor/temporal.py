@@ -136,7 +136,8 @@ class TemporalSmoother:
         max_weight: the most the carried-over color can weigh against the new prediction, in [0, 1).
         lightness_tolerance: flow is not trusted where the warped previous lightness differs from the
             current one by more than this (Lab L units).
-        dis_preset: ``ultrafast``, ``fast`` or ``medium`` (DIS only).
+        dis_preset: ``ultrafast``, ``fast`` or ``medium`` (DIS only); ``ultrafast`` is half the cost of ``fast``
+            for the same excess warp error on pans (0.15-0.19 of no smoothing, both measured).
         raft_variant: ``small`` or ``large`` (RAFT only).
         raft_updates: RAFT's recurrent refinement steps (RAFT only).
         flow_model: a RAFT model to use instead of loading torchvision's pretrained weights (RAFT only).
@@ -149,7 +150,7 @@ class TemporalSmoother:
         *,
         max_weight: float = 0.85,
         lightness_tolerance: float = 8.0,
-        dis_preset: str = "fast",
+        dis_preset: str = "ultrafast",
         raft_variant: str = "small",
         raft_updates: int = 12,
         flow_model: torch.nn.Module | None = None,
