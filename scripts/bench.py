@@ -165,7 +165,6 @@ def report(results: dict, width: int, height: int, frames: int) -> None:
         ratio = r["seconds"] / transcode if name != "devc-1080p" else float("nan")
         print(f"| {name} | {r['frames']} | {r['seconds']:.2f} | {fps_of[name]:.1f} | {ratio:.2f} | {r['peak_rss_mb']:.0f} |")
     off, dis = results["temporal-off"]["seconds"], results["temporal-dis"]["seconds"]
-    analysis = results["analysis"]
     print(f"\nend-to-end ratio to plain transcode (target <= 6): {dis / transcode:.2f}")
     print(f"temporal stage cost (target <= 15%): {100 * (dis - off) / off:+.1f}%")
     print(f"analysis pass: {fps_of['analysis']:.0f} frames/s, {fps_of['analysis'] / (24000 / 1001):.1f}x real time")

@@ -12,7 +12,7 @@ import torch
 from videocolor import __version__, synth
 from videocolor.cli import main
 
-from conftest import SIZE, save_image
+from conftest import save_image
 
 FAST = ["--temporal", "off", "--quiet"]
 
