@@ -1,7 +1,7 @@
 """Encoding with PyAV: the video stream's settings, frames out at their source pts, copied streams.
 
 Audio, subtitle and data packets are read from a second handle on the source and interleaved by time as
-the video advances (``_CopiedStreams``), so memory stays bounded however long the film; ``io.segments``
+the video advances (``CopiedStreams``), so memory stays bounded however long the film; ``io.segments``
 uses these pieces to write shot segments and mux the final film atomically.
 """
 
@@ -67,7 +67,7 @@ def _standard_layout(channels: int) -> str:
     return {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}.get(channels, "stereo")
 
 
-class _CopiedStreams:
+class CopiedStreams:
     """Packets of the source's non-video streams, copied (or transcoded) in time order as the video advances."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .decode import VideoInfo
-from .encode import EncodeSettings, _CopiedStreams, add_video_stream, encode_rgb, partial_path
+from .encode import EncodeSettings, CopiedStreams, add_video_stream, encode_rgb, partial_path
 
 SEGMENT_SUFFIX = ".nut"
 
@@ -131,7 +131,7 @@ def mux_segments(info: VideoInfo, segments: Sequence[Path], output: str | Path) 
         out.time_base = info.time_base
         if info.rotation:
             out.set_display_rotation(info.rotation)
-        copies = _CopiedStreams(info.path, container)
+        copies = CopiedStreams(info.path, container)
         container.metadata.update(
             {k: v for k, v in copies.input.metadata.items() if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands")}
         )

@@ -30,11 +30,6 @@ class Outcome:
     exception: BaseException | None = None
 
 
-def error_text(exc: BaseException) -> str:
-    """One line: a videocolor error's own message, otherwise the type and message."""
-    return one_line(exc)
-
-
 class _Heartbeat(threading.Thread):
     def __init__(self, state: State, worker: str) -> None:
         super().__init__(name="videocolor-heartbeat", daemon=True)
@@ -98,7 +93,7 @@ def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, O
     """Store what a finished piece of work gave; ``quiet_errors``: the caller reports failures itself."""
     exc = future.exception()
     if exc is not None:
-        text = error_text(exc)
+        text = one_line(exc)
         log.debug("%s", "".join(traceback.format_exception(exc)))
         state.failed(claim, text)
         log.log(logging.DEBUG if quiet_errors else logging.ERROR, "%s: failed: %s", state.film(claim.film)["input"], text)

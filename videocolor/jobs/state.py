@@ -40,9 +40,9 @@ CREATE TABLE IF NOT EXISTS segments (
 """
 
 
-def worker_id(slot: int = 0) -> str:
-    """``host:pid:slot`` naming one claimer."""
-    return f"{socket.gethostname()}:{os.getpid()}:{slot}"
+def worker_id() -> str:
+    """``host:pid`` naming one claimer."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _alive(worker: str | None) -> bool:
