@@ -6,16 +6,32 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING, Any
 
-from .api import colorize_image, colorize_video  # noqa: E402
-from .config import Settings, load_settings  # noqa: E402
-from .errors import DeviceError, InputError, OutputError, VideocolorError, WeightsError  # noqa: E402
+from ._version import __version__
+from .config import Settings, load_settings
+from .errors import DeviceError, InputError, OutputError, VideocolorError, WeightsError
+
+if TYPE_CHECKING:
+    from .api import RenderReport, colorize_image, colorize_video
+
+_API = ("RenderReport", "colorize_image", "colorize_video")
+
+
+def __getattr__(name: str) -> Any:
+    """The API on first use: it imports torch (seconds), which ``videocolor --help`` and ``import videocolor`` skip."""
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
     "colorize_image",
     "colorize_video",
+    "RenderReport",
     "Settings",
     "load_settings",
     "VideocolorError",

@@ -8,54 +8,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import Settings
-from .errors import InputError, OutputError, require_file
-from .io.images import is_image_file, load_reference, read_rgb, write_rgb
+from .checks import PathLike, check_image_outputs, check_output, check_references, default_output, require_file
 from .color import rgb_to_lightness
-from .pipeline import RenderReport, colorize_lightness
+from .config import Settings
+from .errors import InputError
+from .io.images import load_reference, read_rgb, write_rgb
+from .jobs.film import colorize_film
+from .models import build_colorizer, resolve_device, resolve_model_name
+from .pipeline import colorize_lightness
 
 log = logging.getLogger("videocolor")
 
-PathLike = str | Path
 
+@dataclass
+class RenderReport:
+    """What ``colorize_video`` did: the output, how many frames, how long, and what was lost."""
 
-def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
-    """``<input stem>_color<input ext>`` beside the input."""
-    path = Path(input_path)
-    return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
+    output: Path
+    frames: int
+    seconds: float
+    model: str
+    shots: int
+    bad_packets: int = 0
+    gray_frames: int = 0
+    notes: list[str] = field(default_factory=list)
 
-
-def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
-    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
-    output = Path(output)
-    for path in inputs:
-        if output.resolve() == Path(path).resolve():
-            raise OutputError(f"{output}: output path is the input file; choose another output")
-    if not output.parent.is_dir():
-        raise OutputError(f"{output}: output folder {output.parent} does not exist")
-    if output.is_dir():
-        raise OutputError(f"{output}: is a folder; give a file name")
-    if output.exists() and not overwrite:
-        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
-    return output
-
-
-def check_references(ref: PathLike | None, ref_dir: PathLike | None) -> None:
-    """Exactly one of ``ref`` and ``ref_dir``; a single reference is loaded now so a bad one fails early."""
-    if (ref is None) == (ref_dir is None):
-        raise InputError("give exactly one of a reference image (--ref) or a reference folder (--ref-dir)")
-    if ref is not None:
-        load_reference(ref)
-    else:
-        folder = Path(ref_dir)
-        if not folder.is_dir():
-            raise InputError(f"{folder}: reference folder not found" if not folder.exists() else f"{folder}: not a folder")
-        if not any(is_image_file(p) for p in folder.iterdir() if p.is_file()):
-            raise InputError(f"{folder}: reference folder holds no images")
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def colorize_video(
@@ -77,9 +62,6 @@ def colorize_video(
     segments already there (without it, such leftovers are discarded). Raises ``InputError``/``OutputError``/``DeviceError`` with a
     one-line message naming the file and the problem.
     """
-    from .jobs import colorize_film
-    from .models import resolve_device, resolve_model_name
-
     settings = settings or Settings()
     input = require_file(input, "a video file")
     output = check_output(output if output is not None else default_output(input), [input], overwrite)
@@ -88,12 +70,12 @@ def colorize_video(
     done = colorize_film(input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume)
     report = RenderReport(
         output=output,
-        frames=done["frames"],
-        seconds=done["seconds"],
+        frames=done.frames,
+        seconds=done.seconds,
         model=resolve_model_name(settings.model),
-        shots=done["shots"],
-        bad_packets=done["bad_packets"],
-        gray_frames=done["gray_frames"],
+        shots=done.shots,
+        bad_packets=done.bad_packets,
+        gray_frames=done.gray_frames,
     )
     if report.bad_packets:
         note = f"{input}: {report.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"
@@ -118,13 +100,11 @@ def colorize_image(
     ``output``: a file (one input only), an existing folder (``<stem>_color<ext>`` inside), or ``None``
     (``<stem>_color<ext>`` beside each input). Returns the written paths.
     """
-    from .models import build_colorizer, resolve_device
-
     settings = settings or Settings()
     inputs = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not inputs:
         raise InputError("no input images given")
-    targets = _image_targets(inputs, output, overwrite)
+    targets = check_image_outputs(inputs, output, overwrite)
     reference_rgb = load_reference(ref)
     device = resolve_device(settings.device)
     colorizer = build_colorizer(settings, device)
@@ -136,21 +116,3 @@ def colorize_image(
         write_rgb(target, torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
     return targets
 
-
-def _image_targets(inputs: list[Path], output: PathLike | None, overwrite: bool) -> list[Path]:
-    if output is not None and Path(output).is_dir():
-        targets = [Path(output) / f"{p.stem}_color{p.suffix}" for p in inputs]
-    elif output is not None:
-        if len(inputs) > 1:
-            raise OutputError(f"{output}: several inputs need an existing output folder, not a file name")
-        targets = [Path(output)]
-    else:
-        targets = [default_output(p) for p in inputs]
-    for path in inputs:
-        require_file(path, "an image")
-    seen: set[Path] = set()
-    for target in targets:
-        if target.resolve() in seen:
-            raise OutputError(f"{target}: two inputs would be written to the same output file")
-        seen.add(target.resolve())
-    return [check_output(t, inputs, overwrite) for t in targets]

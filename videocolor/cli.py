@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._version import __version__
 from ._cli.common import add_model_flags, add_reference_flags, guarded, settings_from_args
 
 SUBCOMMANDS = {
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from .api import colorize_video
+    from .api import colorize_video  # imports torch (seconds): ``--help`` and ``--version`` answer without it
 
     settings = settings_from_args(args)
     colorize_video(

@@ -6,8 +6,6 @@ inherits from the package base and from the matching builtin, so callers can cat
 
 from __future__ import annotations
 
-from pathlib import Path
-
 
 class VideocolorError(Exception):
     """Base of every error videocolor raises on purpose."""
@@ -27,16 +25,6 @@ class DeviceError(VideocolorError, RuntimeError):
 
 class WeightsError(VideocolorError, RuntimeError):
     """Model weights are missing, corrupt, or cannot be fetched."""
-
-
-def require_file(path: str | Path, kind: str) -> Path:
-    """``path`` as a ``Path`` if it is an existing file, else an ``InputError`` naming it (``kind``: "a video")."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not {kind}")
-    return path
 
 
 def one_line(exc: BaseException) -> str:

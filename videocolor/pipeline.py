@@ -13,9 +13,9 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -39,22 +39,28 @@ _LUMINANCE_ROW = np.array([RGB_TO_LUMINANCE], dtype=np.float32)
 _DONE = object()
 
 
-@dataclass
-class RenderReport:
-    """What a render did: the output, how many frames, how long, and what was lost."""
+class FrameSink(Protocol):
+    """Where ``Renderer.render_range`` writes its frames (e.g. ``io.segments.SegmentSink``)."""
 
-    output: Path
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base), in presentation order."""
+
+    def finish(self) -> Any:
+        """Complete the output (e.g. rename it into place)."""
+
+    def abort(self) -> None:
+        """Drop the partial output."""
+
+
+@dataclass(frozen=True)
+class RangeResult:
+    """What ``Renderer.render_range`` wrote: the pts of its first frame, the frames written, the corrupt packets
+    skipped while decoding, and the frames left gray (shots without a reference)."""
+
+    first_pts: int
     frames: int
-    seconds: float
-    model: str
-    shots: int
-    bad_packets: int = 0
-    gray_frames: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
+    bad_packets: int
+    gray_frames: int
 
 
 class _Stage(threading.Thread):
@@ -262,23 +268,25 @@ class Renderer:
         choices: Sequence[ReferenceChoice],
         start: int,
         end: int | None,
-        open_sink: Callable[[VideoInfo], Any],
+        open_sink: Callable[[VideoInfo], FrameSink],
         progress: Callable[[int], None] | None = None,
-    ) -> tuple[Any, int, int]:
+    ) -> RangeResult:
         """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
 
         The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
         here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
-        Returns ``(sink, bad_packets, gray_frames)``.
         """
         source = VideoSource(source_path)
-        sink = None
+        sink: FrameSink | None = None
+        first_pts = frames_written = 0
 
         def write(pts: int, rgb: np.ndarray) -> None:
-            nonlocal sink
+            nonlocal sink, first_pts, frames_written
             if sink is None:
                 sink = open_sink(source.info)
+                first_pts = pts
             sink.write(rgb, pts)
+            frames_written += 1
 
         try:
             frames = batches(source, shots, self.batch_size, source.frames(start, end))
@@ -292,7 +300,7 @@ class Renderer:
             raise
         finally:
             source.close()
-        return sink, source.bad_packets, gray
+        return RangeResult(first_pts, frames_written, source.bad_packets, gray)
 
     def _stream(
         self,

@@ -13,6 +13,7 @@ or torchvision's RAFT on the colorizer's device.
 
 from __future__ import annotations
 
+import cv2
 import torch
 import torch.nn.functional as F
 
@@ -70,8 +71,6 @@ class _DisFlow:
     """OpenCV DIS on uint8 lightness, CPU. One instance per smoother: DIS objects are not shared across threads."""
 
     def __init__(self, preset: str) -> None:
-        import cv2
-
         presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST, "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
         self._dis = cv2.DISOpticalFlow_create(presets[preset])
 
@@ -112,6 +111,7 @@ def load_raft(variant: str = "small") -> torch.nn.Module:
     Raises:
         WeightsError: the weights are not cached and cannot be downloaded (offline), or are corrupt.
     """
+    # torchvision's model zoo takes seconds to import, and only the raft setting needs it
     from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights, raft_large, raft_small
 
     if variant not in _RAFT_VARIANTS:

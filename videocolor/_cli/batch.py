@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import run_batch
+    from ..jobs import run_batch  # imports torch (seconds): not before the arguments are parsed
 
     report = run_batch(
         args.inputs,
@@ -70,7 +70,7 @@ def format_report(report) -> str:
     rows = [("status", "frames", "seconds", "input", "error")]
     for film in report.films:
         seconds = f"{film.seconds:.1f}" if film.seconds is not None else "-"
-        rows.append((film.status, str(film.frames or "-"), seconds, film.input, film.error or ""))
+        rows.append((str(film.status), str(film.frames or "-"), seconds, film.input, film.error or ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4] for r in rows]
     lines.append(f"{len(report.films) - len(report.failed)} of {len(report.films)} films done")

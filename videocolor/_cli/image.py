@@ -28,7 +28,7 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import colorize_image
+    from ..api import colorize_image  # imports torch (seconds): not before the arguments are parsed
 
     for path in colorize_image(args.inputs, args.ref, args.output, settings=settings_from_args(args), overwrite=args.overwrite):
         print(path)

@@ -40,8 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     from ..analysis import analyse
-    from ..api import check_output
+    from ..checks import check_output
     from ..overrides import write_overrides
 
     if args.quiet:
@@ -76,7 +77,7 @@ def format_table(result) -> str:
 
 def write_sheet(path: str | Path, result) -> Path:
     """A PNG with one row per shot: its first keyframe, its chosen reference, timecode and score."""
-    from ..io.images import read_rgb
+    from ..io.images import read_rgb  # imports torch: see ``_run``
 
     path = Path(path)
     rows = []

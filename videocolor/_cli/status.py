@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import InputError
+from ..jobs import STATE_NAME, State, progress
+from .batch import format_report
 from .common import guarded
 
 
@@ -23,16 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import STATE_NAME, progress
-    from ..jobs.state import State
-    from .batch import format_report
-
     path = Path(args.out_dir) / STATE_NAME
     if not path.is_file():
         raise InputError(f"{args.out_dir}: no batch here ({STATE_NAME} not found)")
-    state = State(path)
-    summary = progress(state)
-    print(format_report(summary.pop("report")))
-    eta = summary.pop("eta_seconds")
-    print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.items()) + (f", ETA {eta / 60:.1f} min" if eta is not None else ""))
+    done = progress(State(path))
+    print(format_report(done.report))
+    eta = f", ETA {done.eta_seconds / 60:.1f} min" if done.eta_seconds is not None else ""
+    print(f"films done {done.films_done}, films failed {done.films_failed}, films pending {done.films_pending}, "
+          f"segments done {done.segments_done}, segments {done.segments}{eta}")
     return 0

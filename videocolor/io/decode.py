@@ -16,7 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import InputError, require_file
+from ..checks import require_file
+from ..errors import InputError
 
 log = logging.getLogger("videocolor")
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..color import rgb_to_lab
-from ..errors import InputError, OutputError, require_file
+from ..errors import InputError, OutputError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pnm"})
 # Chroma (Lab a/b magnitude) that 99% of a "grayscale" picture's pixels stay under.
@@ -32,9 +32,13 @@ def read_rgb(path: str | Path) -> torch.Tensor:
     Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
     Raises ``InputError`` naming the file when it is missing or not a readable image.
     """
-    path = require_file(path, "an image")
-    try:
+    path = Path(path)
+    try:  # opening tells a missing file or a folder apart (``checks`` loads references with this module)
         data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an image") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH) if data.size else None

@@ -35,7 +35,6 @@ class SegmentSink:
     """Encodes RGB frames of one segment into a video-only file, written atomically.
 
     Call ``write`` for each frame in presentation order, then ``finish`` (rename into place) or ``abort``.
-    ``first_pts`` is the pts of the first frame written.
     """
 
     def __init__(self, path: str | Path, info: VideoInfo, settings: EncodeSettings) -> None:
@@ -52,15 +51,10 @@ class SegmentSink:
         except BaseException:
             self.abort()
             raise
-        self.frames_written = 0
-        self.first_pts: int | None = None
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
         """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base)."""
-        if self.first_pts is None:
-            self.first_pts = pts
         self._mux(encode_rgb(self.stream, self.info, rgb, pts))
-        self.frames_written += 1
 
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:

@@ -1,7 +1,7 @@
 """Where work runs: in this process, in N local worker processes (one per GPU), or as Ray tasks.
 
-An engine has ``slots`` (how much work it takes at once), ``submit(kind, fn, *args) -> Future`` and ``close()``.
-``kind`` is ``analyse``, ``render`` or ``mux``: only analysis and rendering ask a cluster for a GPU.
+Every engine is an ``Engine``: ``slots`` (how much work it takes at once), ``submit(kind, fn, *args) -> Future``
+and ``close()``. ``kind`` is ``analyse``, ``render`` or ``mux``: only analysis and rendering ask a cluster for a GPU.
 """
 
 from __future__ import annotations
@@ -9,14 +9,27 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
+
+import torch
 
 from ..errors import InputError
 
 
-def gpu_count() -> int:
-    import torch
+class Engine(Protocol):
+    """Runs pieces of work of a film; ``inline`` engines run them in the calling process, one at a time."""
 
+    slots: int
+    inline: bool
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        """Start ``fn(*args)``, a piece of work of ``kind`` (``analyse``, ``render`` or ``mux``)."""
+
+    def close(self) -> None:
+        """Wait for the work in flight and free the workers."""
+
+
+def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
@@ -73,7 +86,7 @@ class RayEngine:
     inline = False
 
     def __init__(self, address: str | None = None, workers: int | None = None) -> None:
-        try:
+        try:  # an optional extra, imported only when asked for
             import ray
         except ImportError:
             raise InputError('the ray engine needs Ray: pip install -e ".[ray]" (or pip install "videocolor[ray]")') from None
@@ -101,7 +114,7 @@ def _call(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
-def make_engine(engine: str, workers: int | None = None, address: str | None = None) -> Any:
+def make_engine(engine: str, workers: int | None = None, address: str | None = None) -> Engine:
     """``local`` (worker processes), ``ray`` or ``inline``."""
     if engine == "local":
         return LocalEngine(workers)

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import one_line
 from . import work
-from .state import Claim, State, worker_id
+from .engines import Engine
+from .state import FINISHED, Claim, State, Status, worker_id
 
 log = logging.getLogger("videocolor")
 
@@ -25,7 +26,7 @@ class Outcome:
     """What became of one film in this run; ``exception`` is kept for the in-process single-film call."""
 
     film: int
-    status: str
+    status: Status
     error: str | None = None
     exception: BaseException | None = None
 
@@ -40,7 +41,7 @@ class _Heartbeat(threading.Thread):
             self.state.heartbeat(self.worker)
 
 
-def drive(state: State, films: list[int], engine: Any) -> dict[int, Outcome]:
+def drive(state: State, films: list[int], engine: Engine) -> dict[int, Outcome]:
     """Work on ``films`` until each is done or failed (also by another process on the same state)."""
     me = worker_id()
     outcomes: dict[int, Outcome] = {}
@@ -55,7 +56,7 @@ def drive(state: State, films: list[int], engine: Any) -> dict[int, Outcome]:
                     break
                 inflight[_submit(state, engine, claim)] = claim
             if not inflight:
-                if all(row["status"] in ("done", "failed") for row in state.films() if row["id"] in films):
+                if all(row["status"] in FINISHED for row in state.films() if row["id"] in films):
                     break
                 time.sleep(_POLL_SECONDS)  # another process holds the remaining work
                 continue
@@ -65,12 +66,12 @@ def drive(state: State, films: list[int], engine: Any) -> dict[int, Outcome]:
                 _record(state, claim, future, outcomes, quiet_errors=engine.inline)
     finally:
         beat.stop.set()
-        for future, claim in inflight.items():
+        for future in inflight:
             future.cancel()
     return outcomes
 
 
-def _submit(state: State, engine: Any, claim: Claim) -> cf.Future:
+def _submit(state: State, engine: Engine, claim: Claim) -> cf.Future:
     row = state.film(claim.film)
     job = json.loads(row["job"])
     if claim.kind == "analyse":
@@ -97,7 +98,7 @@ def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, O
         log.debug("%s", "".join(traceback.format_exception(exc)))
         state.failed(claim, text)
         log.log(logging.DEBUG if quiet_errors else logging.ERROR, "%s: failed: %s", state.film(claim.film)["input"], text)
-        outcomes[claim.film] = Outcome(claim.film, "failed", text, exc)
+        outcomes[claim.film] = Outcome(claim.film, Status.FAILED, text, exc)
         return
     result = future.result()
     if claim.kind == "analyse":
@@ -109,4 +110,4 @@ def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, O
     else:
         frames, seconds = result
         state.muxed(claim.film, frames, seconds)
-        outcomes[claim.film] = Outcome(claim.film, "done")
+        outcomes[claim.film] = Outcome(claim.film, Status.DONE)

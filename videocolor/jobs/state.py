@@ -15,11 +15,35 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+STATE_NAME = "videocolor-jobs.sqlite"  # a batch's state, in its out dir
 LEASE_SECONDS = 120.0
+
+
+class Status(str, Enum):
+    """Where a film or a segment stands; stored as these words in SQLite and the JSON report.
+
+    A film goes ``pending`` -> ``analysing`` -> ``rendering`` -> ``muxing`` -> ``done``; a segment goes
+    ``pending`` -> ``running`` -> ``done``. Either can end ``failed``.
+    """
+
+    PENDING = "pending"
+    ANALYSING = "analysing"
+    RENDERING = "rendering"
+    MUXING = "muxing"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FINISHED = (Status.DONE, Status.FAILED)
 
 log = logging.getLogger("videocolor")
 
@@ -70,8 +94,21 @@ class Claim:
     segments: list[int]
 
 
+@dataclass(frozen=True)
+class SegmentResult:
+    """A rendered segment: its index, the pts of its first frame, its frames, corrupt packets and gray frames
+    met while rendering it, and the seconds it took."""
+
+    index: int
+    first_pts: int
+    frames: int
+    bad_packets: int
+    gray_frames: int
+    seconds: float
+
+
 class State:
-    """The SQLite file of a batch (or of one film's work folder)."""
+    """The SQLite file of a batch (or of one film's work folder); the only place that reads or writes it."""
 
     def __init__(self, path: str | Path, lease: float = LEASE_SECONDS) -> None:
         self.path = Path(path)
@@ -107,8 +144,11 @@ class State:
         with self.connect() as db:
             return db.execute("SELECT * FROM films ORDER BY id").fetchall()
 
-    def segments(self, film: int) -> list[sqlite3.Row]:
+    def segments(self, film: int | None = None) -> list[sqlite3.Row]:
+        """The segments of ``film`` in order, or of every film."""
         with self.connect() as db:
+            if film is None:
+                return db.execute("SELECT * FROM segments ORDER BY film, idx").fetchall()
             return db.execute("SELECT * FROM segments WHERE film = ? ORDER BY idx", (film,)).fetchall()
 
     def add_film(self, key: str, input: str, output: str, job: dict[str, Any], fingerprint: dict[str, Any]) -> int:
@@ -124,21 +164,29 @@ class State:
                 return int(cur.lastrowid)
             before = json.loads(row["fingerprint"])
             replaced = any(before.get(k) != fingerprint.get(k) for k in ("input", "size", "mtime_ns"))
-            if row["fingerprint"] != text and (row["status"] != "done" or replaced):
+            if row["fingerprint"] != text and (row["status"] != Status.DONE or replaced):
                 log.warning("%s: input, references, settings or model changed since it was started; it is rendered again", input)
                 db.execute("DELETE FROM segments WHERE film = ?", (row["id"],))
                 db.execute(
-                    "UPDATE films SET status='pending', analysis=NULL, error=NULL, job=?, fingerprint=? WHERE id=?",
-                    (json.dumps(job), text, row["id"]),
+                    "UPDATE films SET status=?, analysis=NULL, error=NULL, job=?, fingerprint=? WHERE id=?",
+                    (Status.PENDING, json.dumps(job), text, row["id"]),
                 )
             return int(row["id"])
 
     def retry_failed(self) -> int:
         """Failed films go back to the queue (their finished segments are kept); returns how many."""
         with self.connect(immediate=True) as db:
-            db.execute("UPDATE segments SET status='pending', error=NULL WHERE status='failed'")
-            db.execute("UPDATE films SET status=CASE WHEN analysis IS NULL THEN 'pending' ELSE 'rendering' END, error=NULL WHERE status='failed'")
+            db.execute("UPDATE segments SET status=?, error=NULL WHERE status=?", (Status.PENDING, Status.FAILED))
+            db.execute(
+                "UPDATE films SET status=CASE WHEN analysis IS NULL THEN ? ELSE ? END, error=NULL WHERE status=?",
+                (Status.PENDING, Status.RENDERING, Status.FAILED),
+            )
             return db.execute("SELECT changes()").fetchone()[0]
+
+    def refuse(self, film: int, error: str) -> None:
+        """A film that cannot start (its input is gone) fails without being tried."""
+        with self.connect() as db:
+            db.execute("UPDATE films SET status=?, error=? WHERE id=?", (Status.FAILED, error, film))
 
     def claim(self, worker: str, films: list[int], max_segments: int = 1) -> Claim | None:
         """Take the next piece of work among ``films``: segments first, then a mux, then an analysis."""
@@ -147,9 +195,9 @@ class State:
         with self.connect(immediate=True) as db:
             self._release_stale(db, now)
             rows = db.execute(
-                f"SELECT s.film, s.idx FROM segments s JOIN films f ON f.id = s.film WHERE f.status='rendering' "
-                f"AND s.status='pending' AND s.film IN ({marks}) ORDER BY s.film, s.idx",
-                films,
+                f"SELECT s.film, s.idx FROM segments s JOIN films f ON f.id = s.film WHERE f.status=? "
+                f"AND s.status=? AND s.film IN ({marks}) ORDER BY s.film, s.idx",
+                (Status.RENDERING, Status.PENDING, *films),
             ).fetchall()
             if rows:
                 film, run = rows[0]["film"], [rows[0]["idx"]]
@@ -158,42 +206,50 @@ class State:
                         break
                     run.append(row["idx"])
                 db.executemany(
-                    "UPDATE segments SET status='running', worker=?, heartbeat=?, attempts=attempts+1 WHERE film=? AND idx=?",
-                    [(worker, now, film, i) for i in run],
+                    "UPDATE segments SET status=?, worker=?, heartbeat=?, attempts=attempts+1 WHERE film=? AND idx=?",
+                    [(Status.RUNNING, worker, now, film, i) for i in run],
                 )
                 return Claim("render", film, run)
             row = db.execute(
-                f"SELECT id FROM films f WHERE status='rendering' AND id IN ({marks}) AND NOT EXISTS "
-                f"(SELECT 1 FROM segments s WHERE s.film=f.id AND s.status!='done') ORDER BY id LIMIT 1",
-                films,
+                f"SELECT id FROM films f WHERE status=? AND id IN ({marks}) AND NOT EXISTS "
+                f"(SELECT 1 FROM segments s WHERE s.film=f.id AND s.status!=?) ORDER BY id LIMIT 1",
+                (Status.RENDERING, *films, Status.DONE),
             ).fetchone()
             if row is not None:
-                db.execute("UPDATE films SET status='muxing', worker=?, heartbeat=? WHERE id=?", (worker, now, row["id"]))
+                db.execute("UPDATE films SET status=?, worker=?, heartbeat=? WHERE id=?", (Status.MUXING, worker, now, row["id"]))
                 return Claim("mux", row["id"], [])
-            row = db.execute(f"SELECT id FROM films WHERE status='pending' AND id IN ({marks}) ORDER BY id LIMIT 1", films).fetchone()
+            row = db.execute(
+                f"SELECT id FROM films WHERE status=? AND id IN ({marks}) ORDER BY id LIMIT 1", (Status.PENDING, *films)
+            ).fetchone()
             if row is not None:
                 db.execute(
-                    "UPDATE films SET status='analysing', worker=?, heartbeat=?, attempts=attempts+1, started=COALESCE(started, ?) WHERE id=?",
-                    (worker, now, now, row["id"]),
+                    "UPDATE films SET status=?, worker=?, heartbeat=?, attempts=attempts+1, started=COALESCE(started, ?) WHERE id=?",
+                    (Status.ANALYSING, worker, now, now, row["id"]),
                 )
                 return Claim("analyse", row["id"], [])
         return None
 
     def _release_stale(self, db: sqlite3.Connection, now: float) -> None:
-        for row in db.execute("SELECT film, idx, worker, heartbeat FROM segments WHERE status='running'").fetchall():
+        rows = db.execute("SELECT film, idx, worker, heartbeat FROM segments WHERE status=?", (Status.RUNNING,)).fetchall()
+        for row in rows:
             if row["heartbeat"] < now - self.lease or not _alive(row["worker"]):
-                db.execute("UPDATE segments SET status='pending', worker=NULL WHERE film=? AND idx=?", (row["film"], row["idx"]))
-        for row in db.execute("SELECT id, status, worker, heartbeat FROM films WHERE status IN ('analysing', 'muxing')").fetchall():
+                db.execute("UPDATE segments SET status=?, worker=NULL WHERE film=? AND idx=?", (Status.PENDING, row["film"], row["idx"]))
+        rows = db.execute(
+            "SELECT id, status, worker, heartbeat FROM films WHERE status IN (?, ?)", (Status.ANALYSING, Status.MUXING)
+        ).fetchall()
+        for row in rows:
             if row["heartbeat"] < now - self.lease or not _alive(row["worker"]):
-                back = "pending" if row["status"] == "analysing" else "rendering"
+                back = Status.PENDING if row["status"] == Status.ANALYSING else Status.RENDERING
                 db.execute("UPDATE films SET status=?, worker=NULL WHERE id=?", (back, row["id"]))
 
     def heartbeat(self, worker: str) -> None:
         """Renew every claim of ``worker``."""
         now = time.time()
         with self.connect() as db:
-            db.execute("UPDATE segments SET heartbeat=? WHERE worker=? AND status='running'", (now, worker))
-            db.execute("UPDATE films SET heartbeat=? WHERE worker=? AND status IN ('analysing', 'muxing')", (now, worker))
+            db.execute("UPDATE segments SET heartbeat=? WHERE worker=? AND status=?", (now, worker, Status.RUNNING))
+            db.execute(
+                "UPDATE films SET heartbeat=? WHERE worker=? AND status IN (?, ?)", (now, worker, Status.ANALYSING, Status.MUXING)
+            )
 
     def analysed(self, film: int, analysis: dict[str, Any], segments: list[dict[str, Any]], seconds: float) -> None:
         """Store a film's shot table and queue its segments."""
@@ -204,28 +260,31 @@ class State:
                 [(film, s["index"], s["first_shot"], s["last_shot"], s["start_pts"], s["end_pts"], s["frames"]) for s in segments],
             )
             db.execute(
-                "UPDATE films SET status='rendering', analysis=?, analyse_s=?, worker=NULL WHERE id=?",
-                (json.dumps(analysis), seconds, film),
+                "UPDATE films SET status=?, analysis=?, analyse_s=?, worker=NULL WHERE id=?",
+                (Status.RENDERING, json.dumps(analysis), seconds, film),
             )
 
-    def segment_done(self, film: int, result: dict[str, Any]) -> None:
+    def segment_done(self, film: int, result: SegmentResult) -> None:
         with self.connect() as db:
             db.execute(
-                "UPDATE segments SET status='done', worker=NULL, error=NULL, first_pts=?, frames_written=?, bad_packets=?, "
-                "gray_frames=?, seconds=?, finished=? WHERE film=? AND idx=?",
-                (result["first_pts"], result["frames"], result["bad_packets"], result["gray_frames"], result["seconds"], time.time(), film, result["index"]),
+                "UPDATE segments SET status=:status, worker=NULL, error=NULL, first_pts=:first_pts, frames_written=:frames, "
+                "bad_packets=:bad_packets, gray_frames=:gray_frames, seconds=:seconds, finished=:finished WHERE film=:film AND idx=:index",
+                asdict(result) | {"status": Status.DONE, "finished": time.time(), "film": film},
             )
 
     def muxed(self, film: int, frames: int, seconds: float) -> None:
         with self.connect() as db:
             db.execute(
-                "UPDATE films SET status='done', worker=NULL, error=NULL, frames=?, mux_s=?, finished=? WHERE id=?",
-                (frames, seconds, time.time(), film),
+                "UPDATE films SET status=?, worker=NULL, error=NULL, frames=?, mux_s=?, finished=? WHERE id=?",
+                (Status.DONE, frames, seconds, time.time(), film),
             )
 
     def failed(self, claim: Claim, error: str) -> None:
         """Record an error: the film fails (its finished segments are kept for a retry)."""
         with self.connect() as db:
             for idx in claim.segments:
-                db.execute("UPDATE segments SET status='failed', worker=NULL, error=? WHERE film=? AND idx=? AND status='running'", (error, claim.film, idx))
-            db.execute("UPDATE films SET status='failed', worker=NULL, error=?, finished=? WHERE id=?", (error, time.time(), claim.film))
+                db.execute(
+                    "UPDATE segments SET status=?, worker=NULL, error=? WHERE film=? AND idx=? AND status=?",
+                    (Status.FAILED, error, claim.film, idx, Status.RUNNING),
+                )
+            db.execute("UPDATE films SET status=?, worker=NULL, error=?, finished=? WHERE id=?", (Status.FAILED, error, time.time(), claim.film))

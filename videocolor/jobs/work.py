@@ -15,14 +15,22 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ..analysis import analyse as analyse_film
 from ..config import Settings
-from ..io.encode import EncodeSettings
+from ..errors import InputError
+from ..io.decode import VideoSource
+from ..io.encode import EncodeSettings, check_encodable
+from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
+from ..models import build_colorizer, resolve_device
+from ..pipeline import Renderer
+from ..temporal import make_smoother
 from ..timecode import Timecode
 from ..types import ReferenceChoice, Shot
+from .state import SegmentResult
 
 MIN_SEGMENT_SECONDS = 2.0
 
-_RENDERERS: dict[str, Any] = {}  # a worker process keeps its last renderer (model loaded once)
+_RENDERERS: dict[str, Renderer] = {}  # a worker process keeps its last renderer (model loaded once)
 
 
 def plan_segments(shots: list[Shot], min_seconds: float = MIN_SEGMENT_SECONDS) -> list[dict[str, Any]]:
@@ -54,18 +62,11 @@ def _segment(index: int, run: list[Shot]) -> dict[str, Any]:
 
 
 def segment_path(job: dict[str, Any], index: int) -> Path:
-    from ..io.segments import SEGMENT_SUFFIX
-
     return Path(job["work_dir"]) / f"seg-{index:05d}{SEGMENT_SUFFIX}"
 
 
 def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
     """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken."""
-    from ..analysis import analyse as analyse_film
-    from ..io.decode import VideoSource
-    from ..io.encode import check_encodable
-    from ..models import resolve_device
-
     started = time.perf_counter()
     settings = Settings(**job["settings"])
     with VideoSource(job["input"]) as source:
@@ -99,12 +100,8 @@ def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
     return shots, choices
 
 
-def _renderer(settings: Settings, keep: bool) -> Any:
+def _renderer(settings: Settings, keep: bool) -> Renderer:
     """A renderer for ``settings``; with ``keep`` it stays loaded for the next task of this worker process."""
-    from ..models import build_colorizer, resolve_device
-    from ..pipeline import Renderer
-    from ..temporal import make_smoother
-
     key = repr(settings.replace(quiet=True))
     if key not in _RENDERERS or not keep:
         device = resolve_device(settings.device)
@@ -125,9 +122,9 @@ def render(
     job: dict[str, Any],
     table: dict[str, Any],
     segments: list[dict[str, Any]],
-    on_done: Callable[[dict[str, Any]], None] | None = None,
+    on_done: Callable[[SegmentResult], None] | None = None,
     keep_model: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[SegmentResult]:
     """Render ``segments`` (rows of the state) to their segment files; ``on_done`` is called as each one lands.
 
     ``keep_model`` keeps the model loaded in this process for the next call (worker processes).
@@ -154,35 +151,21 @@ def render(
 
 
 def _render_segment(
-    job: dict[str, Any], renderer: Any, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any]
-) -> dict[str, Any]:
-    from ..io.segments import SegmentSink
-
+    job: dict[str, Any], renderer: Renderer, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any]
+) -> SegmentResult:
     started = time.perf_counter()
     path = segment_path(job, segment["index"])
-    sink, bad, gray = renderer.render_range(
+    done = renderer.render_range(
         job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode), progress
     )
-    return {
-        "index": segment["index"],
-        "first_pts": sink.first_pts,
-        "frames": sink.frames_written,
-        "bad_packets": bad,
-        "gray_frames": gray,
-        "seconds": time.perf_counter() - started,
-    }
+    return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, time.perf_counter() - started)
 
 
 def mux(job: dict[str, Any], segments: list[int]) -> int:
     """Join the segments (by index) and the source's other streams into the output; returns its frames."""
-    from ..io.decode import VideoSource
-    from ..io.segments import mux_segments
-
     with VideoSource(job["input"]) as source:
         first = next(source.decoded_frames(), None)
         info = source.info
     if first is None:
-        from ..errors import InputError
-
         raise InputError(f"{job['input']}: video stream has no decodable frames")
     return mux_segments(info, [segment_path(job, i) for i in segments], job["output"])

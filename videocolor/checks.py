@@ -1,0 +1,81 @@
+"""Checks of paths and inputs, made before any work starts: each failure is one line naming the file.
+
+The API, the jobs and the command line all check inputs and outputs here, so that a bad path fails the same
+way (and before a long render) whichever door it came in by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InputError, OutputError
+from .io.images import is_image_file, load_reference
+
+PathLike = str | Path
+
+
+def require_file(path: PathLike, kind: str) -> Path:
+    """``path`` as a ``Path`` if it is an existing file, else an ``InputError`` naming it (``kind``: "a video")."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not {kind}")
+    return path
+
+
+def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
+    """``<input stem>_color<input ext>`` beside the input."""
+    path = Path(input_path)
+    return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
+
+
+def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
+    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
+    output = Path(output)
+    for path in inputs:
+        if output.resolve() == Path(path).resolve():
+            raise OutputError(f"{output}: output path is the input file; choose another output")
+    if not output.parent.is_dir():
+        raise OutputError(f"{output}: output folder {output.parent} does not exist")
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
+    return output
+
+
+def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: bool) -> list[Path]:
+    """The output file of each input image: ``output`` itself (one input), inside ``output`` (an existing folder),
+    or ``default_output`` beside each input; every input must exist and no two may share an output."""
+    if output is not None and Path(output).is_dir():
+        targets = [Path(output) / f"{p.stem}_color{p.suffix}" for p in inputs]
+    elif output is not None:
+        if len(inputs) > 1:
+            raise OutputError(f"{output}: several inputs need an existing output folder, not a file name")
+        targets = [Path(output)]
+    else:
+        targets = [default_output(p) for p in inputs]
+    for path in inputs:
+        require_file(path, "an image")
+    seen: set[Path] = set()
+    for target in targets:
+        if target.resolve() in seen:
+            raise OutputError(f"{target}: two inputs would be written to the same output file")
+        seen.add(target.resolve())
+    return [check_output(t, inputs, overwrite) for t in targets]
+
+
+def check_references(ref: PathLike | None, ref_dir: PathLike | None) -> None:
+    """Exactly one of ``ref`` and ``ref_dir``; a single reference is loaded now so a bad one fails early."""
+    if (ref is None) == (ref_dir is None):
+        raise InputError("give exactly one of a reference image (--ref) or a reference folder (--ref-dir)")
+    if ref is not None:
+        load_reference(ref)
+    else:
+        folder = Path(ref_dir)
+        if not folder.is_dir():
+            raise InputError(f"{folder}: reference folder not found" if not folder.exists() else f"{folder}: not a folder")
+        if not any(is_image_file(p) for p in folder.iterdir() if p.is_file()):
+            raise InputError(f"{folder}: reference folder holds no images")

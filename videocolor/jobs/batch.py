@@ -1,0 +1,110 @@
+"""Many films into one out dir, resumable: one failure never stops the rest.
+
+A batch keeps ``videocolor-jobs.sqlite`` and ``videocolor-report.json`` in the out dir and its unfinished
+segments under ``.videocolor-work/``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..checks import check_references
+from ..config import Settings
+from ..errors import InputError, OutputError
+from .engines import make_engine
+from .film import WORK_NAME, fingerprint, make_job
+from .report import BatchReport, FilmReport, batch_report
+from .runner import drive
+from .state import FINISHED, STATE_NAME, State, Status
+from .work import MIN_SEGMENT_SECONDS
+
+REPORT_NAME = "videocolor-report.json"
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".m4v", ".mxf", ".mpg", ".mpeg", ".ts", ".webm", ".wmv", ".flv", ".nut", ".dv"}
+
+
+def expand_inputs(inputs: Sequence[str | Path] = (), list_file: str | Path | None = None) -> list[Path]:
+    """Films from paths (a folder gives its video files, sorted) and from a list file (one path a line, ``#`` comments)."""
+    paths: list[Path] = []
+    if list_file is not None:
+        try:
+            lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"{list_file}: cannot read the list of films ({exc.strerror})") from None
+        base = Path(list_file).parent
+        paths += [base / line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    for item in map(Path, inputs):
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            paths.append(item)
+    if not paths:
+        raise InputError("no films given: name files, a folder, or --list FILE")
+    return paths
+
+
+def run_batch(
+    inputs: Sequence[str | Path] = (),
+    *,
+    out_dir: str | Path,
+    list_file: str | Path | None = None,
+    ref: str | Path | None = None,
+    ref_dir: str | Path | None = None,
+    overrides_dir: str | Path | None = None,
+    settings: Settings | None = None,
+    engine: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    retry_failed: bool = False,
+    overwrite: bool = False,
+    segment_seconds: float = MIN_SEGMENT_SECONDS,
+) -> BatchReport:
+    """Colorize many films into ``out_dir`` as ``<stem>_color<ext>``; resumable, one failure never stops the rest.
+
+    Films already done are skipped; failed ones are retried only with ``retry_failed``. ``overrides_dir`` holds
+    ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``. Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
+    """
+    settings = settings or Settings()
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: output folder does not exist")
+    check_references(ref, ref_dir)
+    films = expand_inputs(inputs, list_file)
+    state = State(out_dir / STATE_NAME)
+    ids, seen, refused = [], {}, []
+    done = {row["key"] for row in state.films() if row["status"] == Status.DONE}
+    for film in films:
+        output = out_dir / f"{film.stem}_color{film.suffix}"
+        if output.name in seen:
+            raise InputError(f"{film}: same output name as {seen[output.name]}; rename one of them")
+        seen[output.name] = film
+        if output.exists() and output.name not in done and not overwrite:  # a file this batch did not make
+            refused.append(FilmReport(str(film), str(output), Status.FAILED, f"{output}: already exists; pass --overwrite to replace it"))
+            continue
+        override = Path(overrides_dir) / f"{film.stem}.toml" if overrides_dir else None
+        override = override if override and override.exists() else None
+        job = make_job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override, settings, segment_seconds)
+        stamp = fingerprint(film, settings, ref, ref_dir, override) if film.is_file() else {"input": str(film), "missing": True}
+        ids.append(state.add_film(output.name, str(film), str(output), job, stamp))
+    if retry_failed:
+        state.retry_failed()
+    for row in state.films():
+        if row["id"] in ids and row["status"] != Status.DONE and not Path(row["input"]).is_file():
+            state.refuse(row["id"], f"{row['input']}: file not found")
+    engine_ = make_engine(engine, workers, ray_address)
+    for row in state.films():
+        if row["id"] in ids and row["status"] not in FINISHED:
+            Path(json.loads(row["job"])["work_dir"]).mkdir(parents=True, exist_ok=True)
+    try:
+        drive(state, ids, engine_)
+    finally:
+        engine_.close()
+    for row in state.films():
+        if row["id"] in ids and row["status"] == Status.DONE:
+            shutil.rmtree(json.loads(row["job"])["work_dir"], ignore_errors=True)
+    report = batch_report(state, ids)
+    report.films += refused
+    (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    return report

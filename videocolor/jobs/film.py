@@ -1,0 +1,125 @@
+"""One film in this process, through the segment machinery: what the API's ``colorize_video`` runs.
+
+Its state and segments live in ``.videocolor-work/<output name>/`` beside the output, removed once the
+output is written; an interrupted run continues from the segments there when resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..config import Settings
+from ..errors import InputError
+from ..io.images import is_image_file
+from ..models import resolve_model_name
+from .engines import make_engine
+from .runner import drive
+from .state import State, Status
+from .work import MIN_SEGMENT_SECONDS
+
+log = logging.getLogger("videocolor")
+
+WORK_NAME = ".videocolor-work"
+
+
+@dataclass(frozen=True)
+class FilmResult:
+    """The totals of one rendered film: frames written, corrupt packets skipped, frames left gray, segments,
+    shots, and the wall-clock seconds of the render."""
+
+    frames: int
+    bad_packets: int
+    gray_frames: int
+    segments: int
+    shots: int
+    seconds: float
+
+
+def fingerprint(input: Path, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None) -> dict[str, Any]:
+    """What a film's segments depend on: the input file, the references, the overrides, the settings, the model."""
+    stat = input.stat()
+    render = settings.replace(quiet=False).to_dict()
+    pictures = sorted(p for p in Path(ref_dir).iterdir() if is_image_file(p)) if ref_dir else []
+    return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "settings": render,
+            "model": resolve_model_name(settings.model), "version": __version__,
+            "references": [_identity(p) for p in ([Path(ref)] if ref else pictures)],
+            "overrides": _identity(Path(overrides)) if overrides else None}
+
+
+def _identity(path: Path) -> list[Any]:
+    """A file's path, size and modification time: changes when the file is replaced or edited."""
+    stat = path.stat()
+    return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
+def make_job(input: Path, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float) -> dict[str, Any]:
+    """A film's job as plain JSON data: everything a worker needs to analyse, render and mux it."""
+    return {
+        "input": str(input), "output": str(output), "work_dir": str(work_dir), "ref": str(ref) if ref else None,
+        "ref_dir": str(ref_dir) if ref_dir else None, "overrides": str(overrides) if overrides else None,
+        "settings": settings.to_dict(), "segment_seconds": segment_seconds,
+    }
+
+
+def colorize_film(
+    input: Path, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
+    segment_seconds: float = MIN_SEGMENT_SECONDS,
+) -> FilmResult:
+    """One film in this process through the segment machinery; ``resume`` continues an interrupted run.
+
+    Raises what the render raised.
+    """
+    work_dir = output.parent / WORK_NAME / output.name
+    if work_dir.exists() and not resume:
+        log.warning("%s: discarding the unfinished work of an earlier run (pass --resume to continue it)", work_dir)
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    state = State(work_dir / "state.sqlite")
+    stamp = fingerprint(input, settings, ref, ref_dir, overrides)
+    job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds)
+    previous = state.films()
+    if previous and json.loads(previous[0]["fingerprint"]) != stamp:
+        before = json.loads(previous[0]["fingerprint"])
+        changed = sorted(k for k, v in stamp["settings"].items() if before["settings"].get(k) != v)
+        changed += [k for k in ("references", "overrides") if before.get(k) != stamp[k]]
+        what = f"settings {', '.join(changed)}" if changed else "input file or model"
+        raise InputError(f"{input}: the run to resume used other {what}; use the same, or drop --resume to start over")
+    film = state.add_film(output.name, str(input), str(output), job, stamp)
+    if previous and previous[0]["status"] == Status.FAILED:
+        state.retry_failed()
+    started = time.perf_counter()
+    outcome = drive(state, [film], make_engine("inline")).get(film)
+    segments = state.segments(film)
+    if outcome is not None and outcome.exception is not None:
+        done = sum(s["status"] == Status.DONE for s in segments)
+        if not done:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            _remove_if_empty(work_dir.parent)
+        else:
+            log.warning("%s: %d segment(s) kept; run again with --resume to continue", work_dir, done)
+        raise outcome.exception
+    result = FilmResult(
+        frames=sum(s["frames_written"] or 0 for s in segments),
+        bad_packets=sum(s["bad_packets"] or 0 for s in segments),
+        gray_frames=sum(s["gray_frames"] or 0 for s in segments),
+        segments=len(segments),
+        shots=len(json.loads(state.film(film)["analysis"])["shots"]),
+        seconds=time.perf_counter() - started,
+    )
+    shutil.rmtree(work_dir, ignore_errors=True)
+    _remove_if_empty(work_dir.parent)
+    return result
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass
