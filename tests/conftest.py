@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import SIZE, mirrored_reference, save_image
 from videocolor import synth
-from videocolor.io.images import write_rgb
 
 torch.set_num_threads(2)
 
@@ -26,21 +26,6 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         os.environ.pop("VIDEOCOLOR_HOME", None)
     else:
         os.environ["VIDEOCOLOR_HOME"] = previous
-
-SIZE = (90, 160)  # (H, W) of the default test film
-
-
-def save_image(path: Path, rgb: np.ndarray) -> Path:
-    """Write an RGB uint8 ``(H, W, 3)`` array as an image file."""
-    write_rgb(path, torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float() / 255)
-    return path
-
-
-def mirrored_reference(photo: np.ndarray) -> np.ndarray:
-    """A different view of the same photo: mirrored, cropped and rescaled (the reference in quality tests)."""
-    h, w = photo.shape[:2]
-    crop = np.ascontiguousarray(photo[:, ::-1][int(h * 0.05) :, : int(w * 0.9)])
-    return synth.cv2.resize(crop, None, fx=0.7, fy=0.7, interpolation=synth.cv2.INTER_AREA)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from test_retrieval import make_ref_dir
-from test_shots import SHOT_PHOTOS, film_frames
+from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
 from videocolor import synth
 from videocolor._cli import shots as shots_cli
 from videocolor.analysis import analyse

@@ -1,6 +1,7 @@
 import torch
 import torch.nn.functional as F
 
+from videocolor import synth
 from videocolor.models.backbone_lite0 import EfficientNetLite0, Lite0Weights, efficientnet_lite0
 
 
@@ -12,9 +13,7 @@ def test_strict_load_and_parameter_count():
     assert not model.training and not any(p.requires_grad for p in model.parameters())
 
 
-def test_recognises_a_cat(astronaut):
-    from videocolor import synth
-
+def test_recognises_a_cat():
     cat = torch.from_numpy(synth.load_photo("chelsea")).permute(2, 0, 1)[None].float() / 255
     cat = F.interpolate(cat, size=(224, 224), mode="area")
     top5 = efficientnet_lite0()(cat).topk(5).indices[0].tolist()

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import frames_lab, frames_rgb, save_image
 from videocolor import __version__, synth
 from videocolor.cli import main
-
-from conftest import save_image
+from videocolor.io.images import is_grayscale, read_rgb
 
 FAST = ["--temporal", "off", "--quiet"]
 
@@ -54,11 +54,15 @@ def test_default_output_beside_input_and_overwrite_rules(pan_clip, color_ref, tm
 
 
 def test_ref_dir_picks_the_matching_reference(pan_clip, ref_dir, tmp_path, capsys):
-    out = tmp_path / "out.mkv"
-    assert run_cli(capsys, pan_clip, "--ref-dir", ref_dir, "-o", out, *FAST)[0] == 0
-    with av.open(str(out)) as container:
-        frame = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
-    # The astronaut reference (a red-white-blue scene), not the brown coffee, colored the film.
+    """The astronaut reference (a red-white-blue scene), not the brown coffee, colored the film."""
+    given = {"dir": ["--ref-dir", ref_dir], "astronaut": ["--ref", ref_dir / "astronaut_ref.png"], "coffee": ["--ref", ref_dir / "coffee.jpg"]}
+    for name, refs in given.items():
+        assert run_cli(capsys, pan_clip, *refs, "-o", tmp_path / f"{name}.mkv", *FAST)[0] == 0
+    chosen, astronaut, coffee = (frames_lab(tmp_path / f"{name}.mkv")[:, 1:] for name in given)
+    # The chroma is what the astronaut reference alone gives, and far from what the coffee one gives.
+    assert (chosen - astronaut).abs().mean() < 0.5
+    assert (chosen - coffee).abs().mean() > 5
+    frame = frames_rgb(tmp_path / "dir.mkv")[0].astype(float)
     saturation = np.abs(frame - frame.mean(axis=2, keepdims=True)).mean()
     assert saturation > 4
 
@@ -68,12 +72,12 @@ def test_image_command(astronaut, color_ref, tmp_path, capsys):
     code = main(["image", str(gray), "--ref", str(color_ref), "--quiet"])
     out = tmp_path / "still_color.png"
     assert code == 0 and capsys.readouterr().out.strip() == str(out)
-    from videocolor.io.images import is_grayscale, read_rgb
-
     assert read_rgb(out).shape == (3, 96, 96) and not is_grayscale(read_rgb(out))
     outdir = tmp_path / "colored"
     outdir.mkdir()
-    assert main(["image", str(gray), str(gray), "--ref", str(color_ref), "-o", str(outdir), "--quiet", "--overwrite"]) == 2
+    code, err = run_cli(capsys, "image", gray, gray, "--ref", color_ref, "-o", outdir, "--quiet", "--overwrite")
+    assert_one_line_error(code, err, outdir / "still_color.png", "same output file")  # the same input twice
+    assert list(outdir.iterdir()) == []
 
 
 def _zero_frame_video(path: Path) -> Path:
@@ -167,3 +171,5 @@ def test_odd_but_valid_references_are_used(write, request, astronaut, pan_clip, 
     write(ref, synth.still(astronaut, (120, 120)))
     code, err = run_cli(capsys, pan_clip, "--ref", ref, "-o", tmp_path / "o.mp4", *FAST)
     assert code == 0, err
+    chroma = frames_lab(tmp_path / "o.mp4")[:, 1:].norm(dim=1).mean()
+    assert chroma > 10  # the reference's colors reached the film

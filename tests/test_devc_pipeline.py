@@ -1,16 +1,12 @@
 """DEVC through the whole pipeline, on a release-shaped zip of generated weights (no real weights offline)."""
 
 import av
-import numpy as np
 import pytest
-import torch
 
 from devc_fixtures import FAKE_AB, write_fake_devc_zip
+from helpers import SIZE, frames_lab
 from videocolor import synth, weights
 from videocolor.cli import main
-from videocolor.color import rgb_to_lab
-
-from conftest import SIZE
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +27,8 @@ def test_model_devc_colorizes_a_clip_end_to_end_at_source_size(devc_home, short_
     assert main([str(short_clip), "--ref", str(color_ref), "-o", str(out), "--model", "devc", "--quiet"]) == 0
     with av.open(str(short_clip)) as src, av.open(str(out)) as dst:
         assert (dst.streams.video[0].width, dst.streams.video[0].height) == (src.streams.video[0].width, src.streams.video[0].height)
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in dst.decode(video=0)])
-    assert len(frames) == 4
-    lab = rgb_to_lab(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+    lab = frames_lab(out)
+    assert len(lab) == 4
     # The generated weights make ColorVidNet output a known constant chroma; mid-gray pixels keep it in gamut.
     mid = (lab[:, 0] > 35) & (lab[:, 0] < 75)
     measured = (lab[:, 1][mid].median().item(), lab[:, 2][mid].median().item())

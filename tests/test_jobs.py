@@ -12,34 +12,15 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from videocolor import Settings, cli, synth
+from helpers import cut_film, frame_pts, frames_rgb, packets
+from videocolor import Settings, cli
 from videocolor.jobs import STATE_NAME, run_batch
-
-from conftest import SIZE
+from videocolor.jobs.state import State
 
 FAST = ["--temporal", "off", "--device", "cpu", "--quiet", "--config"]
-
-
-def stream_packets(path: Path, kind: str) -> list[tuple[Fraction, bytes]]:
-    with av.open(str(path)) as container:
-        stream = getattr(container.streams, kind)[0]
-        return [(p.pts * stream.time_base, bytes(p)) for p in container.demux(stream) if p.size]
-
-
-def frame_pts(path: Path) -> list[Fraction]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [frame.pts * stream.time_base for frame in container.decode(stream)]
-
-
-def cut_film(path: Path, photos: list[str], frames: int, fps: Fraction = Fraction(25)) -> Path:
-    """A film of one pan per photo (a hard cut between them) with an audio track."""
-    clips = [synth.pan(synth.load_photo(name), frames, SIZE) for name in photos]
-    return synth.write_clip(path, [f for clip in clips for f in clip], fps=fps)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +50,7 @@ def test_batch_three_films_and_a_corrupt_one(films, ref_dir, fast_config, tmp_pa
     for name in ("a.mp4", "b.mkv", "c.mp4"):
         source, output = films / name, out / f"{Path(name).stem}_color{Path(name).suffix}"
         assert frame_pts(output) == frame_pts(source)
-        assert stream_packets(output, "audio") == stream_packets(source, "audio")
+        assert packets(output, "audio") == packets(source, "audio")
     report = json.loads((out / "videocolor-report.json").read_text())
     failed = [f for f in report["films"] if f["status"] == "failed"]
     assert [Path(f["input"]).name for f in failed] == ["d.mp4"] and "d.mp4" in failed[0]["error"]
@@ -89,15 +70,28 @@ def long_film(tmp_path_factory) -> Path:
     return cut_film(folder / "long.mp4", ["astronaut", "coffee", "chelsea", "rocket", "astronaut", "coffee"], 10, Fraction(5))
 
 
-def _segments(out: Path, name: str = STATE_NAME) -> list[sqlite3.Row]:
-    db = sqlite3.connect(out / name)
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute("SELECT * FROM segments ORDER BY idx").fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-    finally:
-        db.close()
+def _segments(database: Path) -> list[sqlite3.Row]:
+    """Every segment of every film in a job database, read through the library's ``State``."""
+    state = State(database)
+    return [segment for film in state.films() for segment in state.segments(film["id"])]
+
+
+def _kill_after_the_first_done_segment(process: subprocess.Popen, database: Path) -> list[sqlite3.Row]:
+    """Poll ``database`` until a segment is recorded as done, then SIGKILL the run's process group.
+
+    Fails when the run ended before that, or finished before the kill: a resume test would then prove nothing.
+    Returns the segments as the killed run left them.
+    """
+    deadline = time.monotonic() + 300
+    while not (database.exists() and any(s["status"] == "done" for s in _segments(database))):
+        assert process.poll() is None, f"the run ended (exit {process.returncode}) before a segment was recorded as done"
+        assert time.monotonic() < deadline, "no segment recorded as done within 300 s"
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    segments = _segments(database)
+    assert len(segments) >= 3 and 1 <= sum(s["status"] == "done" for s in segments) < len(segments)
+    return segments
 
 
 def test_sigkill_then_resume_matches_an_uninterrupted_run(long_film, color_ref, fast_config, tmp_path):
@@ -105,28 +99,20 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(long_film, color_ref, 
     out.mkdir()
     args = ["batch", str(long_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
     process = subprocess.Popen([sys.executable, "-m", "videocolor", *args], start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = [s for s in _segments(out) if s["status"] == "done"]
-        if done:
-            break
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    segments = _segments(out)
-    assert len(segments) >= 3 and 1 <= sum(s["status"] == "done" for s in segments) < len(segments)
+    killed = _kill_after_the_first_done_segment(process, out / STATE_NAME)
     assert not (out / "long_color.mp4").exists()
 
     assert cli.main(args) == 0
-    segments = _segments(out)
+    segments = _segments(out / STATE_NAME)
     assert all(s["status"] == "done" for s in segments)
+    assert all(after["attempts"] == 1 for before, after in zip(killed, segments) if before["status"] == "done")  # kept, not redone
     assert sum(s["attempts"] > 1 for s in segments) <= 1  # one worker: at most its segment in flight is redone
     plain = tmp_path / "plain.mp4"
-    cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)])
+    assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)])
     resumed = out / "long_color.mp4"
     assert frame_pts(resumed) == frame_pts(plain) == frame_pts(long_film)
-    assert stream_packets(resumed, "video") == stream_packets(plain, "video")
-    assert stream_packets(resumed, "audio") == stream_packets(long_film, "audio")
+    assert packets(resumed, "video") == packets(plain, "video")
+    assert packets(resumed, "audio") == packets(long_film, "audio")
 
 
 def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
@@ -146,25 +132,12 @@ def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
         assert not report.failed
         outputs[engine] = out / "long_color.mp4"
     assert frame_pts(outputs["ray"]) == frame_pts(outputs["local"]) == frame_pts(long_film)
-    assert stream_packets(outputs["ray"], "audio") == stream_packets(long_film, "audio")
+    assert packets(outputs["ray"], "audio") == packets(long_film, "audio")
     # Ray gives a task one CPU thread, the local worker two: float sums differ in the last bits, so compare pixels.
-    ray_frames, local_frames = decoded(outputs["ray"]), decoded(outputs["local"])
+    ray_frames, local_frames = frames_rgb(outputs["ray"]), frames_rgb(outputs["local"])
     assert len(ray_frames) == len(local_frames)
     diff = np.abs(ray_frames.astype(int) - local_frames.astype(int))
     assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8
-
-
-def decoded(path: Path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-
-
-def _wait_for_a_done_segment(database: Path, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if database.exists() and any(s["status"] == "done" for s in _segments(database.parent, database.name)):
-            return
-        time.sleep(0.02)
 
 
 def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_path, capsys):
@@ -172,12 +145,8 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
     args = [str(long_film), "--ref", str(color_ref), "-o", str(out), *FAST, str(fast_config)]
     process = subprocess.Popen([sys.executable, "-m", "videocolor", *args], start_new_session=True)
     database = tmp_path / ".videocolor-work" / out.name / "state.sqlite"
-    _wait_for_a_done_segment(database, process)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    _kill_after_the_first_done_segment(process, database)
     assert not out.exists()
-    done_before = sum(s["status"] == "done" for s in _segments(database.parent, database.name))
-    assert done_before >= 1
 
     changed = cli.main([*args, "--resume", "--work-size", "192"])
     assert changed == 2 and "work_size" in capsys.readouterr().err  # refuses to mix settings in one film
@@ -186,7 +155,7 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
     plain = tmp_path / "plain.mp4"
     assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)]) == 0
     assert frame_pts(out) == frame_pts(plain) == frame_pts(long_film)
-    assert stream_packets(out, "video") == stream_packets(plain, "video")
+    assert packets(out, "video") == packets(plain, "video")
 
 
 def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film, color_ref, fast_config, tmp_path):
@@ -195,7 +164,7 @@ def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film,
     args = ["batch", str(long_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
     processes = [subprocess.Popen([sys.executable, "-m", "videocolor", *args]) for _ in range(2)]
     assert [p.wait(timeout=300) for p in processes] == [0, 0]
-    segments = _segments(out)
+    segments = _segments(out / STATE_NAME)
     assert segments and all(s["status"] == "done" and s["attempts"] == 1 for s in segments)
     assert frame_pts(out / "long_color.mp4") == frame_pts(long_film)
 

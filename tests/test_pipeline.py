@@ -1,14 +1,12 @@
 """Rendering across cuts: the reference switches exactly at the cut and no color crosses it."""
 
-import av
 import numpy as np
 import pytest
 
 import videocolor
 from videocolor import Settings, synth
+from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 from videocolor.analysis import analyse
-
-from conftest import SIZE, mirrored_reference, save_image
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +22,6 @@ def two_shots(tmp_path_factory):
     return film, refs
 
 
-def decode(path):
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)])
-
-
 def test_reference_switches_at_the_cut_and_temporal_state_resets(two_shots, tmp_path):
     film, refs = two_shots
     analysis = analyse(film, ref_dir=refs, quiet=True)
@@ -38,7 +31,7 @@ def test_reference_switches_at_the_cut_and_temporal_state_resets(two_shots, tmp_
     smoothed, plain = tmp_path / "dis.mp4", tmp_path / "off.mp4"
     videocolor.colorize_video(film, smoothed, ref_dir=refs, settings=Settings(temporal="dis", crf=0, quiet=True))
     videocolor.colorize_video(film, plain, ref_dir=refs, settings=Settings(temporal="off", crf=0, quiet=True))
-    with_flow, without = decode(smoothed), decode(plain)
+    with_flow, without = frames_rgb(smoothed).astype(np.int16), frames_rgb(plain).astype(np.int16)
     # Lossless encoding (CRF 0), so frames compare exactly: the first frame after the cut is what the
     # colorizer alone gives, nothing carried over the cut.
     assert np.abs(with_flow[12] - without[12]).mean() < 0.5

@@ -1,6 +1,5 @@
 """Colors measured against ground truth: camera moves over real photos, gray in, the true colors known."""
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -8,9 +7,8 @@ import torch
 import videocolor
 from videocolor import Settings, synth
 from videocolor.baselines import luminance_transfer
+from helpers import frames_rgb, mirrored_reference, save_image
 from videocolor.color import lab_to_rgb, rgb_to_lightness
-
-from conftest import mirrored_reference, save_image
 
 SIZE = (144, 256)
 
@@ -18,11 +16,6 @@ SIZE = (144, 256)
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float(10 * np.log10(255.0**2 / mse))
-
-
-def decode(path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
 @pytest.mark.parametrize("move, photo", [("pan", "astronaut"), ("zoom", "flower"), ("pan", "chelsea")])
@@ -33,10 +26,10 @@ def test_beats_luminance_transfer_by_3db(move, photo, tmp_path):
     ref = save_image(tmp_path / "ref.png", mirrored_reference(picture))
     out = tmp_path / "film_color.mp4"
     videocolor.colorize_video(film, out, ref=ref, settings=Settings(quiet=True))
-    ours = decode(out)
+    ours = frames_rgb(out)
     assert ours.shape == truth.shape
 
-    gray = decode(film)
+    gray = frames_rgb(film)
     lightness = rgb_to_lightness(torch.from_numpy(gray).permute(0, 3, 1, 2).float() / 255)
     reference = torch.from_numpy(mirrored_reference(picture)).permute(2, 0, 1).float() / 255
     transfer = lab_to_rgb(torch.cat((lightness, luminance_transfer(lightness, reference)), 1))

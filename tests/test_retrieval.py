@@ -5,37 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
-import skimage.data
 import torch
 
-from test_shots import SHOT_PHOTOS, film_frames
+from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
 from videocolor import retrieval, synth
 from videocolor.errors import InputError
 from videocolor.retrieval import ReferenceIndex, choose, index_file
-
-DISTRACTORS = ("cat", "retina", "colorwheel", "immunohistochemistry", "hubble_deep_field")
-
-
-def make_ref_dir(folder: Path) -> Path:
-    """Each shot photo cropped, flipped (every other), shrunk, brightened and JPEG'd, plus distractors and junk."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for k, name in enumerate(SHOT_PHOTOS):
-        im = synth.load_photo(name)
-        h, w = im.shape[:2]
-        im = im[h // 10 : h - h // 12, w // 12 : w - w // 10]
-        im = im[:, ::-1] if k % 2 == 0 else im
-        im = cv2.resize(im, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
-        im = np.clip(im.astype(np.float32) * 1.1 + 8, 0, 255).astype(np.uint8)
-        cv2.imwrite(str(folder / f"{name}.jpg"), im[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 70])
-    for name in DISTRACTORS:
-        cv2.imwrite(str(folder / f"x_{name}.png"), cv2.cvtColor(getattr(skimage.data, name)(), cv2.COLOR_RGB2BGR))
-    cv2.imwrite(str(folder / "x_logo.png"), cv2.cvtColor(skimage.data.logo(), cv2.COLOR_RGBA2BGRA))
-    cv2.imwrite(str(folder / "x_coins_gray.png"), skimage.data.coins())
-    (folder / "notes.txt").write_text("not an image")
-    (folder / "broken.jpg").write_bytes(b"garbage")
-    return folder
 
 
 @pytest.fixture(scope="module")

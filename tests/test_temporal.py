@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import urllib.error
 
-import av
 import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import frames_rgb
 from videocolor import Settings, colorize_video, metrics, synth
 from videocolor.color import lab_to_rgb, rgb_to_lab
 from videocolor.errors import WeightsError
@@ -183,11 +183,6 @@ def test_raft_plumbing():
     assert torch.equal(out[0], ab[0])
 
 
-def _read_rgb(path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
-
-
 @pytest.mark.parametrize(("kind", "photo"), [("pan", "astronaut"), ("zoom", "chelsea")])
 def test_end_to_end_on_generated_film(tmp_path, kind, photo):
     """Issue #4, must-show 1 through colorize_video: excess warp error (flow from the true clip) with the
@@ -195,7 +190,7 @@ def test_end_to_end_on_generated_film(tmp_path, kind, photo):
     picture = synth.load_photo(photo)
     frames = synth.pan(picture, 24, SIZE) if kind == "pan" else synth.zoom(picture, 24, SIZE)
     film = synth.write_clip(tmp_path / "film.mp4", frames, audio_seconds=0)
-    truth = _read_rgb(synth.write_clip(tmp_path / "truth.mp4", frames, gray=False, audio_seconds=0))
+    truth = frames_rgb(synth.write_clip(tmp_path / "truth.mp4", frames, gray=False, audio_seconds=0))
     reference = tmp_path / "reference.png"
     cv2.imwrite(str(reference), cv2.cvtColor(cv2.resize(picture[:, ::-1], None, fx=0.8, fy=0.8), cv2.COLOR_RGB2BGR))
     own = metrics.warp_error(truth)
@@ -203,7 +198,7 @@ def test_end_to_end_on_generated_film(tmp_path, kind, photo):
     for mode in ("off", "dis"):
         output = tmp_path / f"{mode}.mp4"
         colorize_video(film, output, ref=reference, settings=Settings(temporal=mode, quiet=True))
-        colored = _read_rgb(output)
+        colored = frames_rgb(output)
         excess[mode] = metrics.warp_error(colored, flow_frames=truth) - own
         fidelity[mode] = metrics.psnr(colored, truth)
     assert excess["off"] > 0, "the clip must flicker without the temporal stage for the comparison to mean anything"

@@ -8,31 +8,18 @@ import numpy as np
 import pytest
 
 import videocolor
+from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, packets, save_image
 from videocolor import Settings, synth
 from videocolor.io.encode import partial_path
 
-from conftest import SIZE
-
 FAST = Settings(temporal="off", preset="ultrafast", quiet=True)
-
-
-def video_pts(path: Path) -> list[Fraction]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return [frame.pts * stream.time_base for frame in container.decode(stream)]
-
-
-def packets(path: Path, kind: str) -> list[tuple[Fraction, bytes]]:
-    with av.open(str(path)) as container:
-        stream = getattr(container.streams, kind)[0]
-        return [(p.pts * stream.time_base, bytes(p)) for p in container.demux(stream) if p.size]
 
 
 def test_frames_pts_audio_and_duration_kept(pan_clip, color_ref, tmp_path):
     out = tmp_path / "out.mp4"
     report = videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
     assert report.frames == 12 and report.bad_packets == 0
-    assert video_pts(out) == video_pts(pan_clip)
+    assert frame_pts(out) == frame_pts(pan_clip)
     assert packets(out, "audio") == packets(pan_clip, "audio")
     with av.open(str(pan_clip)) as a, av.open(str(out)) as b:
         assert abs(a.duration - b.duration) <= 0.05 * av.time_base
@@ -56,12 +43,10 @@ def test_variable_frame_rate_pts_survive(astronaut, tmp_path):
         container.mux(stream.encode())
     out = tmp_path / "vfr_color.mkv"
     videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
-    assert video_pts(out) == video_pts(src) == [Fraction(p, 1000) for p in pts]
+    assert frame_pts(out) == frame_pts(src) == [Fraction(p, 1000) for p in pts]
 
 
 def synth_ref(photo: np.ndarray, folder: Path) -> Path:
-    from conftest import mirrored_reference, save_image
-
     return save_image(folder / "ref.png", mirrored_reference(photo))
 
 
@@ -110,7 +95,7 @@ def test_corrupt_packets_are_counted_and_skipped(astronaut, tmp_path, caplog):
     report = videocolor.colorize_video(broken, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
     assert report.bad_packets >= 1
     assert 0 < report.frames < 40
-    assert len(video_pts(out)) == report.frames
+    assert len(frame_pts(out)) == report.frames
     assert "corrupt packet" in caplog.text
 
 
@@ -165,21 +150,11 @@ def test_subtitles_copied(astronaut, tmp_path):
 
 def test_color_input_uses_only_its_lightness(astronaut, tmp_path):
     """A faded color print: the output keeps the input's lightness and replaces its chroma."""
-    import torch
-
-    from videocolor.color import rgb_to_lab
-
     faded = [np.clip(f * 0.8 + 30, 0, 255).astype(np.uint8) for f in synth.pan(astronaut, 4, SIZE)]
     src = synth.write_clip(tmp_path / "faded.mp4", faded, gray=False, options={"crf": "1"})
     out = tmp_path / "faded_color.mp4"
     videocolor.colorize_video(src, out, ref=synth_ref(astronaut, tmp_path), settings=FAST.replace(crf=1))
-
-    def lab(path):
-        with av.open(str(path)) as c:
-            rgb = np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
-        return rgb_to_lab(torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255)
-
-    before, after = lab(src), lab(out)
+    before, after = frames_lab(src), frames_lab(out)
     assert (before[:, 0] - after[:, 0]).abs().mean() < 1.0
     assert (before[:, 1:] - after[:, 1:]).abs().mean() > 1.0  # chroma came from the reference, not the input
 
@@ -204,7 +179,7 @@ def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
     out = tmp_path / "cut_color.mkv"
     report = videocolor.colorize_video(cut, out, ref=synth_ref(astronaut, tmp_path), settings=FAST)
     assert 5 < report.frames < 30
-    assert video_pts(out) == video_pts(cut)
+    assert frame_pts(out) == frame_pts(cut)
 
 
 def test_unwritable_codec_container_pair_fails_before_rendering(pan_clip, color_ref, tmp_path, monkeypatch):
