@@ -22,6 +22,7 @@ def devc_home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+@pytest.mark.slow
 def test_model_devc_colorizes_a_clip_end_to_end_at_source_size(devc_home, short_clip, color_ref, tmp_path):
     out = tmp_path / "devc.mp4"
     assert main([str(short_clip), "--ref", str(color_ref), "-o", str(out), "--model", "devc", "--quiet"]) == 0
@@ -35,6 +36,7 @@ def test_model_devc_colorizes_a_clip_end_to_end_at_source_size(devc_home, short_
     assert measured == pytest.approx(FAKE_AB, abs=4.0)
 
 
+@pytest.mark.slow
 def test_auto_says_which_model(devc_home, short_clip, color_ref, tmp_path, caplog):
     caplog.set_level("INFO", logger="videocolor")
     assert main([str(short_clip), "--ref", str(color_ref), "-o", str(tmp_path / "o.mp4"), "--temporal", "off"]) == 0

@@ -40,6 +40,7 @@ def films(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_batch_three_films_and_a_corrupt_one(films, ref_dir, fast_config, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
@@ -94,6 +95,7 @@ def _kill_after_the_first_done_segment(process: subprocess.Popen, database: Path
     return segments
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_matches_an_uninterrupted_run(long_film, color_ref, fast_config, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -115,6 +117,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(long_film, color_ref, 
     assert packets(resumed, "audio") == packets(long_film, "audio")
 
 
+@pytest.mark.slow
 def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
     ray = pytest.importorskip("ray")
     settings = Settings(temporal="off", device="cpu", preset="ultrafast", quiet=True)
@@ -140,6 +143,7 @@ def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
     assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8
 
 
+@pytest.mark.slow
 def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_path, capsys):
     out = tmp_path / "film_color.mp4"
     args = [str(long_film), "--ref", str(color_ref), "-o", str(out), *FAST, str(fast_config)]
@@ -158,6 +162,7 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
     assert packets(out, "video") == packets(plain, "video")
 
 
+@pytest.mark.slow
 def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film, color_ref, fast_config, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -169,6 +174,7 @@ def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film,
     assert frame_pts(out / "long_color.mp4") == frame_pts(long_film)
 
 
+@pytest.mark.slow
 def test_batch_never_replaces_a_file_it_did_not_make(films, color_ref, fast_config, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

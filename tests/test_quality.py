@@ -18,6 +18,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / mse))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("move, photo", [("pan", "astronaut"), ("zoom", "flower"), ("pan", "chelsea")])
 def test_beats_luminance_transfer_by_3db(move, photo, tmp_path):
     picture = synth.load_photo(photo)

@@ -4,6 +4,7 @@ import subprocess
 from pathlib import Path
 
 import av
+import pytest
 
 from helpers import frame_pts, packets
 
@@ -17,6 +18,7 @@ def test_sample_is_small_gray_with_audio():
         assert container.streams.audio and container.streams.video[0].frames == 100
 
 
+@pytest.mark.slow
 def test_readme_command_on_the_sample(tmp_path):
     out = tmp_path / "newsreel_color.mp4"
     run = subprocess.run(

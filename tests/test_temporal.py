@@ -183,6 +183,7 @@ def test_raft_plumbing():
     assert torch.equal(out[0], ab[0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("kind", "photo"), [("pan", "astronaut"), ("zoom", "chelsea")])
 def test_end_to_end_on_generated_film(tmp_path, kind, photo):
     """Issue #4, must-show 1 through colorize_video: excess warp error (flow from the true clip) with the

@@ -84,6 +84,7 @@ def test_rotation_and_color_metadata_kept(astronaut, tmp_path):
         assert next(container.decode(video=0)).rotation == 90
 
 
+@pytest.mark.slow
 def test_corrupt_packets_are_counted_and_skipped(astronaut, tmp_path, caplog):
     src = synth.write_clip(tmp_path / "clean.mkv", synth.pan(astronaut, 40, SIZE))
     data = bytearray(src.read_bytes())
@@ -99,6 +100,7 @@ def test_corrupt_packets_are_counted_and_skipped(astronaut, tmp_path, caplog):
     assert "corrupt packet" in caplog.text
 
 
+@pytest.mark.slow
 def test_pcm_audio_is_transcoded_for_mp4_and_copied_to_mkv(astronaut, tmp_path, caplog):
     """MP4 cannot hold unsigned 8-bit PCM, Matroska can."""
     src = tmp_path / "pcm.mkv"
@@ -172,6 +174,7 @@ def test_failed_render_leaves_no_file(pan_clip, color_ref, tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
     src = synth.write_clip(tmp_path / "full.mkv", synth.pan(astronaut, 30, SIZE))
     cut = tmp_path / "cut.mkv"
