@@ -110,7 +110,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(long_film, color_ref, 
     assert all(after["attempts"] == 1 for before, after in zip(killed, segments) if before["status"] == "done")  # kept, not redone
     assert sum(s["attempts"] > 1 for s in segments) <= 1  # one worker: at most its segment in flight is redone
     plain = tmp_path / "plain.mp4"
-    assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)])
+    assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)]) == 0
     resumed = out / "long_color.mp4"
     assert frame_pts(resumed) == frame_pts(plain) == frame_pts(long_film)
     assert packets(resumed, "video") == packets(plain, "video")
