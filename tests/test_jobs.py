@@ -73,8 +73,7 @@ def long_film(tmp_path_factory) -> Path:
 
 def _segments(database: Path) -> list[sqlite3.Row]:
     """Every segment of every film in a job database, read through the library's ``State``."""
-    state = State(database)
-    return [segment for film in state.films() for segment in state.segments(film["id"])]
+    return State(database).segments()
 
 
 def _kill_after_the_first_done_segment(process: subprocess.Popen, database: Path) -> list[sqlite3.Row]:
