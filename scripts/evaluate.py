@@ -1,18 +1,27 @@
-"""Evaluate colorization quality on generated films: our model (temporal stage off and on) and the baselines.
+"""Evaluate colorization quality: on real footage (``--data DIR``) and on generated films (the synthetic suite).
 
-Each clip is a camera pan or zoom over a real photo, made gray and encoded; every method colorizes it
+``--data DIR`` runs the protocols of an evaluation folder (see ``videocolor.evaluation`` and the folder's
+README): pairs, video in-shot and video other-shot. Rows: the gray input, luminance-binned transfer, the
+default model and every preset in ``configs/`` (and DEVC when its weights are installed). Pairs are
+colorized in this process; videos are rendered end to end by the command line, codec included.
+
+Without ``--data``, the synthetic suite: each clip is a camera pan or zoom over a real photo, made gray and encoded; every method colorizes it
 under each reference policy, and the colored result is compared with the true color clip:
 
 - ``in-shot``: the reference is the clip's own middle frame in color;
 - ``other-shot``: the reference is another view of the scene, the photo mirrored and rescaled.
 
 Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from the true clip) and CDC
-(lower is steadier) and colorfulness. Usage: ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
+(lower is steadier) and colorfulness.
+
+Usage: ``python scripts/evaluate.py --data ../shared/eval`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +31,12 @@ import cv2
 import numpy as np
 import torch
 
-from videocolor import Settings, colorize_video, metrics, synth
+from videocolor import Settings, cli, colorize_video, evaluation, metrics, synth
 from videocolor.baselines import gray, luminance_transfer
 from videocolor.color import lab_to_rgb, rgb_to_lightness
+from videocolor.weights import is_installed
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 CLIPS = (("pan", "astronaut"), ("zoom", "coffee"), ("pan", "china"), ("zoom", "chelsea"))
 POLICIES = ("in-shot", "other-shot")
@@ -100,11 +112,80 @@ def markdown(results: dict[tuple[str, str], list[tuple[float, ...]]]) -> str:
     return "\n".join(lines)
 
 
+def rendered(flags: list[str], folder: Path) -> evaluation.Method:
+    """A case colorized by the command line with ``flags``: ``videocolor image`` for a pair, else a film."""
+
+    def method(case: evaluation.Case) -> np.ndarray:
+        reference = folder / "reference.png"
+        cv2.imwrite(str(reference), cv2.cvtColor(case.reference, cv2.COLOR_RGB2BGR))
+        if len(case.truth) == 1:
+            source, output = folder / "gray.png", folder / "colored.png"
+            cv2.imwrite(str(source), case.gray[0])
+            command = ["image", str(source)]
+        else:
+            source = evaluation.write_film(folder / "gray.mp4", case.gray, case.fps)
+            output, command = folder / "colored.mkv", [str(source)]  # mkv holds every preset's codec
+        with contextlib.redirect_stdout(io.StringIO()):  # `videocolor image` prints the paths it wrote
+            status = cli.main([*command, "--ref", str(reference), "-o", str(output), "--overwrite", "--quiet", *flags])
+        if status != 0:
+            raise RuntimeError(f"videocolor {' '.join(command + flags)} failed")
+        if len(case.truth) == 1:
+            return cv2.cvtColor(cv2.imread(str(output)), cv2.COLOR_BGR2RGB)[None]
+        return evaluation.read_frames(output)[0]
+
+    return method
+
+
+def real_methods(folder: Path) -> dict[str, evaluation.Method]:
+    """The rows of the real-footage table: baselines, the exemplar model with each preset, DEVC if installed."""
+    methods = {"gray": evaluation.gray_row, "luminance transfer": evaluation.transfer_row}
+    methods["exemplar (default settings)"] = rendered(["--model", "exemplar"], folder)
+    for preset in sorted(p for p in CONFIGS.glob("*.toml") if p.stem != "default"):
+        methods[f"exemplar, {preset.stem}.toml"] = rendered(["--model", "exemplar", "--config", str(preset)], folder)
+    if is_installed("devc"):
+        methods["devc"] = rendered(["--model", "devc"], folder)
+    return methods
+
+
+def real_markdown(results: dict[str, dict[str, list[tuple[float, ...]]]], names: dict[str, list[str]]) -> str:
+    """Per protocol: means over its cases, then PSNR per case."""
+    out = []
+    for protocol, table in results.items():
+        columns = evaluation.COLUMNS if protocol != "pairs" else evaluation.COLUMNS[:3]
+        out += [f"\n### {protocol} ({len(names[protocol])} cases), means\n", "| method | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        for method, rows in table.items():
+            means = np.mean(np.array(rows), axis=0)[: len(columns)]
+            out.append(f"| {method} | " + " | ".join(_cell(v) for v in means) + " |")
+        out += [f"\n### {protocol}, PSNR per case\n", "| case | " + " | ".join(table) + " |", "|---|" + "---:|" * len(table)]
+        for i, name in enumerate(names[protocol]):
+            out.append(f"| {name} | " + " | ".join(_cell(rows[i][0]) for rows in table.values()) + " |")
+    return "\n".join(out)
+
+
+def _cell(value: float) -> str:
+    return "inf" if np.isinf(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def evaluate_real(data: Path) -> None:
+    cases = evaluation.load_cases(data)
+    names: dict[str, list[str]] = {}
+    for case in cases:
+        names.setdefault(case.protocol, []).append(case.name)
+    with tempfile.TemporaryDirectory() as folder:
+        results = evaluation.evaluate(cases, real_methods(Path(folder)), progress=lambda s: print(f"done: {s}", flush=True))
+    print(f"\nReal footage in {data}: gray input = CIE L of the truth as the pixel value; RGB PSNR/SSIM against the truth.")
+    print(real_markdown(results, names))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="evaluation folder with pairs/ and video/ (real footage); omit for the synthetic suite")
     parser.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
     args = parser.parse_args()
+    if args.data is not None:
+        evaluate_real(args.data)
+        return
     height, width = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as folder:
         results = evaluate(args.frames, (height, width), Path(folder))
