@@ -17,7 +17,9 @@ import torch
 
 from .errors import InputError
 from .io.analysis_reader import AnalysisReader
+from .io.decode import VideoSource
 from .io.images import load_reference
+from .keyframes import apply_keyframes, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
 from .shots import detect_shots
@@ -80,6 +82,7 @@ def analyse(
     ref: str | Path | None = None,
     ref_dir: str | Path | None = None,
     overrides: str | Path | None = None,
+    keyframes: str | Path | None = None,
     device: torch.device | None = None,
     quiet: bool = False,
 ) -> Analysis:
@@ -87,7 +90,9 @@ def analyse(
 
     With ``ref`` every shot uses that picture (``source="user"``); with ``ref_dir`` each shot gets the best
     of the folder (``source="retrieval"``, top 5 candidates kept); ``overrides`` (a TOML file) is applied
-    last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). Raises ``InputError``.
+    last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). ``keyframes`` (a folder
+    written by ``keyframes.export_keyframes``) gives each shot with a colored keyframe that picture, before
+    the overrides. Raises ``InputError``.
     """
     if ref is not None and ref_dir is not None:
         raise InputError(f"{ref}: give either one reference or a reference folder ({ref_dir}), not both")
@@ -107,8 +112,15 @@ def analyse(
     else:
         source = "user" if ref is not None else "none"
         choices = [ReferenceChoice(s.index, Path(ref) if ref else None, None, [], source) for s in found.shots]
+    if keyframes is not None:
+        with VideoSource(video) as film:
+            size = (film.info.height, film.info.width)
+        choices = apply_keyframes(choices, read_keyframes(keyframes, found.shots, size))
     if overrides is not None:
         choices = apply_overrides(choices, read_overrides(overrides, found.shots))
+    gray = [c.shot for c in choices if c.source == "none"]
+    if keyframes is not None and gray:
+        log.warning("%s: no colored keyframe and no reference for shot(s) %s; they stay gray", video, ", ".join(map(str, gray)))
     num_frames = found.shots[-1].end_frame + 1
     if num_frames != len(reader):
         log.warning("%s: %d of %d frames could be decoded for analysis", video, num_frames, len(reader))

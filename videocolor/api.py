@@ -50,11 +50,16 @@ def colorize_video(
     ref: PathLike | None = None,
     ref_dir: PathLike | None = None,
     overrides: PathLike | None = None,
+    keyframes: PathLike | None = None,
     settings: Settings | None = None,
     overwrite: bool = False,
     resume: bool = False,
 ) -> RenderReport:
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
+
+    ``keyframes``: a folder of ``videocolor.keyframes.export_keyframes``, some of its pictures colored by a
+    colorist: each such shot is colored from its keyframe (exact there, propagated through the shot); the
+    others fall back to ``ref``/``ref_dir`` or stay gray.
 
     The output (default ``<stem>_color<ext>`` beside the input) has the source's frames, pts, audio and other
     streams; it appears only when complete. The film is rendered shot segment by shot segment into
@@ -65,9 +70,11 @@ def colorize_video(
     settings = settings or Settings()
     input = require_file(input, "a video file")
     output = check_output(output if output is not None else default_output(input), [input], overwrite)
-    check_references(ref, ref_dir)
+    check_references(ref, ref_dir, keyframes)
     resolve_device(settings.device)
-    done = colorize_film(input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume)
+    done = colorize_film(
+        input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes
+    )
     report = RenderReport(
         output=output,
         frames=done.frames,

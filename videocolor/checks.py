@@ -67,10 +67,12 @@ def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: 
     return [check_output(t, inputs, overwrite) for t in targets]
 
 
-def check_references(ref: PathLike | None, ref_dir: PathLike | None) -> None:
-    """Exactly one of ``ref`` and ``ref_dir``; a single reference is loaded now so a bad one fails early."""
-    if (ref is None) == (ref_dir is None):
+def check_references(ref: PathLike | None, ref_dir: PathLike | None, keyframes: PathLike | None = None) -> None:
+    """Exactly one of ``ref`` and ``ref_dir`` (at most one with ``keyframes``); a single reference is loaded now."""
+    if ref is not None and ref_dir is not None or ref is None and ref_dir is None and keyframes is None:
         raise InputError("give exactly one of a reference image (--ref) or a reference folder (--ref-dir)")
+    if ref is None and ref_dir is None:
+        return
     if ref is not None:
         load_reference(ref)
     else:

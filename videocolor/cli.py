@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   videocolor film.mp4 --ref-dir refs/                 writes film_color.mp4 beside film.mp4
   videocolor film.mp4 --ref still.jpg -o out.mkv      one reference for the whole film
   videocolor film.mp4 --ref-dir refs/ --overrides shots.toml
+  videocolor shots film.mp4 --export-keyframes keys/  then color keys/shot_*.png by hand, and:
+  videocolor film.mp4 --keyframes keys/ --ref-dir refs/
   videocolor image photo.png --ref color.jpg -o colored/
   videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
   videocolor film.mp4 --ref-dir refs/ --resume        continue a run that was interrupted
@@ -47,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"videocolor {__version__}")
     parser.add_argument("input", help="the film to colorize (any container/codec FFmpeg reads)")
     parser.add_argument("-o", "--output", help="output file (default: <input stem>_color<input ext> beside the input)")
-    add_reference_flags(parser)
+    add_reference_flags(parser, required=False)
+    parser.add_argument("--keyframes", metavar="DIR", help="folder of keyframes (videocolor shots --export-keyframes), some colored by hand")
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
     add_model_flags(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -75,6 +78,7 @@ def _colorize(args: argparse.Namespace) -> int:
         ref=args.ref,
         ref_dir=args.ref_dir,
         overrides=args.overrides,
+        keyframes=args.keyframes,
         settings=settings,
         overwrite=args.overwrite,
         resume=args.resume,

@@ -28,6 +28,8 @@ from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
 from .io.images import load_reference
 from .models.base import Colorizer
+from .propagate import KeyframeReference, Propagation
+from .temporal import TemporalSmoother
 from .types import FrameBatch, ReferenceChoice, Shot
 from .upsample import guided_upsample
 
@@ -183,16 +185,20 @@ def predict_chroma(
 
 @torch.inference_mode()
 def compose_frames(
-    lightness: torch.Tensor, small: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor
+    lightness: torch.Tensor, small: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor, exact: dict[int, torch.Tensor] | None = None
 ) -> Iterator[np.ndarray]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
     Takes ``lightness`` ``(B, 1, H, W)`` and ``predict_chroma``'s outputs; yields RGB ``(H, W, 3)`` uint8
-    per frame (one frame at a time, which bounds memory at any resolution).
+    per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps positions in the
+    batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe).
     """
     for i in range(lightness.shape[0]):
         full = lightness[i : i + 1]
-        ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
+        if exact and i in exact:
+            ab_full = exact[i].to(full)
+        else:
+            ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
         yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0])
 
 
@@ -243,22 +249,38 @@ class Renderer:
         self.smoother = smoother
         self.batch_size = batch_size
         self.encode = encode
-        self._references: dict[Path, Any] = {}
+        self._references: dict[tuple[Path, int | None], Any] = {}
+        self._flow: TemporalSmoother | None = None  # optical flow of keyframe propagation, on the model's thread
+        self._propagation: Propagation | None = None
 
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
-        """The prepared reference of a shot (computed once per distinct picture), ``None`` for a gray shot."""
+        """The prepared reference of a shot (computed once per distinct picture), ``None`` for a gray shot.
+
+        A colorist's keyframe (``choice.keyframe``) gives a ``propagate.KeyframeReference``.
+        """
         if choice.path is None:
             return None
-        if choice.path not in self._references:
-            self._references[choice.path] = self.colorizer.prepare_reference(load_reference(choice.path))
-        return self._references[choice.path]
+        key = (choice.path, choice.keyframe)
+        if key not in self._references:
+            prepared = self.colorizer.prepare_reference(load_reference(choice.path))
+            self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, choice.path, choice.keyframe)
+        return self._references[key]
 
-    def colorize_batch(self, batch: FrameBatch, reference: Any | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start."""
+    def colorize_batch(self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None) -> tuple:
+        """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start.
+
+        A ``KeyframeReference`` is propagated through its shot (``propagate.Propagation``, which reads the
+        frames before the keyframe again from ``film``) and adds the keyframe's exact chroma to the result.
+        """
         if batch.starts_shot:
             self.colorizer.reset()
             if self.smoother is not None:
                 self.smoother.reset()
+            if isinstance(reference, KeyframeReference):
+                self._flow = self._flow or TemporalSmoother("dis", self.colorizer.device)
+                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, self.batch_size)
+        if isinstance(reference, KeyframeReference):
+            return self._propagation.colorize(batch)
         return predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion)
 
     def render_range(
@@ -353,7 +375,7 @@ class Renderer:
             while (batch := _get(decoded, stop)) is not _DONE:
                 reference = self.reference_for(choice_of.get(batch.shot, ReferenceChoice(batch.shot, None)))
                 gray += len(batch) if reference is None else 0
-                _put(colored, (batch, self.colorize_batch(batch, reference)), stop)
+                _put(colored, (batch, self.colorize_batch(batch, reference, source.path)), stop)
                 if encoder.error is not None:
                     raise encoder.error
             _raise_from(decoder)

@@ -63,7 +63,8 @@ class ReferenceChoice:
         score: retrieval distance of ``path`` (lower is better), ``None`` when chosen by a person.
         candidates: the ranked candidates ``(path, score)``, best first.
         source: ``"retrieval"``, ``"override"``, ``"user"`` (a single ``--ref`` for the whole film) or
-            ``"none"`` (analysis without references: cuts only).
+            ``"none"`` (analysis without references: cuts only) or ``"keyframe"`` (a colorist's colored keyframe).
+        keyframe: for ``"keyframe"``, the pts of the film frame that ``path`` is a colored copy of.
     """
 
     shot: int
@@ -71,3 +72,4 @@ class ReferenceChoice:
     score: float | None = None
     candidates: list[tuple[Path, float]] = field(default_factory=list)
     source: str = "retrieval"
+    keyframe: int | None = None

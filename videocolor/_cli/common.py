@@ -16,8 +16,8 @@ from ..errors import VideocolorError, one_line
 log = logging.getLogger("videocolor")
 
 
-def add_reference_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
+def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--ref", help="one color reference image for the whole film")
     group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
 

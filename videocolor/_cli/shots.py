@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find the shots of a film and rank the reference pictures for each.",
     )
     parser.add_argument("input", help="the film to analyse")
-    parser.add_argument("--ref-dir", required=True, help="folder of color reference pictures")
+    parser.add_argument("--ref-dir", help="folder of color reference pictures (to rank them per shot)")
     parser.add_argument("--overrides", help="TOML file of per-shot overrides to apply")
     parser.add_argument("--json", action="store_true", help="print the shot table as JSON")
     parser.add_argument("--sheet", help="write a contact sheet PNG: keyframe beside chosen reference per shot")
     parser.add_argument("--write-overrides", metavar="FILE", help="write an override template listing every shot")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet or override file")
+    parser.add_argument(
+        "--export-keyframes", metavar="DIR", help="write each shot's keyframe as a gray PNG at full resolution, and keyframes.json, into DIR"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet, override file or keyframes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     return parser
 
@@ -43,13 +46,18 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     from ..analysis import analyse
     from ..checks import check_output
+    from ..keyframes import check_export_folder, export_keyframes
     from ..overrides import write_overrides
 
     if args.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
+    if args.ref_dir is None and (args.sheet or args.write_overrides or not args.export_keyframes):
+        raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR")
     for path in (args.sheet, args.write_overrides):  # before the long analysis, not after
         if path is not None:
             check_output(path, [args.input], args.overwrite)
+    if args.export_keyframes:
+        check_export_folder(args.export_keyframes, args.overwrite)
     result = analyse(args.input, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -59,6 +67,9 @@ def _run(args: argparse.Namespace) -> int:
         write_sheet(args.sheet, result)
     if args.write_overrides:
         write_overrides(args.write_overrides, result.shots, result.choices)
+    if args.export_keyframes:
+        entries = export_keyframes(args.input, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
+        print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     return 0
 
 

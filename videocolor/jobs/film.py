@@ -42,11 +42,14 @@ class FilmResult:
     seconds: float
 
 
-def fingerprint(input: Path, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None) -> dict[str, Any]:
-    """What a film's segments depend on: the input file, the references, the overrides, the settings, the model."""
+def fingerprint(
+    input: Path, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None, keyframes: Any = None
+) -> dict[str, Any]:
+    """What a film's segments depend on: the input file, the references, keyframes, overrides, settings, model."""
     stat = input.stat()
     render = settings.replace(quiet=False).to_dict()
     pictures = sorted(p for p in Path(ref_dir).iterdir() if is_image_file(p)) if ref_dir else []
+    pictures += sorted(p for p in Path(keyframes).iterdir() if p.is_file()) if keyframes else []
     return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "settings": render,
             "model": resolve_model_name(settings.model), "version": __version__,
             "references": [_identity(p) for p in ([Path(ref)] if ref else pictures)],
@@ -59,18 +62,21 @@ def _identity(path: Path) -> list[Any]:
     return [str(path.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-def make_job(input: Path, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float) -> dict[str, Any]:
+def make_job(
+    input: Path, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float,
+    keyframes: Any = None,
+) -> dict[str, Any]:
     """A film's job as plain JSON data: everything a worker needs to analyse, render and mux it."""
     return {
         "input": str(input), "output": str(output), "work_dir": str(work_dir), "ref": str(ref) if ref else None,
         "ref_dir": str(ref_dir) if ref_dir else None, "overrides": str(overrides) if overrides else None,
-        "settings": settings.to_dict(), "segment_seconds": segment_seconds,
+        "keyframes": str(keyframes) if keyframes else None, "settings": settings.to_dict(), "segment_seconds": segment_seconds,
     }
 
 
 def colorize_film(
     input: Path, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
-    segment_seconds: float = MIN_SEGMENT_SECONDS,
+    segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None,
 ) -> FilmResult:
     """One film in this process through the segment machinery; ``resume`` continues an interrupted run.
 
@@ -82,8 +88,8 @@ def colorize_film(
         shutil.rmtree(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     state = State(work_dir / "state.sqlite")
-    stamp = fingerprint(input, settings, ref, ref_dir, overrides)
-    job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds)
+    stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes)
+    job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds, keyframes)
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
         before = json.loads(previous[0]["fingerprint"])

@@ -76,13 +76,14 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         ref=job["ref"],
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
+        keyframes=job.get("keyframes"),
         device=resolve_device(settings.device),
         quiet=settings.quiet,
     )
     table = {
         "time_base": str(result.time_base),
         "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
-        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source] for c in result.choices],
+        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe] for c in result.choices],
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
 
@@ -96,7 +97,7 @@ def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
     """The shots and choices stored by ``analyse``."""
     tb = Fraction(table["time_base"])
     shots = [Shot(i, a, b, Timecode(s, tb), Timecode(e, tb)) for i, a, b, s, e in table["shots"]]
-    choices = [ReferenceChoice(i, Path(p) if p else None, score, [], source) for i, p, score, source in table["choices"]]
+    choices = [ReferenceChoice(i, Path(p) if p else None, score, [], source, key) for i, p, score, source, key in table["choices"]]
     return shots, choices
 
 
