@@ -278,7 +278,8 @@ class Renderer:
                 self.smoother.reset()
             if isinstance(reference, KeyframeReference):
                 self._flow = self._flow or TemporalSmoother("dis", self.colorizer.device)
-                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, self.batch_size)
+                small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
+                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, self.batch_size)
         if isinstance(reference, KeyframeReference):
             return self._propagation.colorize(batch)
         return predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion)

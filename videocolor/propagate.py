@@ -17,10 +17,12 @@ backward from the keyframe and kept, at the work resolution, until the forward s
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -58,16 +60,23 @@ class Propagation:
         colorizer: the render's colorizer (matching against the keyframe).
         key: the shot's keyframe.
         film: the film (the frames before the keyframe are read again from it).
-        first: the shot's first batch (its first frame starts the shot; ``lightness`` filled in).
+        first: the shot's first batch (its first frame starts the shot; ``lightness`` and ``small`` filled in).
         flow: a temporal stage used for its optical flow only (not shared with another thread).
+        small_lightness: the render's conversion of a decoded RGB frame ``(H, W, 3)`` to work-resolution
+            Lab L ``(1, 1, h, w)`` on the colorizer's device (the same as the forward stream's).
         batch_size: frames per matching call in the backward pass.
     """
 
     def __init__(
-        self, colorizer: Colorizer, key: KeyframeReference, film: str | Path, first: FrameBatch, flow: TemporalSmoother, batch_size: int = 8
+        self,
+        colorizer: Colorizer,
+        key: KeyframeReference,
+        film: str | Path,
+        first: FrameBatch,
+        flow: TemporalSmoother,
+        small_lightness: Callable[[np.ndarray], torch.Tensor],
+        batch_size: int = 8,
     ) -> None:
-        from .pipeline import work_lightness
-
         self.colorizer, self.key, self.flow = colorizer, key, flow
         device = colorizer.device
         rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:])).to(device)
@@ -78,16 +87,14 @@ class Propagation:
         self._previous: torch.Tensor | None = None
         self._before: dict[int, torch.Tensor] = {}
         if first.pts[0] < key.pts:
-            self._backward(film, first.pts[0], batch_size, work_lightness)
+            self._backward(film, first.pts[0], batch_size, small_lightness)
 
     @torch.inference_mode()
-    def _backward(self, film: str | Path, start: int, batch_size: int, work_lightness: Any) -> None:
-        from .pipeline import frames_to_lightness
-
+    def _backward(self, film: str | Path, start: int, batch_size: int, small_lightness: Callable[[np.ndarray], torch.Tensor]) -> None:
         frames: deque[tuple[int, torch.Tensor]] = deque(maxlen=BACKWARD_FRAMES + 1)
         with VideoSource(film) as source:
             for pts, rgb in source.frames(start, self.key.pts + 1):
-                frames.append((pts, work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))))
+                frames.append((pts, small_lightness(rgb)))
         if not frames or frames[-1][0] != self.key.pts:
             return  # the keyframe's own frame cannot be decoded: the shot is matched and carried forward only
         ordered = list(reversed(frames))  # the keyframe first, then back in time
