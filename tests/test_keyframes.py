@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import SIZE, save_image
+from helpers import SIZE, save_image
 from videocolor import Settings, colorize_video, metrics, synth
 from videocolor.analysis import analyse
 from videocolor.cli import main
