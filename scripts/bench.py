@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_clip(path: Path, size: tuple[int, int], frames: int) -> None:
-    from videocolor import synth
+    import synth
 
     photo = synth.load_photo("astronaut")
     half = frames // 2
@@ -35,7 +35,7 @@ def make_clip(path: Path, size: tuple[int, int], frames: int) -> None:
 def make_ref(path: Path) -> None:
     import torch
 
-    from videocolor import synth
+    import synth
     from videocolor.io.images import write_rgb
 
     photo = synth.load_photo("astronaut")[:, ::-1]

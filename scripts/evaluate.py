@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 import torch
 
-from videocolor import Settings, cli, colorize_video, evaluation, metrics, synth
+import synth
+from videocolor import Settings, cli, colorize_video, evaluation, metrics
 from videocolor.baselines import gray, luminance_transfer
 from videocolor.color import lab_to_rgb, rgb_to_lightness
 from videocolor.weights import is_installed

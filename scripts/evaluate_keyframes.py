@@ -21,7 +21,8 @@ import av
 import cv2
 import numpy as np
 
-from videocolor import Settings, colorize_video, metrics, synth
+import synth
+from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
 from videocolor.keyframes import INDEX_NAME, export_keyframes
 

@@ -17,7 +17,8 @@ import av
 import cv2
 import numpy as np
 
-from videocolor import Settings, colorize_video, synth
+import synth
+from videocolor import Settings, colorize_video
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SIZE = (180, 320)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from helpers import SIZE, mirrored_reference, save_image
-from videocolor import synth
+import synth
 
 torch.set_num_threads(2)
 

@@ -15,7 +15,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from videocolor import synth
+import synth
 from videocolor.color import rgb_to_lab
 from videocolor.io.images import write_rgb
 

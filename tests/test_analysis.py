@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
-from videocolor import synth
+import synth
 from videocolor._cli import shots as shots_cli
 from videocolor.analysis import analyse
 from videocolor.errors import InputError

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from videocolor import synth
+import synth
 from videocolor.models.backbone_lite0 import EfficientNetLite0, Lite0Weights, efficientnet_lite0
 
 

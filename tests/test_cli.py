@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from helpers import frames_lab, frames_rgb, save_image
-from videocolor import __version__, synth
+import synth
+from videocolor import __version__
 from videocolor.cli import main
 from videocolor.io.images import is_grayscale, read_rgb
 

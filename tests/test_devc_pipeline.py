@@ -5,7 +5,8 @@ import pytest
 
 from devc_fixtures import FAKE_AB, write_fake_devc_zip
 from helpers import SIZE, frames_lab
-from videocolor import synth, weights
+import synth
+from videocolor import weights
 from videocolor.cli import main
 
 

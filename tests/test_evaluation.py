@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from videocolor import evaluation, synth
+import synth
+from videocolor import evaluation
 from videocolor.color import rgb_to_lightness
 from videocolor.models.exemplar import ExemplarColorizer
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from helpers import SIZE, save_image
-from videocolor import Settings, colorize_video, metrics, synth
+import synth
+from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
 from videocolor.cli import main
 from videocolor.errors import InputError, OutputError

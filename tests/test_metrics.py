@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from videocolor import metrics, synth
+import synth
+from videocolor import metrics
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import videocolor
-from videocolor import Settings, synth
+import synth
+from videocolor import Settings
 from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 from videocolor.analysis import analyse
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import videocolor
-from videocolor import Settings, synth
+import synth
+from videocolor import Settings
 from videocolor.baselines import luminance_transfer
 from helpers import frames_rgb, mirrored_reference, save_image
 from videocolor.color import lab_to_rgb, rgb_to_lightness

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
-from videocolor import retrieval, synth
+import synth
+from videocolor import retrieval
 from videocolor.errors import InputError
 from videocolor.retrieval import ReferenceIndex, choose, index_file
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import SIZE, film_frames
-from videocolor import synth
+import synth
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.shots import ShotDetector, detect_shots
 

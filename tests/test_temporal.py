@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from helpers import frames_rgb
-from videocolor import Settings, colorize_video, metrics, synth
+import synth
+from videocolor import Settings, colorize_video, metrics
 from videocolor.color import lab_to_rgb, rgb_to_lab
 from videocolor.errors import WeightsError
 from videocolor.temporal import TemporalSmoother, flow_validity, make_smoother, warp

@@ -9,7 +9,8 @@ import pytest
 
 import videocolor
 from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, packets, save_image
-from videocolor import Settings, synth
+import synth
+from videocolor import Settings
 from videocolor.io.encode import partial_path
 
 FAST = Settings(temporal="off", preset="ultrafast", quiet=True)

@@ -1,7 +1,9 @@
 """Test films made from real photos: camera pans, zooms, cuts, fades, with a generated audio track.
 
-Used by the tests, ``scripts/make_samples.py``, ``scripts/bench.py`` and ``scripts/evaluate.py``. The
-photos are the public-domain pictures that ship inside scikit-image and scikit-learn (dev extras).
+Used by the tests, ``scripts/make_samples.py``, ``scripts/bench.py`` and ``scripts/evaluate.py``; it lives
+here, not in the package, because it needs the dev extras: the photos are the public-domain pictures that
+ship inside scikit-image and scikit-learn. The scripts import it from their own folder, pytest through
+``pythonpath = ["scripts"]`` in ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -13,19 +15,20 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import skimage.data
+import torch
 
-SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "cat", "retina")
+from videocolor.color import lightness_to_gray_rgb, rgb_to_lightness
+
 SKLEARN_PHOTOS = ("china", "flower")
 
 
 def load_photo(name: str) -> np.ndarray:
     """An RGB uint8 ``(H, W, 3)`` photo by name: a scikit-image ``data`` function or sklearn's china/flower."""
     if name in SKLEARN_PHOTOS:
-        from sklearn.datasets import load_sample_image
+        from sklearn.datasets import load_sample_image  # scikit-learn takes seconds to import; two photos need it
 
         return np.ascontiguousarray(load_sample_image(f"{name}.jpg"))
-    import skimage.data
-
     image = getattr(skimage.data, name)()
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
@@ -87,10 +90,6 @@ def fade(frames: Sequence[np.ndarray], fade_in: int = 0, fade_out: int = 0) -> l
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """RGB uint8 -> gray RGB uint8 with the same Lab lightness (R = G = B)."""
-    import torch
-
-    from .color import lightness_to_gray_rgb, rgb_to_lightness
-
     t = torch.from_numpy(frame).permute(2, 0, 1).float().div(255)
     gray = lightness_to_gray_rgb(rgb_to_lightness(t))
     return (gray.mul(255).round().clamp(0, 255).byte().permute(1, 2, 0)).numpy()
