@@ -2,13 +2,17 @@ import torch
 import torch.nn.functional as F
 
 import synth
-from videocolor.models.backbone_lite0 import EfficientNetLite0, Lite0Weights, efficientnet_lite0
+from videocolor.models.backbone_lite0 import EfficientNetLite0, efficientnet_lite0
+from videocolor.models.exemplar_card import Lite0Weights
+from videocolor.weights import file_sha256
 
 
-def test_strict_load_and_parameter_count():
+def test_strict_load_parameter_count_and_sha256():
     model = efficientnet_lite0()
-    assert sum(p.numel() for p in model.parameters()) == Lite0Weights().meta["num_params"]
-    state = torch.load(Lite0Weights().path(), map_location="cpu", weights_only=True)
+    ((rel, path),) = Lite0Weights.IMAGENET.package_files().items()
+    assert sum(p.numel() for p in model.parameters()) == Lite0Weights.IMAGENET.meta["num_params"][rel]
+    assert file_sha256(path) == Lite0Weights.IMAGENET.sha256
+    state = torch.load(path, map_location="cpu", weights_only=True)
     assert len(state) == 296
     assert not model.training and not any(p.requires_grad for p in model.parameters())
 

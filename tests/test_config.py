@@ -1,10 +1,15 @@
+"""Settings: the presets, the per-model sections, the old flat keys, and one clear line for every bad value."""
+
+import logging
 from pathlib import Path
 
 import pytest
 
-from videocolor import InputError, Settings, load_settings
+from videocolor import InputError, Settings, cli, load_settings
+from videocolor.models import registry
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+V = "[videocolor]\n"
 
 
 def test_default_toml_states_the_library_defaults():
@@ -17,29 +22,92 @@ def test_presets_load_and_change_something(name):
     assert preset != Settings()
 
 
+def test_every_registered_model_has_a_section():
+    assert set(Settings().models) == set(registry.names())
+    for name in registry.names():
+        assert isinstance(Settings().section(name), registry.get(name).settings)
+
+
 def test_flags_override_file_override_defaults(tmp_path):
     config = tmp_path / "my.toml"
-    config.write_text('work_size = 320\ncrf = 20\n')
-    settings = load_settings(config).replace(crf=None, work_size=384)
-    assert (settings.work_size, settings.crf, settings.batch_size) == (384, 20, Settings().batch_size)
+    config.write_text("[videocolor]\ncrf = 20\n[videocolor.exemplar]\nwork_size = 320\ntemperature = 1\n")
+    settings = load_settings(config).replace(crf=None).replace_section("exemplar", work_size=384)
+    exemplar = settings.section("exemplar")
+    assert (exemplar.work_size, settings.crf, settings.batch_size) == (384, 20, Settings().batch_size)
+    assert exemplar.temperature == 1.0 and type(exemplar.temperature) is float  # an integer is a number
+
+
+def test_old_flat_keys_still_work_with_a_one_line_warning(tmp_path, caplog):
+    config = tmp_path / "old.toml"
+    config.write_text("work_size = 320\nmatch_stride = 4\ncrf = 20\n")  # top level, no [videocolor] table
+    with caplog.at_level(logging.WARNING, logger="videocolor"):
+        settings = load_settings(config)
+    assert settings.section("exemplar").work_size == 320 and settings.section("exemplar").match_stride == 4
+    assert settings.crf == 20
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2 and all(str(config) in w and "[videocolor.exemplar]" in w for w in warnings)
+    assert "'work_size'" in warnings[0] and "\n" not in warnings[0]
+
+
+def test_settings_round_trip_through_a_dict():
+    settings = Settings(crf=20).replace_section("devc", smoothing=False)
+    assert Settings.from_dict(settings.to_dict()) == settings
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("work_sise = 3", "unknown setting"),
-        ("crf = 'high'", "must be int"),
-        ("model = 'magic'", "unknown model"),
-        ("match_stride = 3", "match stride"),
+        ("videocolor = 5", "'videocolor' must be a table"),
+        ("[videocolor]\nexemplar = 3", "'exemplar' must be a table"),
+        ("[videocolor]\n[other]\nx = 1", "unknown top-level key(s) other"),
+        (V + "work_sise = 3", "unknown setting 'work_sise' in [videocolor]"),
+        ("[videocolor.exemplar]\nwork_sise = 3", "unknown setting 'work_sise' in [videocolor.exemplar]"),
+        ("[videocolor.magic]\nx = 3", "unknown setting 'magic'"),
+        (V + 'codec = "aac"', "codec must be a video encoder; aac encodes audio"),
+        (V + 'codec = "nonsense"', "codec must name an FFmpeg encoder"),
+        (V + 'pix_fmt = "nonsense"', "pix_fmt must be an FFmpeg pixel format"),
+        (V + 'pix_fmt = "rgb48be"', "pix_fmt rgb48be is not one libx264 can encode"),
+        (V + "quiet = 1", "quiet must be true or false"),
+        (V + "batch_size = true", "batch_size must be an integer"),
+        (V + "batch_size = 0", "batch_size must be at least 1"),
+        (V + "crf = 'high'", "crf must be an integer"),
+        (V + "crf = 99", "crf must be in [0, 63]"),
+        (V + "model = 'magic'", "model must be one of auto, exemplar, devc"),
+        (V + "device = 'gpu'", "device must be auto, cpu, cuda or cuda:N"),
+        (V + "temporal = 'fast'", "temporal must be one of off, dis, raft"),
+        (V + "preset = 3", "preset must be a string"),
+        ("[videocolor.exemplar]\nwork_size = 10", "exemplar.work_size must be at least 32"),
+        ("[videocolor.exemplar]\nwork_size = 256.5", "exemplar.work_size must be an integer"),
+        ("[videocolor.exemplar]\nmatch_stride = 3", "exemplar.match_stride must be one of 2, 4, 8, 16"),
+        ("[videocolor.exemplar]\nreference_stride = 12", "must be a multiple of exemplar.match_stride"),
+        ("[videocolor.exemplar]\ntemperature = 0", "exemplar.temperature must be in (0.0, 1.0]"),
+        ("[videocolor.devc]\nsmoothing = 'yes'", "devc.smoothing must be true or false"),
+        (V + "work_size = 320\n[videocolor.exemplar]\nwork_size = 256", "set both flat and in [videocolor.exemplar]"),
         ("[videocolor\n", "not valid TOML"),
     ],
 )
-def test_bad_config_is_a_one_line_error_naming_the_file(tmp_path, text, message):
+def test_bad_config_is_a_one_line_error_naming_the_file_and_key(tmp_path, text, message):
     config = tmp_path / "bad.toml"
     config.write_text(text)
-    with pytest.raises(InputError, match=message) as info:
+    with pytest.raises(InputError) as info:
         load_settings(config)
-    assert str(config) in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).startswith(f"{config}: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_cli_exits_2_with_one_line_on_a_bad_config(tmp_path, capsys):
+    config = tmp_path / "bad.toml"
+    config.write_text('[videocolor]\ncodec = "aac"\n')
+    assert cli.main([str(tmp_path / "film.mp4"), "--ref", "x.png", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(config) in err and "codec" in err
+
+
+def test_bad_flag_values_are_checked_too():
+    with pytest.raises(InputError, match="setting batch_size must be at least 1, got 0"):
+        Settings().replace(batch_size=0)
+    with pytest.raises(InputError, match="exemplar.work_size must be at least 32"):
+        Settings().replace_section("exemplar", work_size=8)
 
 
 def test_missing_config(tmp_path):

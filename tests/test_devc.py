@@ -9,14 +9,11 @@ import torch
 
 from devc_fixtures import COLORNET_PATH, FAKE_AB, OFFICIAL_PARAMS, TABLES, VGG19_CONV_PATH, WARPNET_PATH, write_fake_devc_zip
 from videocolor import weights
-from videocolor.models.devc import (
-    DEVC_WEIGHTS,
-    ColorVidNet,
-    DEVCColorizer,
-    WarpNet,
-    attend,
-    fast_global_smoother,
-)
+from videocolor.config import Settings
+from videocolor.models.build import build_colorizer
+from videocolor.models.devc import ColorVidNet, DEVCColorizer, WarpNet, attend
+from videocolor.models.devc_card import DEVCWeights
+from videocolor.models.smoothing import fast_global_smoother
 from videocolor.models.vgg19 import VGG19
 
 
@@ -44,13 +41,13 @@ def random_colorizer():
 def test_state_dict_matches_official_names_shapes_and_order(build, path):
     model = build()
     assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == list(TABLES[path])
-    assert sum(p.numel() for p in model.parameters()) == OFFICIAL_PARAMS[path] == DEVC_WEIGHTS.meta["num_params"][path]
+    assert sum(p.numel() for p in model.parameters()) == OFFICIAL_PARAMS[path] == DEVCWeights.RELEASE_V1.meta["num_params"][path]
     assert list(model.buffers()) == []
 
 
 def test_fake_release_zip_installs_loads_strictly_and_colorizes(installed_home):
     assert weights.is_installed("devc")
-    colorizer = DEVCColorizer.from_installed("cpu")
+    colorizer = build_colorizer(Settings(model="devc"), torch.device("cpu"))
     colorizer.reset()
     reference = colorizer.prepare_reference(torch.rand(3, 50, 70))
     lightness = torch.rand(2, 1, 36, 64) * 100
@@ -129,15 +126,13 @@ def test_attention_chunks_equal_the_full_matrix():
     torch.testing.assert_close(hard, colors[:, cosine.argmax(dim=1)])
 
 
-def test_warpnet_released_forward_pads_relu5_at_216_rows_like_the_original():
+def test_warpnet_embedding_pads_relu5_at_216_rows_like_the_original():
     torch.manual_seed(3)
     net = WarpNet().eval()
-    shapes = [(128, 108, 192), (256, 54, 96), (512, 27, 48), (512, 13, 24)]
     with torch.inference_mode():
-        assert net.embed([torch.rand(1, *s) for s in shapes]).shape == (1, 256, 54, 96)
-        taps = [torch.rand(1, c, 56 // s, 96 // s) for c, s in ((128, 2), (256, 4), (512, 8), (512, 16))]
-        warped, similarity = net(torch.rand(1, 3, 56, 96), taps, taps)
-    assert warped.shape == (1, 3, 56, 96) and similarity.shape == (1, 1, 56, 96)
+        for height, width in ((216, 384), (56, 96)):  # relu5_2 floored to 13 (52) and 3 (12) rows
+            taps = [torch.rand(1, c, height // s, width // s) for c, s in ((128, 2), (256, 4), (512, 8), (512, 16))]
+            assert net.embed(taps).shape == (1, 256, height // 4, width // 4)
 
 
 def test_smoother_keeps_constants_smooths_flat_areas_and_stops_at_guide_edges():

@@ -10,7 +10,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "videocolor"
 MAX_LINES = 400
 MAX_INIT_LINES = 60
-BEING_SPLIT = {"videocolor/models/__init__.py", "videocolor/models/devc.py"}
 
 
 def module_name(path: Path) -> str:
@@ -86,8 +85,6 @@ def test_modules_are_short_and_package_inits_only_re_export(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     lines = len(text.splitlines())
     limit = MAX_INIT_LINES if path.name == "__init__.py" else MAX_LINES
-    if name in BEING_SPLIT and lines > limit:
-        pytest.xfail(f"{name}: {lines} lines; the model registry (issue 9) splits it")
     assert lines <= limit, f"{name}: {lines} lines"
     if path.name == "__init__.py":
         body = ast.parse(text).body

@@ -13,7 +13,9 @@ from devc_fixtures import COLORNET_PATH, WARPNET_PATH, write_fake_devc_zip
 from videocolor import weights
 from videocolor._cli.weights import main as weights_main
 from videocolor.errors import WeightsError
-from videocolor.models.devc import DEVCColorizer
+from videocolor.config import Settings
+from videocolor.home import home_dir
+from videocolor.models.build import build_colorizer
 
 
 @pytest.fixture(autouse=True)
@@ -28,16 +30,16 @@ def archive(tmp_path_factory):
     return write_fake_devc_zip(tmp_path_factory.mktemp("zip") / "colorization_checkpoint.zip")
 
 
-def test_cache_dir_follows_videocolor_home(home, monkeypatch):
-    assert weights.cache_dir() == home
+def test_home_dir_follows_videocolor_home(home, monkeypatch):
+    assert home_dir() == home and weights.model_dir("devc") == home / "devc"
     monkeypatch.delenv("VIDEOCOLOR_HOME")
-    assert weights.cache_dir().name == "videocolor"
+    assert home_dir().name == "videocolor"
 
 
 def test_missing_weights_error_gives_both_commands():
     assert not weights.is_installed("devc")
     with pytest.raises(WeightsError) as info:
-        DEVCColorizer.from_installed("cpu")
+        build_colorizer(Settings(model="devc"), torch.device("cpu"))
     message = str(info.value)
     assert "videocolor weights download devc" in message
     assert "videocolor weights install devc PATH.zip" in message
@@ -178,7 +180,7 @@ def test_download_resumes_after_dropped_connection_and_verifies_sha256(archive, 
     found = weights.find_installed("devc")
     assert found is not None and found.sha256_verified and found.source == server.url
     assert not any((home / "downloads").iterdir())  # the archive is removed once installed
-    assert DEVCColorizer.from_installed("cpu").name == "devc"
+    assert build_colorizer(Settings(model="devc"), torch.device("cpu")).name == "devc"
 
 
 def test_download_sha256_mismatch_and_http_error_fail_clearly(archive, home):

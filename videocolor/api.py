@@ -1,7 +1,8 @@
 """The public API: what the command line calls, usable as is from a notebook.
 
 >>> from videocolor import colorize_video, Settings
->>> colorize_video("film.mp4", ref_dir="refs/", settings=Settings(work_size=320))  # doctest: +SKIP
+>>> settings = Settings().replace_section("exemplar", work_size=320)
+>>> colorize_video("film.mp4", ref_dir="refs/", settings=settings)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .config import Settings
 from .errors import InputError
 from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
-from .models import build_colorizer, resolve_device, resolve_model_name
+from .models.build import build_colorizer, resolve_device, resolve_model_name
 from .pipeline import colorize_lightness
 
 log = logging.getLogger("videocolor")

@@ -1,24 +1,62 @@
-"""Settings: the library holds every default; a TOML file and then command-line flags override them."""
+"""Settings: the library holds every default; a TOML file and then command-line flags override them.
+
+A config file has general keys in ``[videocolor]`` and each model's own keys in ``[videocolor.NAME]``
+(``[videocolor.exemplar]``, ``[videocolor.devc]``; the sections come from the model registry). Every value
+is checked when the file is loaded: one line names the file, the key and what is wrong.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import av
+
 from .errors import InputError
+from .knobs import check_knobs, coerce, knob, knobs
+from .models import registry
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-MODELS = ("auto", "exemplar", "devc")
+log = logging.getLogger("videocolor")
+
+MODELS = ("auto", *registry.names())
 DEVICES = ("auto", "cpu", "cuda")
 TEMPORAL = ("off", "dis", "raft")
+
+
+def _check_device(name: str) -> str | None:
+    if name in DEVICES or re.fullmatch(r"cuda:\d+", name):
+        return None
+    return "must be auto, cpu, cuda or cuda:N"
+
+
+def _check_codec(name: str) -> str | None:
+    try:
+        codec = av.codec.Codec(name, "w")
+    except ValueError:
+        return "must name an FFmpeg encoder (e.g. libx264, libx265, ffv1, prores_ks); this FFmpeg has none by that name"
+    return None if codec.type == "video" else f"must be a video encoder; {name} encodes {codec.type}"
+
+
+def _check_pix_fmt(name: str) -> str | None:
+    try:
+        av.VideoFormat(name)
+    except ValueError:
+        return "must be an FFmpeg pixel format, e.g. yuv420p, yuv444p, yuv422p10le"
+    return None
+
+
+def _default_sections() -> dict[str, Any]:
+    return {spec.name: spec.settings() for spec in registry.REGISTERED}
 
 
 @dataclass(frozen=True)
@@ -26,61 +64,78 @@ class Settings:
     """Everything that shapes a render. Field docs double as the config file's documentation.
 
     Attributes:
-        model: ``auto`` (DEVC when its weights are installed, else exemplar), ``exemplar`` or ``devc``.
+        model: ``auto`` (the best model whose weights are present: DEVC when installed, else exemplar) or a
+            registered model name (``exemplar``, ``devc``).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
-        work_size: long side in pixels of the resolution chroma is predicted at (the exemplar model).
-        match_stride: grid step, in work pixels, at which frames are matched to the reference (4 is sharper,
-            8 is about twice as fast end to end).
-        reference_stride: grid step of the reference's cells (a multiple of ``match_stride``).
         batch_size: frames per forward pass.
-        temperature: softmax temperature of the exemplar matching.
         temporal: ``off``, ``dis`` (OpenCV DIS flow) or ``raft`` (torchvision RAFT) ab smoothing.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``ffv1``, ``prores_ks``.
         crf: constant rate factor for x264/x265 (lower is better quality).
         preset: encoder speed preset for x264/x265.
         pix_fmt: output pixel format; ``yuv420p`` needs even sizes, odd sizes switch to ``yuv444p``.
         quiet: no progress bar and no info messages.
+        models: each registered model's own settings section, by model name (e.g.
+            ``models["exemplar"].work_size``); sections left out get their defaults.
     """
 
-    model: str = "auto"
-    device: str = "auto"
-    work_size: int = 256
-    match_stride: int = 8
-    reference_stride: int = 8
-    batch_size: int = 8
-    temperature: float = 0.01
-    temporal: str = "dis"
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str = "yuv420p"
-    quiet: bool = False
+    model: str = knob("auto", choices=MODELS)
+    device: str = knob("auto", check=_check_device)
+    batch_size: int = knob(8, low=1)
+    temporal: str = knob("dis", choices=TEMPORAL)
+    codec: str = knob("libx264", check=_check_codec)
+    crf: int = knob(18, low=0, high=63)
+    preset: str = knob("medium")
+    pix_fmt: str = knob("yuv420p", check=_check_pix_fmt)
+    quiet: bool = knob(False)
+    models: dict[str, Any] = field(default_factory=_default_sections, hash=False)
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise InputError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
-        if self.device not in DEVICES and not re.fullmatch(r"cuda:\d+", self.device):
-            raise InputError(f"unknown device {self.device!r}: choose auto, cpu, cuda or cuda:N")
-        if self.temporal not in TEMPORAL:
-            raise InputError(f"unknown temporal mode {self.temporal!r}: choose one of {', '.join(TEMPORAL)}")
-        if self.work_size < 32:
-            raise InputError(f"work size must be at least 32 pixels, got {self.work_size}")
-        if self.match_stride not in (2, 4, 8, 16) or self.reference_stride % self.match_stride:
+        check_knobs(self)
+        formats = av.codec.Codec(self.codec, "w").video_formats
+        if formats and self.pix_fmt not in {f.name for f in formats}:
             raise InputError(
-                f"match stride must be 2, 4, 8 or 16 and divide the reference stride, got {self.match_stride} "
-                f"and {self.reference_stride}"
+                f"setting pix_fmt {self.pix_fmt} is not one {self.codec} can encode; it takes "
+                f"{', '.join(f.name for f in formats[:8])}{', ...' if len(formats) > 8 else ''}"
             )
-        if self.batch_size < 1:
-            raise InputError(f"batch size must be at least 1, got {self.batch_size}")
-        if not 0 < self.temperature <= 1:
-            raise InputError(f"temperature must be in (0, 1], got {self.temperature}")
+        unknown = sorted(set(self.models) - set(registry.names()))
+        if unknown:
+            raise InputError(f"no model named {unknown[0]!r}: choose one of {', '.join(registry.names())}")
+        object.__setattr__(self, "models", {**_default_sections(), **self.models})
+        for name, section in self.models.items():
+            if not isinstance(section, registry.get(name).settings):
+                raise InputError(f"settings of model {name} must be a {registry.get(name).settings.__name__}")
+
+    def section(self, name: str) -> Any:
+        """The settings section of model ``name`` (e.g. an ``ExemplarSettings``)."""
+        return self.models[name]
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with ``changes`` applied; ``None`` values are ignored (an unset flag)."""
+        """A copy with general settings ``changes`` applied; ``None`` values are ignored (an unset flag)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def replace_section(self, name: str, **changes: Any) -> Settings:
+        """A copy with settings of model ``name`` changed; ``None`` values are ignored (an unset flag)."""
+        section = dataclasses.replace(self.models[name], **{k: v for k, v in changes.items() if v is not None})
+        return dataclasses.replace(self, models={**self.models, name: section})
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting by name, model settings as ``NAME.key`` (``exemplar.work_size``): JSON-ready and flat,
+        so comparing two renders' settings names the keys that differ."""
+        flat = {f.name: getattr(self, f.name) for f in knobs(self)}
+        for name, section in self.models.items():
+            flat.update({f"{name}.{key}": value for key, value in dataclasses.asdict(section).items()})
+        return flat
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
+        """The inverse of :meth:`to_dict`."""
+        sections: dict[str, dict[str, Any]] = {}
+        for key, value in data.items():
+            if "." in key:
+                name, field_name = key.split(".", 1)
+                sections.setdefault(name, {})[field_name] = value
+        models = {name: registry.get(name).settings(**values) for name, values in sections.items()}
+        return cls(**{k: v for k, v in data.items() if "." not in k}, models=models)
 
 
 def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
@@ -97,25 +152,61 @@ def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Settings from a TOML file (keys at top level or under ``[videocolor]``) over the library defaults."""
-    base = Settings()
+    """Settings from a TOML file over the library defaults, every value checked.
+
+    Keys go under ``[videocolor]`` (or at the top level of the file), model keys under ``[videocolor.NAME]``.
+    A model key written among the general ones (the older flat layout) still works, with a warning.
+
+    Raises:
+        InputError: one line naming the file and the key: not a table, unknown key, wrong type or range,
+            no such encoder or pixel format.
+    """
     if path is None:
-        return base
+        return Settings()
     path = Path(path)
     _, data = read_toml(path, "config file")
-    data = data.get("videocolor", data)
-    known = {f.name: f.type for f in fields(Settings)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise InputError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    defaults = base.to_dict()
-    for key, value in data.items():
-        expected = type(defaults[key])
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if type(value) is not expected:
-            raise InputError(f"{path}: setting {key!r} must be {expected.__name__}, got {value!r}")
+    table = data.get("videocolor", data)
+    if not isinstance(table, dict):
+        raise InputError(f"{path}: 'videocolor' must be a table ([videocolor] with settings under it), got {table!r}")
+    if table is not data and len(data) > 1:
+        raise InputError(f"{path}: unknown top-level key(s) {', '.join(sorted(set(data) - {'videocolor'}))}; "
+                         "settings go under [videocolor]")
+    general, sections = _split(path, table)
     try:
-        return base.replace(**data)
+        models = {name: _section(path, name, values) for name, values in sections.items()}
+        return Settings(**{key: coerce(Settings, key, value) for key, value in general.items()}, models=models)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+def _split(path: Path, table: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """General settings and per-model sections of ``[videocolor]``, flat model keys moved to their section."""
+    general_keys = {f.name for f in knobs(Settings)}
+    owners = {f.name: spec.name for spec in registry.REGISTERED for f in knobs(spec.settings)}
+    general: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in table.items():
+        if key in registry.names():
+            if not isinstance(value, dict):
+                raise InputError(f"{path}: '{key}' must be a table ([videocolor.{key}]), got {value!r}")
+            sections.setdefault(key, {}).update(value)
+        elif key in general_keys:
+            general[key] = value
+        elif key in owners:
+            if isinstance(table.get(owners[key]), dict) and key in table[owners[key]]:
+                raise InputError(f"{path}: '{key}' is set both flat and in [videocolor.{owners[key]}]; keep one")
+            log.warning("%s: key '%s' belongs in [videocolor.%s]; the flat form is deprecated", path, key, owners[key])
+            sections.setdefault(owners[key], {})[key] = value
+        else:
+            known = sorted(general_keys) + [f"[videocolor.{name}]" for name in registry.names()]
+            raise InputError(f"{path}: unknown setting '{key}' in [videocolor]; known: {', '.join(known)}")
+    return general, sections
+
+
+def _section(path: Path, name: str, values: dict[str, Any]) -> Any:
+    settings_type = registry.get(name).settings
+    known = [f.name for f in knobs(settings_type)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InputError(f"unknown setting '{unknown[0]}' in [videocolor.{name}]; known: {', '.join(known)}")
+    return settings_type(**{key: coerce(settings_type, key, value) for key, value in values.items()})

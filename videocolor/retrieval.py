@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from .color import lightness_to_gray_rgb, rgb_to_lightness
 from .errors import InputError
+from .home import cache_dir
 from .io.images import is_image_file, load_reference
 from .models.backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
 
@@ -74,7 +75,7 @@ def extract(gray_rgb: torch.Tensor, device: torch.device | None = None) -> Featu
     device = device or torch.device("cpu")
     x = F.interpolate(gray_rgb.to(device).float(), size=(INPUT_SIZE, INPUT_SIZE), mode="area")
     model = backbone(device)
-    head = F.relu6(model._bn1(model._conv_head(model.features(x)[-1])))
+    head = model.head_features(x)
     cells = F.adaptive_avg_pool2d(head, GRID).flatten(2).transpose(1, 2)
     lightness = rgb_to_lightness(x) / 100.0
     patches = F.unfold(lightness, INPUT_SIZE // GRID, stride=INPUT_SIZE // GRID)  # (B, 32*32, 49)
@@ -138,19 +139,12 @@ def choose(rankings: list[list[tuple[Path, float]]], shot_globals: list[torch.Te
     return picks
 
 
-def cache_root() -> Path:
-    """Where reference indexes of read-only folders go: ``cache/`` in videocolor's home (see ``weights.cache_dir``)."""
-    from .weights import cache_dir
-
-    return cache_dir() / "cache"
-
-
 def index_file(folder: Path) -> Path:
-    """``<folder>/.videocolor-index/index.npz`` when the folder is writable, else a file in :func:`cache_root`."""
+    """``<folder>/.videocolor-index/index.npz`` when the folder is writable, else one in ``home.cache_dir()``."""
     if os.access(folder, os.W_OK):
         return folder / ".videocolor-index" / "index.npz"
     digest = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:16]
-    return cache_root() / "reference-index" / f"{digest}.npz"
+    return cache_dir() / "reference-index" / f"{digest}.npz"
 
 
 class ReferenceIndex:

@@ -1,7 +1,8 @@
 """Where model weights live, and how they are fetched, installed, verified and loaded.
 
-Weights come as a release archive (a zip of plain state_dicts). Installing one extracts the files a model
-needs into ``cache_dir() / NAME`` atomically (temporary folder, then rename) after checking every tensor's
+Each model declares its weights in the registry (``models/registry.py``, records of type
+:class:`~videocolor.models.spec.Weights`). Downloadable weights come as a release archive (a zip of plain
+state_dicts); installing one extracts the files a model needs into ``home_dir() / NAME`` atomically (temporary folder, then rename) after checking every tensor's
 name and shape against the architecture, so a truncated or foreign checkpoint never reaches inference.
 
 >>> from videocolor import weights
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import importlib
 import json
 import os
 import shutil
@@ -23,47 +23,20 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import platformdirs
 import torch
 from torch import nn
 
 from .errors import WeightsError
+from .home import home_dir
+from .models import registry
+from .models.spec import Weights
 
 MANIFEST = "videocolor-weights.json"
 _CHUNK = 1 << 20
-# Model name -> "module:attribute" of its WeightsRecord; imported lazily so listing stays cheap.
-_RECORDS = {"devc": "videocolor.models.devc:DEVC_WEIGHTS"}
-
-
-@dataclass(frozen=True, eq=False)
-class WeightsRecord:
-    """Everything known about one set of released weights, like a torchvision weights enum member.
-
-    Attributes:
-        name: the model name used on the command line (``devc``).
-        url: where the release archive is downloaded from.
-        archive: the archive's file name.
-        sha256: hex digest of the archive, or ``None`` when the publisher gives none (then the archive's
-            structure and every tensor's name and shape are verified instead).
-        files: path inside the archive -> builder of the module whose state_dict that file must match.
-        ignored_files: files the archive ships that are accepted but never extracted or loaded.
-        input_contract: what the networks expect (resolution, normalization), travelling with the weights.
-        meta: ``num_params`` per file, ``source``, ``paper``, ``license``.
-    """
-
-    name: str
-    url: str
-    archive: str
-    sha256: str | None
-    files: Mapping[str, Callable[[], nn.Module]]
-    ignored_files: tuple[str, ...] = ()
-    input_contract: Mapping[str, Any] = field(default_factory=dict)
-    meta: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,31 +54,41 @@ class InstalledWeights:
 
 def available() -> list[str]:
     """Names of the models whose weights ``videocolor weights`` can fetch."""
-    return sorted(_RECORDS)
+    return sorted(spec.name for spec in registry.REGISTERED if spec.weights.downloadable)
 
 
-def get_record(name: str) -> WeightsRecord:
-    """The :class:`WeightsRecord` of model ``name``; unknown names raise :class:`WeightsError`."""
-    if name not in _RECORDS:
+def get_record(name: str) -> Weights:
+    """The weights record of model ``name``; unknown names raise :class:`WeightsError`."""
+    if name not in registry.names():
         raise WeightsError(f"no downloadable weights for model {name!r}: choose one of {', '.join(available())}")
-    module, attribute = _RECORDS[name].split(":")
-    return getattr(importlib.import_module(module), attribute)
+    return registry.get(name).weights.value
 
 
-def cache_dir() -> Path:
-    """``$VIDEOCOLOR_HOME`` when set, else the user cache folder (e.g. ``~/.cache/videocolor``)."""
-    home = os.environ.get("VIDEOCOLOR_HOME")
-    return Path(home).expanduser() if home else Path(platformdirs.user_cache_dir()) / "videocolor"
+def _downloadable(name: str) -> Weights:
+    record = get_record(name)
+    if not record.downloadable:
+        raise WeightsError(f"the {name} weights ship with the {record.package!r} package: nothing to download or install")
+    return record
 
 
 def model_dir(name: str) -> Path:
-    """The folder the weights of model ``name`` are installed in (whether or not they are)."""
-    return cache_dir() / name
+    """The folder the downloaded weights of model ``name`` are installed in (whether or not they are)."""
+    return home_dir() / name
 
 
 def find_installed(name: str) -> InstalledWeights | None:
     """The installed weights of ``name``, or ``None`` when absent or incomplete. Reads no tensors."""
     record = get_record(name)
+    if not record.downloadable:
+        try:
+            files = record.package_files()
+        except WeightsError:
+            return None
+        return InstalledWeights(
+            name=name, path=next(iter(files.values())).parent, files=files,
+            size_bytes=sum(path.stat().st_size for path in files.values()),
+            archive_sha256="", sha256_verified=False, source=record.url,
+        )
     folder = model_dir(name)
     try:
         info = json.loads((folder / MANIFEST).read_text())
@@ -135,6 +118,8 @@ def require_installed(name: str) -> InstalledWeights:
     found = find_installed(name)
     if found is None:
         record = get_record(name)
+        if not record.downloadable:
+            record.package_files()  # raises the package's own error
         raise WeightsError(
             f"the {name} weights are not installed (looked in {model_dir(name)}); run "
             f"`videocolor weights download {name}`, or without internet get {record.archive} from {record.url} "
@@ -155,6 +140,16 @@ def load_checked(path: Path, module: nn.Module) -> nn.Module:
     check_state_dict(state, module, str(path))
     module.load_state_dict(state, strict=True, assign=True)
     return module
+
+
+def load_networks(record: Weights, files: Mapping[str, Path]) -> dict[str, nn.Module]:
+    """Each network of ``record`` with the weights of its file in ``files`` (path in the release -> local file)."""
+    networks = {}
+    for rel in record.files:
+        with torch.device("meta"):
+            module = record.network(rel)
+        networks[rel] = load_checked(files[rel], module)
+    return networks
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -196,7 +191,7 @@ def install(name: str, archive: str | os.PathLike, *, sha256: str | None = None,
     Raises:
         WeightsError: missing file, sha256 mismatch, corrupt zip, missing file inside it, or a bad tensor.
     """
-    record = get_record(name)
+    record = _downloadable(name)
     archive = Path(archive)
     if not archive.is_file():
         raise WeightsError(f"{archive}: no such file")
@@ -204,14 +199,14 @@ def install(name: str, archive: str | os.PathLike, *, sha256: str | None = None,
     expected = (sha256 or record.sha256 or "").lower() or None
     if expected and digest != expected:
         raise WeightsError(f"{archive}: sha256 is {digest}, expected {expected}; the file is damaged or not {record.archive}")
-    root = cache_dir()
+    root = home_dir()
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-new-", dir=root))
     try:
         _extract(record, archive, staging)
-        for rel, builder in record.files.items():
+        for rel in record.files:
             with torch.device("meta"):
-                module = builder()
+                module = record.network(rel)
             check_state_dict(read_state_dict(staging / rel), module, f"{archive}: {rel}")
         manifest = {
             "name": name,
@@ -239,7 +234,7 @@ def download(
 ) -> InstalledWeights:
     """Download the release archive of ``name`` (resumable), verify it and install it.
 
-    The archive goes to ``cache_dir() / "downloads" / (archive + ".part")``; an interrupted download resumes
+    The archive goes to ``home_dir() / "downloads" / (archive + ".part")``; an interrupted download resumes
     from there with an HTTP Range request, on the next attempt or the next run. Once verified and installed,
     or found damaged, the archive is deleted.
 
@@ -250,9 +245,9 @@ def download(
         attempts: how many times a connection that dropped after delivering data is resumed.
         timeout: seconds without data before a connection counts as dropped.
     """
-    record = get_record(name)
+    record = _downloadable(name)
     url = url or record.url
-    downloads = cache_dir() / "downloads"
+    downloads = home_dir() / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     part = downloads / f"{record.archive}.part"
     _fetch(url, part, progress=progress, attempts=attempts, timeout=timeout)
@@ -317,7 +312,7 @@ def _total_size(response: http.client.HTTPResponse, offset: int) -> int | None:
     return offset + int(length) if length and length.isdigit() else None
 
 
-def _extract(record: WeightsRecord, archive: Path, target: Path) -> None:
+def _extract(record: Weights, archive: Path, target: Path) -> None:
     """Copy each of ``record.files`` out of the zip into ``target`` under its canonical path.
 
     Members are found by file name, so a zip with or without a top folder works; ignored files are skipped.

@@ -40,11 +40,10 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = settings.replace(
         model=args.model,
         device=args.device,
-        work_size=args.work_size,
         batch_size=getattr(args, "batch_size", None),
         temporal=getattr(args, "temporal", None),
         quiet=args.quiet,
-    )
+    ).replace_section("exemplar", work_size=args.work_size)
     if settings.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
     return settings

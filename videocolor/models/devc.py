@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..color import rgb_to_lab
-from ..weights import WeightsRecord
+from ..weights import load_networks
+from .devc_card import COLORNET_FILE, NETWORK_SHAPE, VGG_FILE, WARPNET_FILE, DEVCSettings, DEVCWeights
+from .smoothing import fast_global_smoother
 from .vgg19 import VGG19
 
-NETWORK_SHAPE = (216, 384)
-WARPNET_FILE = "checkpoints/video_moredata_l1/nonlocal_net_iter_76000.pth"
-COLORNET_FILE = "checkpoints/video_moredata_l1/colornet_iter_76000.pth"
-VGG_FILE = "data/vgg19_conv.pth"
 _EPS = sys.float_info.epsilon  # the original's feature-normalization epsilon
 _TAPS = ("r22", "r32", "r42", "r52")  # relu2_2 ... relu5_2 (FrameColor.py calls them relu2_1 ... relu5_1)
 
@@ -62,9 +61,11 @@ class ResidualBlock(nn.Module):
 
 
 class WarpNet(nn.Module):
-    """The correspondence network: VGG taps -> 256-ch embeddings on a 1/4 grid -> warped reference colors.
+    """The correspondence network: VGG taps -> 256-ch embeddings on a 1/4 grid.
 
-    Inputs must be a multiple of 8 in height and width (the colorizer pads to that).
+    The released forward pass (embed target and reference, :func:`project` through ``theta``/``phi``,
+    :func:`attend`) is split by :class:`DEVCColorizer`, which embeds the reference once per shot and warps
+    pooled ab in bounded memory. Inputs must be a multiple of 8 in height and width (the colorizer pads).
     """
 
     def __init__(self) -> None:
@@ -84,29 +85,6 @@ class WarpNet(nn.Module):
         if dh or dw:  # relu5_2 is floored at stride 16; the original pads one row top and bottom at 216 high
             f5 = F.pad(f5, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), mode="replicate")
         return self.layer(torch.cat((f2, f3, f4, f5), 1))
-
-    def forward(
-        self, reference_lab: torch.Tensor, target_taps: list[torch.Tensor], reference_taps: list[torch.Tensor],
-        temperature: float = 1e-10,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The released forward pass, for one target per reference.
-
-        Args:
-            reference_lab: ``(B, 3, H, W)`` reference Lab with L - 50.
-            target_taps, reference_taps: normalized relu2_2..relu5_2 of target and reference (same size).
-            temperature: softmax temperature over reference positions (the released inference uses 1e-10).
-
-        Returns:
-            warped Lab ``(B, 3, H, W)`` and similarity ``(B, 1, H, W)`` (cosine in [-1, 1]).
-        """
-        theta = project(self.theta, self.embed(target_taps))
-        phi = project(self.phi, self.embed(reference_taps))
-        colors = F.avg_pool2d(reference_lab, 4).flatten(2)
-        warped, similarity = zip(*(attend(t, p, c, temperature) for t, p, c in zip(theta, phi, colors)))
-        h, w = reference_lab.shape[2] // 4, reference_lab.shape[3] // 4
-        warped = torch.stack(warped).view(-1, 3, h, w)
-        similarity = torch.stack(similarity).view(-1, 1, h, w)
-        return F.interpolate(warped, scale_factor=4.0), F.interpolate(similarity, scale_factor=4.0)
 
 
 def project(head: nn.Conv2d, features: torch.Tensor) -> torch.Tensor:
@@ -199,52 +177,6 @@ class ColorVidNet(nn.Module):
         return torch.tanh(self.conv10_ab(x)) * 128
 
 
-def fast_global_smoother(
-    image: torch.Tensor, guide: torch.Tensor, lam: float, sigma: float, iterations: int = 3, attenuation: float = 0.25,
-) -> torch.Tensor:
-    """Edge-aware smoothing: the fast global smoother (Min et al. 2014) as in OpenCV-contrib's ximgproc.
-
-    The released post-processing calls ``cv2.ximgproc.createFastGlobalSmootherFilter``, which plain
-    ``opencv-python`` lacks; this is the same algorithm in torch: per iteration, exact 1-D weighted least
-    squares solves along every row and then every column (tridiagonal, Thomas algorithm), neighbour weights
-    ``exp(-|guide_i - guide_j| / sigma)``, lambda multiplied by ``attenuation`` after each iteration.
-
-    Args:
-        image: ``(B, C, H, W)`` values to smooth; ``guide``: ``(B, 1, H, W)`` in [0, 255].
-
-    Returns:
-        ``(B, C, H, W)`` smoothed values; constants are kept exactly.
-    """
-    out = image
-    for _ in range(iterations):
-        out = _wls_lines(out.transpose(2, 3), guide.transpose(2, 3), lam, sigma).transpose(2, 3)
-        out = _wls_lines(out, guide, lam, sigma)
-        lam *= attenuation
-    return out
-
-
-def _wls_lines(values: torch.Tensor, guide: torch.Tensor, lam: float, sigma: float) -> torch.Tensor:
-    """Solve ``(I + lam * L_w) u = values`` independently along dim 2 (each column of the last axes)."""
-    length = values.shape[2]
-    if length < 2:
-        return values
-    link = lam * torch.exp(-(guide[:, :, 1:] - guide[:, :, :-1]).abs() / sigma)  # (B, 1, length-1, W)
-    zero = torch.zeros_like(link[:, :, :1])
-    left, right = torch.cat((zero, link), 2), torch.cat((link, zero), 2)
-    diagonal = 1 + left + right
-    upper = torch.empty_like(diagonal)
-    rhs = torch.empty_like(values)
-    upper[:, :, 0] = -right[:, :, 0] / diagonal[:, :, 0]
-    rhs[:, :, 0] = values[:, :, 0] / diagonal[:, :, 0]
-    for i in range(1, length):
-        denominator = diagonal[:, :, i] + left[:, :, i] * upper[:, :, i - 1]
-        upper[:, :, i] = -right[:, :, i] / denominator
-        rhs[:, :, i] = (values[:, :, i] + left[:, :, i] * rhs[:, :, i - 1]) / denominator
-    for i in range(length - 2, -1, -1):
-        rhs[:, :, i] -= upper[:, :, i] * rhs[:, :, i + 1]
-    return rhs
-
-
 def _network_size(size: int) -> int:
     """The padded size the networks take: a multiple of 8, at least 32 (relu5_2 needs 2 pixels to pad)."""
     return max(32, 8 * math.ceil(size / 8))
@@ -287,29 +219,6 @@ class DEVCColorizer:
         self.temperature = temperature
         self.smoothing = smoothing
         self._previous: torch.Tensor | None = None
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, device: torch.device | str = "cpu") -> DEVCColorizer:
-        """Load the official state_dicts from an installed folder (``checkpoints/...``, ``data/...``)."""
-        from ..weights import load_checked
-
-        folder = Path(folder)
-        nets = []
-        for rel, builder in DEVC_WEIGHTS.files.items():
-            with torch.device("meta"):
-                module = builder()
-            nets.append(load_checked(folder / rel, module))
-        vgg = next(net for net in nets if isinstance(net, VGG19))
-        warpnet = next(net for net in nets if isinstance(net, WarpNet))
-        colornet = next(net for net in nets if isinstance(net, ColorVidNet))
-        return cls(vgg, warpnet, colornet, device)
-
-    @classmethod
-    def from_installed(cls, device: torch.device | str = "cpu") -> DEVCColorizer:
-        """Load the installed official weights; a :class:`WeightsError` says how to get them when absent."""
-        from ..weights import require_installed
-
-        return cls.from_folder(require_installed("devc").path, device)
 
     def work_shape(self, height: int, width: int) -> tuple[int, int]:
         """The film's aspect ratio at the pixel count of the network's 216 x 384 (16:9 gives exactly that)."""
@@ -380,25 +289,10 @@ class DEVCColorizer:
         return [t / (torch.linalg.vector_norm(t, dim=1, keepdim=True) + _EPS) for t in self.vgg(rgb, _TAPS)]
 
 
-DEVC_WEIGHTS = WeightsRecord(
-    name="devc",
-    url="https://github.com/zhangmozhe/Deep-Exemplar-based-Video-Colorization/releases/download/v1.0/"
-    "colorization_checkpoint.zip",
-    archive="colorization_checkpoint.zip",
-    sha256=None,  # not published; install verifies the zip's structure and every tensor's name and shape
-    files={WARPNET_FILE: WarpNet, COLORNET_FILE: ColorVidNet, VGG_FILE: VGG19},
-    ignored_files=("data/vgg19_gray.pth",),
-    input_contract={
-        "network_shape": NETWORK_SHAPE,
-        "lightness": "L - 50 (Lab L in [0, 100])",
-        "ab": "raw Lab a/b",
-        "vgg_input": "target: L / 100 as gray RGB; reference: its RGB; Caffe BGR x 255 minus means",
-        "size_multiple": 8,
-    },
-    meta={
-        "num_params": {WARPNET_FILE: 6_917_131, COLORNET_FILE: 32_802_370, VGG_FILE: 20_024_384},
-        "source": "https://github.com/zhangmozhe/Deep-Exemplar-based-Video-Colorization",
-        "paper": "Zhang et al., Deep Exemplar-based Video Colorization, CVPR 2019",
-        "license": "MIT",
-    },
-)
+def build(settings: DEVCSettings, device: torch.device, files: Mapping[str, Path]) -> DEVCColorizer:
+    """The registry's builder: the three networks loaded strictly from the installed ``files``."""
+    networks = load_networks(DEVCWeights.RELEASE_V1.value, files)
+    return DEVCColorizer(
+        networks[VGG_FILE], networks[WARPNET_FILE], networks[COLORNET_FILE], device,
+        temperature=settings.temperature, smoothing=settings.smoothing,
+    )

