@@ -152,7 +152,7 @@ def test_bad_output_paths(pan_clip, color_ref, tmp_path, capsys):
 
 def test_bad_device(pan_clip, color_ref, tmp_path, capsys):
     out = tmp_path / "o.mp4"
-    assert_one_line_error(*run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, "--device", "tpu"), "unknown device")
+    assert_one_line_error(*run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, "--device", "tpu"), "device must be auto, cpu, cuda or cuda:N", "tpu")
     if not torch.cuda.is_available():
         assert_one_line_error(*run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, "--device", "cuda"), "no CUDA GPU")
 
