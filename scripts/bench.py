@@ -1,10 +1,15 @@
-"""Benchmark: end-to-end colorization speed against a plain PyAV transcode, analysis speed, memory.
+"""Benchmark: whole `videocolor` processes against a plain PyAV transcode, per kind of content.
 
-Every measurement runs in its own subprocess so its peak memory (RSS) is its own. Prints a markdown table.
+Every figure is a whole process (imports, model loading, analysis, render, mux), run in pairs with the
+transcode (ours, transcode, ours, transcode, ...) so that a machine whose speed drifts still gives a fair
+ratio; the table quotes the median of the per-pair ratios. Rows: a montage of camera pans over photos, a
+zoom, a static shot, and the real street film of the evaluation set when present. Start-up (a 1-frame
+film) is shown separately, as are the analysis pass and, with ``--memory``, peak memory at two film lengths.
 
-    python scripts/bench.py                      # 640x360, 240 frames (10 s), CPU
-    python scripts/bench.py --size 1920x1080 --device cuda
-    python scripts/bench.py --devc-memory        # also: --model devc at 1920x1080 with release-shaped weights
+    python scripts/bench.py                                  # CPU, 640x360, 240 frames per row
+    python scripts/bench.py --device cuda --size 1920x1080   # GPU: fps and ratio on the same machine
+    python scripts/bench.py --memory                         # peak RSS (and GPU memory) at 1x and 3x the length
+    python scripts/bench.py --devc-memory                    # --model devc at 1920x1080, release-shaped weights
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,18 +27,26 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+FPS = Fraction(24000, 1001)
+PAN_PHOTOS = ("astronaut", "coffee", "china", "chelsea", "rocket", "flower")
 
 
-def make_clip(path: Path, size: tuple[int, int], frames: int) -> None:
+def make_clip(kind: str, path: Path, size: tuple[int, int], frames: int) -> Path:
+    """A gray test film of ``frames`` frames at ``size`` (H, W): ``pans`` (six shots), ``zoom`` or ``static``."""
     import synth
 
-    photo = synth.load_photo("astronaut")
-    half = frames // 2
-    shots = synth.pan(photo, half, size) + synth.zoom(synth.load_photo("coffee"), frames - half, size)
-    synth.write_clip(path, shots, fps=Fraction(24000, 1001))
+    if kind == "pans":
+        per_shot = -(-frames // len(PAN_PHOTOS))
+        shots = [f for name in PAN_PHOTOS for f in synth.pan(synth.load_photo(name), per_shot, size)][:frames]
+    elif kind == "zoom":
+        shots = synth.zoom(synth.load_photo("coffee"), frames, size)
+    else:
+        shots = [synth.still(synth.load_photo("china"), size)] * frames
+    return synth.write_clip(path, shots, fps=FPS)
 
 
-def make_ref(path: Path) -> None:
+def make_ref(path: Path) -> Path:
+    """The astronaut photo mirrored: another view of the first shot's scene."""
     import torch
 
     import synth
@@ -40,9 +54,21 @@ def make_ref(path: Path) -> None:
 
     photo = synth.load_photo("astronaut")[:, ::-1]
     write_rgb(path, torch.from_numpy(photo.copy()).permute(2, 0, 1).float() / 255)
+    return path
 
 
-def plain_transcode(src: Path, dst: Path, crf: int, preset: str) -> int:
+def film_frame(film: Path, path: Path) -> Path:
+    """The middle frame of a color film, as the reference of its row."""
+    import av
+    import cv2
+
+    with av.open(str(film)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    cv2.imwrite(str(path), cv2.cvtColor(frames[len(frames) // 2], cv2.COLOR_RGB2BGR))
+    return path
+
+
+def plain_transcode(src: Path, dst: Path, crf: int = 18, preset: str = "medium") -> int:
     """Decode + RGB + encode with the same encoder settings and audio copy: the floor any tool pays."""
     import av
 
@@ -53,11 +79,11 @@ def plain_transcode(src: Path, dst: Path, crf: int, preset: str) -> int:
         enc.width, enc.height, enc.pix_fmt = video.width, video.height, "yuv420p"
         enc.time_base = enc.codec_context.time_base = video.time_base
         enc.options = {"crf": str(crf), "preset": preset}
-        audio = out.add_stream_from_template(inp.streams.audio[0])
+        audio = out.add_stream_from_template(inp.streams.audio[0]) if inp.streams.audio else None
         frames = 0
         for packet in inp.demux():
             if packet.stream.type == "audio":
-                if packet.size:
+                if packet.size and audio is not None:
                     packet.stream = audio
                     out.mux(packet)
                 continue
@@ -70,75 +96,88 @@ def plain_transcode(src: Path, dst: Path, crf: int, preset: str) -> int:
     return frames
 
 
-def measure(task: dict) -> dict:
-    """Run one task in this process (called in a subprocess) and return its numbers.
+def timed(command: list[str], log: Path) -> dict:
+    """Run a whole process; its wall seconds, CPU seconds (user + system) and peak RSS, from the kernel."""
+    with log.open("wb") as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"failed ({process.returncode}): {' '.join(command)}\n{log.read_text()[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
-    The clock covers the work (model loading included), not Python's imports.
-    """
-    import av  # noqa: F401  (libraries are imported before the clock starts, for every task alike)
+
+def count_frames(film: Path) -> int:
+    import av
+
+    with av.open(str(film)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def ours_command(film: Path, ref: Path, out: Path, device: str, config: Path | None) -> list[str]:
+    command = [sys.executable, "-m", "videocolor.cli", str(film), "--ref", str(ref), "-o", str(out)]
+    command += ["--overwrite", "--quiet", "--device", device]
+    return command + (["--config", str(config)] if config else [])
+
+
+def pairs(film: Path, ref: Path, work: Path, args: argparse.Namespace, config: Path | None) -> dict:
+    """``args.repeats`` interleaved (ours, transcode) pairs after one warm-up pair; medians and per-pair ratios."""
+    ours = ours_command(film, ref, work / "ours.mp4", args.device, config)
+    transcode = [sys.executable, __file__, "--transcode", str(film), str(work / "transcode.mp4")]
+    runs = {"ours": [], "transcode": []}
+    for i in range(args.repeats + 1):
+        for name, command in (("ours", ours), ("transcode", transcode)):
+            result = timed(command, work / "stderr.txt")
+            if i:
+                runs[name].append(result)
+    ratios = [a["wall"] / b["wall"] for a, b in zip(runs["ours"], runs["transcode"])]
+    cpu_ratios = [a["cpu"] / b["cpu"] for a, b in zip(runs["ours"], runs["transcode"])]
+    median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
+    return {
+        "ours_s": median(runs["ours"], "wall"),
+        "transcode_s": median(runs["transcode"], "wall"),
+        "ratio": statistics.median(ratios),
+        "ratio_range": (min(ratios), max(ratios)),
+        "cpu_ratio": statistics.median(cpu_ratios),
+        "rss_mb": max(r["rss_mb"] for r in runs["ours"]),
+        "frames": count_frames(film),
+    }
+
+
+def measure(task: dict) -> dict:
+    """In this process (a subprocess of the bench): the analysis pass, or a render's peak memory."""
+    import torch
 
     from videocolor import Settings, colorize_video
     from videocolor.analysis import analyse
 
-    src, work = Path(task["src"]), Path(task["work"])
+    src = Path(task["src"])
     started = time.perf_counter()
-    if task["kind"] == "transcode":
-        frames = plain_transcode(src, work / "transcode.mp4", 18, "medium")
-    elif task["kind"] == "analysis":
-        frames = analyse(src, ref_dir=task["ref_dir"], quiet=True).num_frames
+    if task["kind"] == "analysis":
+        frames = analyse(src, ref=task["ref"], quiet=True).num_frames
     else:
-        settings = Settings(model=task["model"], temporal=task["temporal"], device=task["device"], quiet=True)
-        frames = colorize_video(src, work / f"out_{task['name']}.mp4", ref=task["ref"], settings=settings, overwrite=True).frames
-    seconds = time.perf_counter() - started
-    return {"frames": frames, "seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        settings = Settings(model=task["model"], device=task["device"], quiet=True)
+        frames = colorize_video(src, Path(task["out"]), ref=task["ref"], settings=settings, overwrite=True).frames
+    gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_initialized() else 0.0
+    return {
+        "frames": frames,
+        "seconds": time.perf_counter() - started,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gpu_mb": gpu,
+    }
 
 
-def run(task: dict, env: dict | None = None) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--task", json.dumps(task)], capture_output=True, text=True, env=env, check=False
-    )
+def run_task(task: dict, env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--task", json.dumps(task)], capture_output=True, text=True, env=env, check=False)
     if out.returncode:
-        raise SystemExit(f"benchmark task {task['name']} failed:\n{out.stderr[-2000:]}")
+        raise SystemExit(f"benchmark task {task['kind']} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", default="640x360", help="WxH of the test clip")
-    parser.add_argument("--frames", type=int, default=240, help="frames in the test clip (10 s at 23.976 fps)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3, help="take the fastest of this many runs")
-    parser.add_argument("--devc-memory", action="store_true", help="measure --model devc at 1920x1080 (fake weights)")
-    parser.add_argument("--task", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.task:
-        print(json.dumps(measure(json.loads(args.task))))
-        return
-    width, height = (int(v) for v in args.size.split("x"))
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        src, ref, ref_dir = work / "clip.mp4", work / "refs" / "astronaut.png", work / "refs"
-        ref_dir.mkdir()
-        make_clip(src, (height, width), args.frames)
-        make_ref(ref)
-        base = {"src": str(src), "work": str(work), "ref": str(ref), "ref_dir": str(ref_dir), "device": args.device}
-        tasks = [
-            {**base, "name": "transcode", "kind": "transcode"},
-            {**base, "name": "temporal-off", "kind": "colorize", "model": "exemplar", "temporal": "off"},
-            {**base, "name": "temporal-dis", "kind": "colorize", "model": "exemplar", "temporal": "dis"},
-            {**base, "name": "analysis", "kind": "analysis"},
-        ]
-        results = {}
-        for task in tasks:
-            runs = [run(task) for _ in range(args.repeats)]
-            results[task["name"]] = min(runs, key=lambda r: r["seconds"])
-        if args.devc_memory:
-            results["devc-1080p"] = devc_memory(work, args.device)
-    report(results, width, height, args.frames)
-
-
-def devc_memory(work: Path, device: str) -> dict:
-    """Render a short 1920x1080 clip with --model devc on release-shaped random weights; peak RSS."""
+def devc_memory(work: Path, ref: Path, device: str) -> dict:
+    """Render a short 1920x1080 clip with --model devc on release-shaped random weights; peak memory."""
     sys.path.insert(0, str(ROOT / "tests"))
     from devc_fixtures import write_fake_devc_zip
 
@@ -148,26 +187,76 @@ def devc_memory(work: Path, device: str) -> dict:
     env = {**os.environ, "VIDEOCOLOR_HOME": str(home)}
     os.environ["VIDEOCOLOR_HOME"] = str(home)
     weights.install("devc", write_fake_devc_zip(work / "devc.zip"))
-    src = work / "clip1080.mp4"
-    make_clip(src, (1080, 1920), 8)
-    task = {"src": str(src), "work": str(work), "ref": str(work / "refs" / "astronaut.png"), "device": device,
-            "name": "devc-1080p", "kind": "colorize", "model": "devc", "temporal": "dis"}
-    return run(task, env)
+    src = make_clip("zoom", work / "clip1080.mp4", (1080, 1920), 8)
+    task = {"kind": "colorize", "src": str(src), "out": str(work / "devc.mp4"), "ref": str(ref), "model": "devc", "device": device}
+    return run_task(task, env)
 
 
-def report(results: dict, width: int, height: int, frames: int) -> None:
-    transcode = results["transcode"]["seconds"]
-    fps_of = {name: r["frames"] / r["seconds"] for name, r in results.items()}
-    print(f"\n{width}x{height}, {frames} frames, {os.cpu_count()} CPU cores, torch threads default\n")
-    print("| run | frames | seconds | fps | x transcode time | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="640x360", help="WxH of the generated films")
+    parser.add_argument("--frames", type=int, default=240, help="frames per generated film (10 s at 23.976 fps)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--codec", help="video encoder for our renders (default: the library's)")
+    parser.add_argument("--repeats", type=int, default=3, help="counted (ours, transcode) pairs per row")
+    parser.add_argument("--rows", default="pans,zoom,static,street", help="comma-separated rows to run")
+    parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval", help="real-footage set (street row)")
+    parser.add_argument("--memory", action="store_true", help="peak RSS and GPU memory at 1x and 3x --frames (zoom)")
+    parser.add_argument("--devc-memory", action="store_true", help="measure --model devc at 1920x1080 (fake weights)")
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    parser.add_argument("--transcode", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.task:
+        print(json.dumps(measure(json.loads(args.task))))
+        return
+    if args.transcode:
+        plain_transcode(*args.transcode)
+        return
+    width, height = (int(v) for v in args.size.split("x"))
+    rows = args.rows.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ref = make_ref(work / "astronaut.png")
+        config = None
+        if args.codec:
+            config = work / "codec.toml"
+            config.write_text(f'codec = "{args.codec}"\n')
+        results = {}
+        films = {kind: make_clip(kind, work / f"{kind}.mp4", (height, width), args.frames) for kind in ("pans", "zoom", "static") if kind in rows}
+        films["start-up (1 frame)"] = make_clip("static", work / "one.mp4", (height, width), 1)
+        street = args.eval_dir / "video" / "street_bikes.mp4"
+        if "street" in rows and street.is_file():
+            films["street"] = street
+        for name, film in films.items():
+            row_ref = film_frame(film, work / "street_ref.png") if name == "street" else ref
+            results[name] = pairs(film, row_ref, work, args, config)
+            print(f"done: {name}", file=sys.stderr, flush=True)
+        analysis = run_task({"kind": "analysis", "src": str(films.get("pans", films["start-up (1 frame)"])), "ref": str(ref)})
+        memory = {}
+        if args.memory:
+            for n in (args.frames, 3 * args.frames):
+                src = make_clip("zoom", work / f"zoom{n}.mp4", (height, width), n)
+                task = {"kind": "colorize", "src": str(src), "out": str(work / "m.mp4"), "ref": str(ref), "model": "exemplar", "device": args.device}
+                memory[n] = run_task(task)
+        if args.devc_memory:
+            memory["devc 1920x1080"] = devc_memory(work, ref, args.device)
+    report(results, analysis, memory, args, width, height)
+
+
+def report(results: dict, analysis: dict, memory: dict, args: argparse.Namespace, width: int, height: int) -> None:
+    print(f"\n{width}x{height} ({args.frames} frames per generated film), device {args.device}, {os.cpu_count()} CPU cores, "
+          f"whole processes, medians of {args.repeats} interleaved pairs\n")
+    print("| content | our s | transcode s | fps | x transcode (wall) | pairs min-max | x transcode (CPU) | peak RSS MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        ratio = r["seconds"] / transcode if name != "devc-1080p" else float("nan")
-        print(f"| {name} | {r['frames']} | {r['seconds']:.2f} | {fps_of[name]:.1f} | {ratio:.2f} | {r['peak_rss_mb']:.0f} |")
-    off, dis = results["temporal-off"]["seconds"], results["temporal-dis"]["seconds"]
-    print(f"\nend-to-end ratio to plain transcode (target <= 6): {dis / transcode:.2f}")
-    print(f"temporal stage cost (target <= 15%): {100 * (dis - off) / off:+.1f}%")
-    print(f"analysis pass: {fps_of['analysis']:.0f} frames/s, {fps_of['analysis'] / (24000 / 1001):.1f}x real time")
+        frames = r["frames"]
+        low, high = r["ratio_range"]
+        print(f"| {name} | {r['ours_s']:.2f} | {r['transcode_s']:.2f} | {frames / r['ours_s']:.1f} | {r['ratio']:.2f} | "
+              f"{low:.2f}-{high:.2f} | {r['cpu_ratio']:.2f} | {r['rss_mb']:.0f} |")
+    print(f"\nanalysis pass: {analysis['frames'] / analysis['seconds']:.0f} frames/s, "
+          f"{analysis['frames'] / analysis['seconds'] / float(FPS):.1f}x real time")
+    for n, m in memory.items():
+        print(f"memory, {n} frames: peak RSS {m['rss_mb']:.0f} MB, peak GPU memory {m['gpu_mb']:.0f} MB, {m['frames'] / m['seconds']:.1f} fps")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ def _check_device(name: str) -> str | None:
 
 
 def _check_codec(name: str) -> str | None:
+    if name == "auto":
+        return None
     try:
         codec = av.codec.Codec(name, "w")
     except ValueError:
@@ -67,9 +69,11 @@ class Settings:
         model: ``auto`` (the best model whose weights are present: DEVC when installed, else exemplar) or a
             registered model name (``exemplar``, ``devc``).
         device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
-        batch_size: frames per forward pass.
+        batch_size: frames per forward pass; 0 chooses from the device: 8 on the CPU, on a GPU what its free
+            memory holds (up to 16).
         temporal: ``off``, ``dis`` (OpenCV DIS flow) or ``raft`` (torchvision RAFT) ab smoothing.
-        codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``ffv1``, ``prores_ks``.
+        codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``ffv1``, ``prores_ks``, ``h264_nvenc``;
+            ``auto``: NVENC H.264 when rendering on a GPU whose driver FFmpeg can use, else ``libx264``.
         crf: constant rate factor for x264/x265 (lower is better quality).
         preset: encoder speed preset for x264/x265.
         pix_fmt: output pixel format; ``yuv420p`` needs even sizes, odd sizes switch to ``yuv444p``.
@@ -80,9 +84,9 @@ class Settings:
 
     model: str = knob("auto", choices=MODELS)
     device: str = knob("auto", check=_check_device)
-    batch_size: int = knob(8, low=1)
+    batch_size: int = knob(0, low=0)
     temporal: str = knob("dis", choices=TEMPORAL)
-    codec: str = knob("libx264", check=_check_codec)
+    codec: str = knob("auto", check=_check_codec)
     crf: int = knob(18, low=0, high=63)
     preset: str = knob("medium")
     pix_fmt: str = knob("yuv420p", check=_check_pix_fmt)
@@ -91,7 +95,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_knobs(self)
-        formats = av.codec.Codec(self.codec, "w").video_formats
+        formats = av.codec.Codec("libx264" if self.codec == "auto" else self.codec, "w").video_formats
         if formats and self.pix_fmt not in {f.name for f in formats}:
             raise InputError(
                 f"setting pix_fmt {self.pix_fmt} is not one {self.codec} can encode; it takes "

@@ -24,6 +24,7 @@ class FrameBatch:
         starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
         small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
         motion: the temporal stage's flow for these frames (``TemporalSmoother.estimate``), once computed.
+        ready: on a GPU, the CUDA event after which the tensors above are computed (``accel.mark_ready``).
     """
 
     lightness: torch.Tensor
@@ -33,6 +34,7 @@ class FrameBatch:
     starts_shot: bool = True
     small: torch.Tensor | None = None
     motion: Any = None
+    ready: Any = None
 
     def __len__(self) -> int:
         return len(self.pts)

@@ -7,6 +7,7 @@ uses these pieces to write shot segments and mux the final film atomically.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import tempfile
@@ -24,6 +25,8 @@ from .decode import VideoInfo, open_video
 log = logging.getLogger("videocolor")
 
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
+_NVENC_CODECS = {"h264_nvenc", "hevc_nvenc", "av1_nvenc"}
+_NVENC_PRESETS = {f"p{i}" for i in range(1, 8)}
 _SUBSAMPLED = ("420", "422", "411", "410", "440")
 
 
@@ -35,6 +38,40 @@ class EncodeSettings:
     crf: int = 18
     preset: str = "medium"
     pix_fmt: str = "yuv420p"
+
+
+def resolve_codec(codec: str, device_type: str) -> str:
+    """The encoder a ``codec`` setting names: ``auto`` is NVENC H.264 when rendering on a GPU whose driver
+    PyAV's FFmpeg can reach, else libx264; any other name is used as it is."""
+    if codec != "auto":
+        return codec
+    return "h264_nvenc" if device_type == "cuda" and nvenc_works() else "libx264"
+
+
+@functools.lru_cache(maxsize=1)
+def nvenc_works() -> bool:
+    """Whether FFmpeg's h264_nvenc opens here: PyAV's wheel lists it, but it needs the NVIDIA driver's encoder."""
+    if "h264_nvenc" not in av.codecs_available:
+        return False
+    try:
+        context = av.CodecContext.create("h264_nvenc", "w")
+        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
+        context.time_base = Fraction(1, 25)
+        context.open()
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        log.debug("h264_nvenc cannot open (%s); using libx264", exc)
+        return False
+    return True
+
+
+def encoder_options(settings: EncodeSettings) -> dict[str, str]:
+    """FFmpeg options for the encoder: CRF and preset for x264-like codecs, constant quality for NVENC."""
+    if settings.codec in _CRF_CODECS:
+        return {"crf": str(settings.crf), "preset": settings.preset}
+    if settings.codec in _NVENC_CODECS:  # -cq is NVENC's CRF; x264 preset names map to its middle preset
+        preset = settings.preset if settings.preset in _NVENC_PRESETS else "p4"
+        return {"rc": "vbr", "cq": str(settings.crf), "b": "0", "preset": preset}
+    return {}
 
 
 def partial_path(output: Path) -> Path:
@@ -148,8 +185,7 @@ def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, s
     stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
     stream.time_base = info.time_base
     stream.codec_context.time_base = info.time_base
-    if settings.codec in _CRF_CODECS:
-        stream.options = {"crf": str(settings.crf), "preset": settings.preset}
+    stream.options = encoder_options(settings)
     ctx = stream.codec_context
     ctx.colorspace, ctx.color_range = info.colorspace, info.color_range
     ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc

@@ -19,7 +19,7 @@ from ..analysis import analyse as analyse_film
 from ..config import Settings
 from ..errors import InputError
 from ..io.decode import VideoSource
-from ..io.encode import EncodeSettings, check_encodable
+from ..io.encode import EncodeSettings, check_encodable, resolve_codec
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..models.build import build_colorizer, resolve_device
 from ..pipeline import Renderer
@@ -90,7 +90,8 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
 
 def encode_settings(settings: Settings) -> EncodeSettings:
     """The video encoder part of ``settings``."""
-    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
+    codec = resolve_codec(settings.codec, resolve_device(settings.device).type)
+    return EncodeSettings(codec=codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
 
 
 def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError, one_line
+from .exemplar_card import PRECISIONS
 from .exemplar_card import Lite0Weights
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
@@ -113,14 +114,18 @@ class EfficientNetLite0(nn.Module):
         """Map RGB in [0, 1] to the network's input range, (255 x - 127) / 128."""
         return (rgb * 255.0 - 127.0) / 128.0
 
-    def features(self, rgb: torch.Tensor) -> list[torch.Tensor]:
-        """Multi-scale taps of ``rgb`` ``(B, 3, H, W)`` in [0, 1]: a list of ``(B, C_s, ceil(H/s), ceil(W/s))``."""
-        x = F.relu6(self._bn0(self._conv_stem(self.normalize(rgb).contiguous(memory_format=torch.channels_last))))
-        taps = []
-        for i, block in enumerate(self._blocks):
-            x = block(x)
-            if i in self._tap_after:
-                taps.append(x)
+    def features(self, rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> list[torch.Tensor]:
+        """Multi-scale taps of ``rgb`` ``(B, 3, H, W)`` in [0, 1]: a list of float32 ``(B, C_s, ceil(H/s), ceil(W/s))``.
+
+        ``dtype`` ``bfloat16`` or ``float16`` runs the convolutions under autocast (see ``compute_dtype``).
+        """
+        with torch.autocast(rgb.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            x = F.relu6(self._bn0(self._conv_stem(self.normalize(rgb).contiguous(memory_format=torch.channels_last))))
+            taps = []
+            for i, block in enumerate(self._blocks):
+                x = block(x)
+                if i in self._tap_after:
+                    taps.append(x.float())
         return taps
 
     @torch.no_grad()
@@ -145,6 +150,25 @@ class EfficientNetLite0(nn.Module):
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(self.head_features(rgb), 1), 1))
+
+
+def compute_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """The dtype the backbone's convolutions run in for a ``precision`` setting (one of ``PRECISIONS``).
+
+    ``auto`` is bfloat16 where the hardware computes it natively (CUDA GPUs that support it, CPUs with
+    AVX512-BF16 or AMX) and float32 elsewhere, where bfloat16 would be emulated and slower. Measured on a
+    Zen 4 CPU: the backbone 3x faster at 256x144; see the README for its effect on quality.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return getattr(torch, precision)
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # torch.cpu exposes no public bf16 query; these two read CPUID and are what oneDNN itself keys on.
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return torch.bfloat16 if device.type == "cpu" and native else torch.float32
 
 
 def efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetLite0:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..color import lightness_to_gray_rgb, rgb_to_lab
-from .backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
+from .backbone_lite0 import EfficientNetLite0, compute_dtype, shared_efficientnet_lite0
 from .exemplar_card import ExemplarSettings
 
 # Target positions matched per chunk: bounds the similarity matrix at chunk x reference positions.
@@ -84,6 +84,7 @@ class ExemplarColorizer:
         reference_stride: stride of the reference's grid, a multiple of ``match_stride`` (cost falls with its square).
         luminance_weight: similarity lost per 100 units of lightness difference between matched cells; a weak
             prior that breaks ties between semantically alike positions (measured: +0.25 dB on real-photo pans).
+        precision: the backbone's compute precision (``backbone_lite0.compute_dtype``); matching stays float32.
     """
 
     name = "exemplar"
@@ -97,6 +98,7 @@ class ExemplarColorizer:
         match_stride: int = 8,
         reference_stride: int = 8,
         luminance_weight: float = 1.0,
+        precision: str = "float32",
     ) -> None:
         if reference_stride % match_stride:
             raise ValueError(f"reference_stride ({reference_stride}) must be a multiple of match_stride ({match_stride})")
@@ -107,6 +109,7 @@ class ExemplarColorizer:
         self.reference_stride = reference_stride
         self.luminance_weight = luminance_weight
         self.backbone: EfficientNetLite0 = shared_efficientnet_lite0(self.device)
+        self.dtype = compute_dtype(precision, self.device)
 
     def work_shape(self, height: int, width: int) -> tuple[int, int]:
         return fit_long_side(height, width, self.work_size, multiple=self.grid_stride)
@@ -125,7 +128,7 @@ class ExemplarColorizer:
             ``(B, D, h / grid_stride, w / grid_stride)``, unit norm over ``D`` at every position.
         """
         grid = (lightness.shape[-2] // self.grid_stride, lightness.shape[-1] // self.grid_stride)
-        taps = self.backbone.features(lightness_to_gray_rgb(lightness))
+        taps = self.backbone.features(lightness_to_gray_rgb(lightness), self.dtype)
         parts = []
         for weight, tap in zip(TAP_WEIGHTS, taps):
             if tap.shape[-1] > grid[1]:  # pool fine taps first: normalising at their full size costs more than it gains

@@ -12,6 +12,8 @@ from ..errors import InputError
 from ..knobs import check_knobs, knob
 from .spec import ModelSpec, Weights, WeightsEnum
 
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
 
 @dataclass(frozen=True)
 class ExemplarSettings:
@@ -23,12 +25,15 @@ class ExemplarSettings:
             8 is about twice as fast end to end).
         reference_stride: grid step of the reference's cells (a multiple of ``match_stride``).
         temperature: softmax temperature of the matching.
+        precision: the backbone's compute precision: ``auto`` (bfloat16 where the CPU or GPU computes it
+            natively, else float32), ``float32``, ``bfloat16`` or ``float16``; matching stays float32.
     """
 
     work_size: int = knob(256, low=32)
     match_stride: int = knob(8, choices=(2, 4, 8, 16))
     reference_stride: int = knob(8, low=2)
     temperature: float = knob(0.01, low=0.0, high=1.0, low_open=True)
+    precision: str = knob("auto", choices=PRECISIONS)
 
     def __post_init__(self) -> None:
         check_knobs(self, "exemplar.")

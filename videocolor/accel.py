@@ -1,0 +1,118 @@
+"""Device helpers for the render pass: thread counts, batch size, and GPU copies overlapped with compute.
+
+On a GPU each pipeline thread works in its own CUDA stream: the decode thread uploads frames from page-locked
+(pinned) host memory without blocking, the model thread computes, the encode thread downloads finished
+frames, and events hand tensors from one stream to the next. On the CPU these helpers do nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+# Bytes of GPU memory one full-resolution frame holds while it travels through the pipeline: RGB upload
+# (3), lightness and its copies (3 x 4), chroma and guided-filter temporaries at full size (about 10 x 4).
+_GPU_BYTES_PER_PIXEL = 60
+_GPU_MEMORY_SHARE = 0.25  # of the free memory, for the frames in flight (several batches wait in queues)
+_MAX_GPU_BATCH = 32  # beyond this the GPU is already busy; larger batches only hold more host memory
+_CPU_BATCH = 8
+# Threads the render's own threads (decode, encode, x264's) keep busy besides the model's.
+_PIPELINE_THREADS = 2
+_MAX_TORCH_THREADS = 16  # work-resolution tensors are small: more threads than this only add overhead
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def torch_threads(device: torch.device, cores: int | None = None) -> int:
+    """Intra-op threads for the model: the cores left by the pipeline's other threads, 1 to 16.
+
+    The model's tensors at the work resolution are small; on a 2-core machine a second intra-op thread only
+    spins against the decode and encode threads (measured: 3x the CPU time for the same backbone pass).
+    On a GPU one thread feeds it.
+    """
+    if device.type != "cpu":
+        return 1
+    cores = cpu_cores() if cores is None else cores
+    return max(1, min(_MAX_TORCH_THREADS, cores - _PIPELINE_THREADS))
+
+
+def auto_batch_size(device: torch.device, height: int, width: int) -> int:
+    """Frames per forward pass: 8 on the CPU; on a GPU as many as a quarter of its free memory holds, 1 to 32."""
+    if device.type != "cuda":
+        return _CPU_BATCH
+    free, _ = torch.cuda.mem_get_info(device)
+    fit = int(free * _GPU_MEMORY_SHARE) // (_GPU_BYTES_PER_PIXEL * height * width)
+    return max(1, min(_MAX_GPU_BATCH, fit))
+
+
+def stream_for(device: torch.device) -> contextlib.AbstractContextManager:
+    """A new CUDA stream made current for the calling thread (nothing on the CPU)."""
+    return torch.cuda.stream(torch.cuda.Stream(device)) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def mark_ready(device: torch.device) -> torch.cuda.Event | None:
+    """An event after the work queued so far on this thread's stream (``None`` on the CPU)."""
+    if device.type != "cuda":
+        return None
+    event = torch.cuda.Event()
+    event.record()
+    return event
+
+
+def wait_ready(event: torch.cuda.Event | None, tensors: Sequence[torch.Tensor | None]) -> None:
+    """Make this thread's stream wait for ``event``; ``tensors`` (made on another stream) are kept alive for it."""
+    if event is None:
+        return
+    stream = torch.cuda.current_stream()
+    stream.wait_event(event)
+    for tensor in tensors:
+        if tensor is not None and tensor.is_cuda:
+            tensor.record_stream(stream)
+
+
+class PinnedStaging:
+    """Page-locked host buffers for one thread's copies, used in turns so a copy overlaps the next batch.
+
+    Args:
+        device: the GPU the copies go to or come from.
+        slots: buffers used in rotation; a buffer is reused once its last copy has finished.
+    """
+
+    def __init__(self, device: torch.device, slots: int = 2) -> None:
+        self.device = device
+        self._buffers: list[torch.Tensor | None] = [None] * slots
+        self._events = [torch.cuda.Event() for _ in range(slots)]
+        self._turn = 0
+
+    def _next(self, shape: tuple[int, ...], dtype: torch.dtype) -> tuple[torch.Tensor, torch.cuda.Event]:
+        self._turn = (self._turn + 1) % len(self._buffers)
+        event = self._events[self._turn]
+        event.synchronize()  # the last copy through this buffer is done
+        numel = int(np.prod(shape))
+        host = self._buffers[self._turn]
+        if host is None or host.numel() < numel or host.dtype != dtype:
+            host = self._buffers[self._turn] = torch.empty(numel, dtype=dtype, pin_memory=True)
+        return host[:numel].view(shape), event
+
+    def upload(self, frames: Sequence[np.ndarray]) -> torch.Tensor:
+        """Stack ``frames`` (equal shapes and dtypes) into a pinned buffer and copy it to the GPU without blocking."""
+        host, event = self._next((len(frames), *frames[0].shape), torch.from_numpy(frames[0][:0]).dtype)
+        np.stack(frames, out=host.numpy())
+        out = host.to(self.device, non_blocking=True)
+        event.record()
+        return out
+
+    def download(self, tensor: torch.Tensor) -> np.ndarray:
+        """A GPU tensor copied through a pinned buffer: a numpy array, valid until this slot's next use."""
+        host, event = self._next(tuple(tensor.shape), tensor.dtype)
+        host.copy_(tensor, non_blocking=True)
+        event.record()
+        event.synchronize()
+        return host.numpy()

@@ -1,0 +1,74 @@
+"""Work reused across the frames of a shot: a frame that repeats the last one the model saw is not recomputed.
+
+Static shots (a title card, a locked-off camera on a still scene) hand the model the same picture again and
+again; x264 makes such frames almost free, so a colorizer that recomputes them is at its slowest, relative
+to the codec, exactly there. A frame whose work-resolution lightness is within a small mean difference of
+the last frame the model colorized (its anchor) takes the anchor's chroma instead. Comparing with the anchor,
+not the previous frame, keeps a slow drift from accumulating: at most one tolerance of change goes unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+# Mean |L difference| (Lab L units, 0-100) at the work resolution under which a frame counts as a repeat.
+# Measured between consecutive frames: 0.0 in a generated static shot, 0.35-0.5 in a slow zoom, 0.8 and
+# more in real street footage; so only true repeats and near-identical frames fall under it.
+REPEAT_TOLERANCE = 0.2
+
+
+class RepeatSkipper:
+    """Runs a colorizer only on the frames of a shot that differ from the last one it colorized.
+
+    Args:
+        tolerance: mean absolute lightness difference (L units) below which a frame is a repeat.
+    """
+
+    def __init__(self, tolerance: float = REPEAT_TOLERANCE) -> None:
+        self.tolerance = tolerance
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the anchor: call at every cut."""
+        self._anchor: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # L (1, h, w), ab, confidence
+
+    def fresh(self, small: torch.Tensor) -> list[int]:
+        """Indices of the frames of ``small`` ``(B, 1, h, w)`` (L in [0, 100]) that the model must see."""
+        anchor = None if self._anchor is None else self._anchor[0]
+        keep = []
+        for i in range(small.shape[0]):
+            if anchor is None or (small[i] - anchor).abs().mean().item() >= self.tolerance:
+                keep.append(i)
+                anchor = small[i]
+        return keep
+
+    def colorize(
+        self, predict: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], small: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``predict(small[fresh])`` for the fresh frames; every repeat copies its anchor's ab and confidence.
+
+        Returns ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``, as ``predict`` would for all of ``small``.
+        """
+        keep = self.fresh(small)
+        if len(keep) == small.shape[0]:
+            ab, confidence = predict(small)
+        else:
+            # Pool: the anchor from before this batch (if any), then the fresh frames; each frame takes its
+            # anchor's entry. The first frame of a shot is always fresh, so the pool is never empty.
+            pool = [] if self._anchor is None else [self._anchor[1:]]
+            if keep:
+                pool.append(predict(small[keep]))
+            pool_ab, pool_conf = (torch.cat(parts) for parts in zip(*pool))
+            offset = 0 if self._anchor is None else 1
+            source, last = [], 0
+            for i in range(small.shape[0]):
+                if i in keep:
+                    last = offset + keep.index(i)
+                source.append(last)
+            index = torch.tensor(source, device=pool_ab.device)
+            ab, confidence = pool_ab[index], pool_conf[index]
+        if keep:
+            self._anchor = (small[keep[-1]], ab[keep[-1] : keep[-1] + 1], confidence[keep[-1] : keep[-1] + 1])
+        return ab, confidence
