@@ -116,21 +116,22 @@ def count_frames(film: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def ours_command(film: Path, ref: Path, out: Path, device: str, config: Path | None) -> list[str]:
+def ours_command(film: Path, ref: Path, out: Path, args: argparse.Namespace, config: Path | None) -> list[str]:
     command = [sys.executable, "-m", "videocolor.cli", str(film), "--ref", str(ref), "-o", str(out)]
-    command += ["--overwrite", "--quiet", "--device", device]
+    command += ["--overwrite", "--quiet", "--device", args.device]
+    command += ["--temporal", args.temporal] if args.temporal else []
     return command + (["--config", str(config)] if config else [])
 
 
 def pairs(film: Path, ref: Path, work: Path, args: argparse.Namespace, config: Path | None) -> dict:
-    """``args.repeats`` interleaved (ours, transcode) pairs after one warm-up pair; medians and per-pair ratios."""
-    ours = ours_command(film, ref, work / "ours.mp4", args.device, config)
+    """``args.repeats`` interleaved (ours, transcode) pairs after ``args.warmup`` uncounted ones; medians and ratios."""
+    ours = ours_command(film, ref, work / "ours.mp4", args, config)
     transcode = [sys.executable, __file__, "--transcode", str(film), str(work / "transcode.mp4")]
     runs = {"ours": [], "transcode": []}
-    for i in range(args.repeats + 1):
+    for i in range(args.warmup + args.repeats):
         for name, command in (("ours", ours), ("transcode", transcode)):
             result = timed(command, work / "stderr.txt")
-            if i:
+            if i >= args.warmup:
                 runs[name].append(result)
     ratios = [a["wall"] / b["wall"] for a, b in zip(runs["ours"], runs["transcode"])]
     cpu_ratios = [a["cpu"] / b["cpu"] for a, b in zip(runs["ours"], runs["transcode"])]
@@ -198,7 +199,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=240, help="frames per generated film (10 s at 23.976 fps)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--codec", help="video encoder for our renders (default: the library's)")
+    parser.add_argument("--temporal", help="temporal stage for our renders: off, dis or raft (default: the library's)")
     parser.add_argument("--repeats", type=int, default=3, help="counted (ours, transcode) pairs per row")
+    parser.add_argument("--warmup", type=int, default=1, help="uncounted pairs before them")
     parser.add_argument("--rows", default="pans,zoom,static,street", help="comma-separated rows to run")
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval", help="real-footage set (street row)")
     parser.add_argument("--memory", action="store_true", help="peak RSS and GPU memory at 1x and 3x --frames (zoom)")
@@ -244,8 +247,9 @@ def main() -> None:
 
 
 def report(results: dict, analysis: dict, memory: dict, args: argparse.Namespace, width: int, height: int) -> None:
-    print(f"\n{width}x{height} ({args.frames} frames per generated film), device {args.device}, {os.cpu_count()} CPU cores, "
-          f"whole processes, medians of {args.repeats} interleaved pairs\n")
+    print(f"\n{width}x{height} ({args.frames} frames per generated film), device {args.device}, codec {args.codec or 'default'}, "
+          f"temporal {args.temporal or 'default'}, {os.cpu_count()} CPU cores, whole processes, medians of {args.repeats} "
+          f"interleaved pairs\n")
     print("| content | our s | transcode s | fps | x transcode (wall) | pairs min-max | x transcode (CPU) | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
