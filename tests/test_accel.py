@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from videocolor import synth
+import synth
 from videocolor.accel import auto_batch_size, torch_threads
 from videocolor.io.encode import EncodeSettings, encoder_options, resolve_codec
 from videocolor.models.backbone_lite0 import compute_dtype
