@@ -69,7 +69,7 @@ def test_settings_round_trip_through_a_dict():
         (V + 'pix_fmt = "rgb48be"', "pix_fmt rgb48be is not one libx264 can encode"),
         (V + "quiet = 1", "quiet must be true or false"),
         (V + "batch_size = true", "batch_size must be an integer"),
-        (V + "batch_size = 0", "batch_size must be at least 1"),
+        (V + "batch_size = -1", "batch_size must be at least 0"),
         (V + "crf = 'high'", "crf must be an integer"),
         (V + "crf = 99", "crf must be in [0, 63]"),
         (V + "model = 'magic'", "model must be one of auto, exemplar, devc"),
@@ -104,8 +104,8 @@ def test_cli_exits_2_with_one_line_on_a_bad_config(tmp_path, capsys):
 
 
 def test_bad_flag_values_are_checked_too():
-    with pytest.raises(InputError, match="setting batch_size must be at least 1, got 0"):
-        Settings().replace(batch_size=0)
+    with pytest.raises(InputError, match="setting batch_size must be at least 0, got -1"):
+        Settings().replace(batch_size=-1)
     with pytest.raises(InputError, match="exemplar.work_size must be at least 32"):
         Settings().replace_section("exemplar", work_size=8)
 

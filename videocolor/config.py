@@ -95,10 +95,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         check_knobs(self)
-        formats = av.codec.Codec("libx264" if self.codec == "auto" else self.codec, "w").video_formats
+        codec = "libx264" if self.codec == "auto" else self.codec  # auto's fallback; NVENC takes its formats too
+        formats = av.codec.Codec(codec, "w").video_formats
         if formats and self.pix_fmt not in {f.name for f in formats}:
             raise InputError(
-                f"setting pix_fmt {self.pix_fmt} is not one {self.codec} can encode; it takes "
+                f"setting pix_fmt {self.pix_fmt} is not one {codec} can encode; it takes "
                 f"{', '.join(f.name for f in formats[:8])}{', ...' if len(formats) > 8 else ''}"
             )
         unknown = sorted(set(self.models) - set(registry.names()))
