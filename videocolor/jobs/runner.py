@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import one_line
-from . import work
 from .engines import Engine
 from .state import FINISHED, Claim, State, Status, worker_id
+from .work import analyse, mux, render
 
 log = logging.getLogger("videocolor")
 
@@ -75,19 +75,19 @@ def _submit(state: State, engine: Engine, claim: Claim) -> cf.Future:
     row = state.film(claim.film)
     job = json.loads(row["job"])
     if claim.kind == "analyse":
-        return engine.submit("analyse", work.analyse, job)
+        return engine.submit("analyse", analyse, job)
     if claim.kind == "render":
         table = json.loads(row["analysis"])
         segments = [dict(s) | {"index": s["idx"]} for s in state.segments(claim.film) if s["idx"] in claim.segments]
         on_done = (lambda result: state.segment_done(claim.film, result)) if engine.inline else None
-        return engine.submit("render", work.render, job, table, segments, on_done, not engine.inline)
+        return engine.submit("render", render, job, table, segments, on_done, not engine.inline)
     done = [s["idx"] for s in state.segments(claim.film)]
     return engine.submit("mux", _timed_mux, job, done)
 
 
 def _timed_mux(job: dict[str, Any], segments: list[int]) -> tuple[int, float]:
     started = time.perf_counter()
-    return work.mux(job, segments), time.perf_counter() - started
+    return mux(job, segments), time.perf_counter() - started
 
 
 def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, Outcome], quiet_errors: bool) -> None:
