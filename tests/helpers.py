@@ -43,6 +43,11 @@ def cut_film(path: Path, photos: list[str], frames: int, fps: Fraction = Fractio
     return synth.write_clip(path, [f for clip in clips for f in clip], fps=fps)
 
 
+def two_shots() -> list[np.ndarray]:
+    """True-color RGB frames of two shots: a 14-frame pan over the astronaut, a 14-frame zoom on the cat."""
+    return synth.pan(synth.load_photo("astronaut"), 14, SIZE) + synth.zoom(synth.load_photo("chelsea"), 14, SIZE)
+
+
 def film_frames() -> tuple[list[np.ndarray], list[int], int, int]:
     """Gray RGB frames of 6 shots (``SHOT_PHOTOS``): hard cuts, a fade through black into shot 3, a flash in shot 4.
 

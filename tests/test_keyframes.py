@@ -6,45 +6,42 @@ import json
 import logging
 import shutil
 
-import av
 import cv2
 import numpy as np
 import pytest
 
-from helpers import SIZE, save_image
+from helpers import SIZE, frames_rgb, save_image, two_shots
 import synth
 from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
 from videocolor.cli import main
 from videocolor.errors import InputError, OutputError
 from videocolor.keyframes import INDEX_NAME, export_keyframes, read_keyframes
+from videocolor.overrides import read_overrides
+from videocolor.preview import Previewer
+from videocolor.review import Board
 
 SETTINGS = Settings(quiet=True, batch_size=4)
-
-
-def decode(path) -> np.ndarray:
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
     """A two-shot gray film (a pan over the astronaut, then a zoom on a cat): path, true colors, keyframes, analysis."""
     root = tmp_path_factory.mktemp("keyframes")
-    truth = synth.pan(synth.load_photo("astronaut"), 14, SIZE) + synth.zoom(synth.load_photo("chelsea"), 14, SIZE)
+    truth = two_shots()
     path = synth.write_clip(root / "film.mp4", truth, audio_seconds=0)
     truth_path = synth.write_clip(root / "truth.mp4", truth, gray=False, audio_seconds=0)
     keys = root / "keys"
     found = analyse(path, quiet=True)
     entries = export_keyframes(path, keys, found.shots, found.keyframes)
-    return path, decode(truth_path), keys, entries, found
+    return path, frames_rgb(truth_path), keys, entries, found
 
 
 def test_export_writes_gray_keyframes_and_their_frames(film):
     path, _, keys, entries, found = film
     listed = json.loads((keys / INDEX_NAME).read_text())
     assert [e["index"] for e in listed] == [0, 1] and listed[0]["end_frame"] + 1 == listed[1]["start_frame"] == 14
-    gray = decode(path)
+    gray = frames_rgb(path)
     for entry in listed:
         assert set(entry) == {"index", "frame", "pts", "time", "start_frame", "end_frame", "file"}
         assert entry["start_frame"] <= entry["frame"] <= entry["end_frame"]
@@ -77,7 +74,7 @@ def test_render_is_exact_at_the_keyframe_and_propagates(film, colored, tmp_path,
         colorize_video(path, out, keyframes=colored, settings=SETTINGS)
     warnings = [r.getMessage() for r in caplog.records if "stay gray" in r.getMessage()]
     assert len(warnings) == 1 and "shot(s) 1;" in warnings[0]
-    frames = decode(out)
+    frames = frames_rgb(out)
     key = entries[0].frame
     assert metrics.psnr(frames[key][None], truth[key][None]) >= 34  # JPEG at another scale, then x264
     assert np.abs(frames[14:].astype(int) - frames[14:, ..., :1]).max() <= 3  # shot 1 stays gray
@@ -86,7 +83,7 @@ def test_render_is_exact_at_the_keyframe_and_propagates(film, colored, tmp_path,
     plain = tmp_path / "plain.mp4"
     colorize_video(path, plain, ref=ref, settings=SETTINGS)
     near = slice(max(0, key - 3), key + 4)
-    assert metrics.psnr(frames[near], truth[near]) > metrics.psnr(decode(plain)[near], truth[near]) + 1
+    assert metrics.psnr(frames[near], truth[near]) > metrics.psnr(frames_rgb(plain)[near], truth[near]) + 1
 
 
 def test_keyframe_folder_errors_name_the_file(film, colored, tmp_path):
@@ -127,3 +124,26 @@ def test_cli_export_and_render_errors_are_one_line(film, colored, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "notes.txt" in err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_preview_offers_the_colored_keyframe_first(film, colored):
+    path, truth, _, entries, _ = film
+    previews = Previewer(path, analyse(path, keyframes=colored, quiet=True), SETTINGS)
+    first = previews.candidates(0, 3)[0]
+    assert first.source == "keyframe" and first.path.name == "shot_0000.jpg" and previews.candidates(1, 3) == []
+    key = entries[0].frame
+    assert metrics.psnr(previews.colorize(0, first.path)[None], truth[key][None]) > 28
+
+
+def test_review_board_offers_the_keyframe_and_choosing_it_clears_the_override(film, colored, tmp_path):
+    path, _, _, _, _ = film
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    save_image(refs / "cat.png", synth.still(synth.load_photo("chelsea"), (90, 160)))
+    board = Board(path, refs, tmp_path / "shots.toml", keyframes=colored, settings=SETTINGS)
+    shot = board.shot(0)
+    assert (shot["chosen"], shot["source"], shot["candidates"][0]["name"]) == ("keyframe", "keyframe", "keyframe")
+    assert board.choose(0, "cat.png")["chosen"] == "cat.png"
+    assert board.choose(0, "keyframe")["source"] == "keyframe"
+    assert read_overrides(tmp_path / "shots.toml", board.analysis.shots) == {}
+    assert board.preview_jpeg(0, "keyframe")[:2] == b"\xff\xd8"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from videocolor.errors import InputError
-from videocolor.overrides import apply_overrides, read_overrides, write_overrides
+from videocolor.overrides import apply_overrides, edit_override, read_overrides, write_overrides
 from videocolor.timecode import Timecode
 from videocolor.types import ReferenceChoice, Shot
 
@@ -93,3 +93,28 @@ def test_template_round_trip(folder):
     assert '# reference = "../refs/b.jpg"  # score 0.600' in text and "00:00:02.000 - 00:00:04.000" in text
     got = read_overrides(path, SHOTS)
     assert got == {0: path.parent / "../refs/a.jpg", 1: path.parent / "../refs/b.jpg", 2: None, 3: path.parent / "../refs/a.jpg"}
+
+
+def test_edit_keeps_comments_and_other_entries(folder):
+    path = _write(
+        folder,
+        '# my notes\n[[shot]]\nindex = 0  # opening\nreference = "refs/a.jpg"\n# reference = "refs/b.jpg"  # maybe\n\n'
+        '[[shot]]\nstart = "00:00:04.500"  # the shot at 4.5 s\nskip = true\n\n'
+        '[[shot]]\nstart = "00:00:00"\nend = "00:00:08.000"\nreference = "refs/b.jpg"\n',
+    )
+    with pytest.raises(InputError, match="overlaps"):  # the file itself is invalid: nothing is changed
+        edit_override(path, SHOTS, 3, skip=True)
+    path.write_text(path.read_text().replace('start = "00:00:00"', 'start = "00:00:06"'))
+    edit_override(path, SHOTS, 0, reference=folder / "refs" / "b.jpg")
+    edit_override(path, SHOTS, 2, reference=folder / "refs" / "a.jpg")  # addressed by time: that entry changes
+    edit_override(path, SHOTS, 1, skip=True)
+    text = path.read_text()
+    assert "# my notes" in text and "# opening" in text and "# maybe" in text and "# the shot at 4.5 s" in text
+    assert read_overrides(path, SHOTS) == {0: folder / "refs/b.jpg", 1: None, 2: folder / "refs/a.jpg", 3: folder / "refs/b.jpg"}
+    with pytest.raises(InputError, match="by time"):  # one entry for shots 3 and 4 cannot change for one of them
+        edit_override(_write(folder, '[[shot]]\nstart = "00:00:05"\nend = "00:00:08"\nskip = true\n'), SHOTS, 3)
+    edit_override(path, SHOTS, 0)  # neither: the entry goes, the shot returns to the analysis' choice
+    assert 0 not in read_overrides(path, SHOTS)
+    fresh = folder / "new.toml"
+    edit_override(fresh, SHOTS, 3, skip=True)
+    assert read_overrides(fresh, SHOTS) == {3: None}

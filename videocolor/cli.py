@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "weights": "Download, install and list model weights.",
     "batch": "Colorize many films into an output folder, resumable.",
     "status": "Show the progress of a batch output folder.",
+    "preview": "Colorize shots' keyframes with their top candidate references, side by side.",
+    "review": "Review and choose each shot's reference in the browser; choices go to an override file.",
 }
 
 EXAMPLES = """examples:
@@ -29,6 +31,8 @@ EXAMPLES = """examples:
   videocolor film.mp4 --ref-dir refs/ --overrides shots.toml
   videocolor shots film.mp4 --export-keyframes keys/  then color keys/shot_*.png by hand, and:
   videocolor film.mp4 --keyframes keys/ --ref-dir refs/
+  videocolor preview film.mp4 --ref-dir refs/ --shots 3,7-9 -o sheet.png
+  videocolor review film.mp4 --ref-dir refs/ --overrides shots.toml
   videocolor image photo.png --ref color.jpg -o colored/
   videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
   videocolor film.mp4 --ref-dir refs/ --resume        continue a run that was interrupted

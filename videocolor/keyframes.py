@@ -14,7 +14,6 @@ time base, ``time`` in seconds, ``end_frame`` inclusive).
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ import torch
 
 from .color import lightness_to_gray_rgb, rgb_to_lightness
 from .errors import InputError, OutputError
+from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import IMAGE_EXTENSIONS, is_grayscale, read_rgb
 from .types import ReferenceChoice, Shot
@@ -93,11 +93,11 @@ def export_keyframes(
     entries = []
     with VideoSource(film) as source:
         for shot in shots:
-            pts, rgb = _frame_of_shot(source, shot, frames[shot.index])
+            pts, rgb = frame_of_shot(source, shot, frames[shot.index])
             _write_gray(folder / keyframe_file(shot.index), rgb)
             time = float(pts * shot.start.time_base)
             entries.append(KeyframeEntry(shot.index, frames[shot.index], pts, time, shot.start_frame, shot.end_frame, keyframe_file(shot.index)))
-    _write_atomic(folder / INDEX_NAME, json.dumps([asdict(e) for e in entries], indent=2) + "\n")
+    write_atomic(folder / INDEX_NAME, json.dumps([asdict(e) for e in entries], indent=2) + "\n")
     return entries
 
 
@@ -117,7 +117,7 @@ def check_export_folder(folder: str | Path, overwrite: bool, targets: Sequence[P
         raise OutputError(f"{existing[0]}: already exists; pass --overwrite to replace the keyframes in {folder}")
 
 
-def _frame_of_shot(source: VideoSource, shot: Shot, frame: int) -> tuple[int, np.ndarray]:
+def frame_of_shot(source: VideoSource, shot: Shot, frame: int) -> tuple[int, np.ndarray]:
     """``(pts, rgb)`` of the film's frame number ``frame``, counted from the shot's first frame (as the render does)."""
     for offset, (pts, rgb) in enumerate(source.frames(shot.start.pts, shot.end.pts)):
         if offset == frame - shot.start_frame:
@@ -134,21 +134,7 @@ def _write_gray(path: Path, rgb: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OutputError(f"{path}: cannot encode the keyframe")
-    _write_atomic(path, encoded.tobytes())
-
-
-def _write_atomic(path: Path, data: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.videocolor-tmp")
-    try:
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, encoded.tobytes())
 
 
 def read_index(folder: str | Path, shots: Sequence[Shot]) -> list[KeyframeEntry]:

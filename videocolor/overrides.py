@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .config import read_toml
 from .errors import InputError, OutputError
+from .io.atomic import write_atomic
 from .timecode import format_seconds, parse_timecode
 from .types import ReferenceChoice, Shot
 
@@ -125,8 +126,63 @@ def write_overrides(path: str | Path, shots: Sequence[Shot], choices: Sequence[R
 
 def _toml_path(reference: Path, override_file: Path) -> str:
     """A TOML string of ``reference`` relative to the override file's folder (absolute across drives)."""
+    return json.dumps(_relative(reference, override_file))
+
+
+def _relative(reference: Path, override_file: Path) -> str:
     try:
         text = os.path.relpath(Path(reference).resolve(), override_file.resolve().parent)
     except ValueError:
         text = str(Path(reference).resolve())
-    return json.dumps(Path(text).as_posix())
+    return Path(text).as_posix()
+
+
+def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, reference: Path | None = None, skip: bool = False) -> Path:
+    """Set shot ``index``'s entry of an override file, keeping every other entry and all comments.
+
+    ``reference`` forces that picture, ``skip`` leaves the shot gray, neither removes the shot's entry (back to
+    the analysis' choice). The file is created when missing and always replaced atomically; tomlkit edits it
+    so comments and layout survive (the standard library only reads TOML). An entry that addresses several
+    shots by time cannot be changed for one of them: ``InputError``.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    path = Path(path)
+    header = "# videocolor shot overrides (see videocolor shots --write-overrides); edited by videocolor review.\n"
+    text = header
+    if path.exists():
+        read_overrides(path, shots)  # the whole file must be valid before it is changed
+        text = read_toml(path, "override file")[0]
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    entries = document.get("shot")
+    if entries is None:
+        entries = tomlkit.aot()
+        document.append("shot", entries)
+    found = None
+    for n, entry in enumerate(entries):
+        addressed = _addressed(entry.unwrap(), shots, f"{path}: entry {n + 1}")
+        if index in addressed and len(addressed) > 1:
+            raise InputError(f"{path}: entry {n + 1} addresses shots {addressed[0]}-{addressed[-1]} by time; edit it by hand")
+        if index in addressed:
+            found = n
+    if reference is None and not skip:
+        if found is not None:
+            del entries[found]
+    else:
+        if found is None:
+            entries.append(tomlkit.table())
+            entries[-1]["index"] = index
+            found = len(entries) - 1
+        entry = entries[found]
+        for key in ("reference", "skip"):
+            if key in entry:
+                del entry[key]
+        if skip:
+            entry["skip"] = True
+        else:
+            entry["reference"] = _relative(reference, path)
+    return write_atomic(path, tomlkit.dumps(document))

@@ -1,0 +1,50 @@
+"""``videocolor preview FILM (--ref-dir REFS | --keyframes DIR) [--shots 3,7-9] -o sheet.png``: candidate previews."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .common import add_model_flags, guarded, settings_from_args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videocolor preview",
+        description="Colorize each requested shot's keyframe with its top candidate references, side by side, in one picture.",
+        epilog="example:\n  videocolor preview film.mp4 --ref-dir refs/ --shots 3,7-9 --candidates 3 -o sheet.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", help="the film")
+    parser.add_argument("--ref-dir", help="folder of color reference pictures, ranked per shot")
+    parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
+    parser.add_argument("--shots", help="shots to preview, e.g. 3,7-9 (default: all)")
+    parser.add_argument("--candidates", type=int, default=3, help="ranked references per shot (default 3)")
+    parser.add_argument("-o", "--output", required=True, help="the picture to write (.png or .jpg)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing picture")
+    add_model_flags(parser, video=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return guarded(_run, build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _run(args: argparse.Namespace) -> int:
+    # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
+    from ..analysis import analyse
+    from ..checks import check_output
+    from ..errors import InputError
+    from ..preview import Previewer, parse_shots, write_preview_sheet
+
+    if args.ref_dir is None and args.keyframes is None:
+        raise InputError("give --ref-dir (references to rank), --keyframes (colored keyframes), or both")
+    if args.candidates < 0:
+        raise InputError(f"--candidates must be 0 or more, got {args.candidates}")
+    shots = parse_shots(args.shots) if args.shots else None
+    check_output(args.output, [args.input], args.overwrite)
+    settings = settings_from_args(args)
+    analysis = analyse(args.input, ref_dir=args.ref_dir, keyframes=args.keyframes, quiet=settings.quiet)
+    print(write_preview_sheet(args.output, Previewer(args.input, analysis, settings), shots, args.candidates))
+    return 0

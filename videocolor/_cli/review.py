@@ -1,0 +1,53 @@
+"""``videocolor review FILM --ref-dir REFS [--keyframes DIR] [--overrides shots.toml] [--port N]``: the review page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .common import add_model_flags, guarded, settings_from_args
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videocolor review",
+        description="Serve a local page to review each shot's reference: previews of the top candidates, click to "
+        "choose, skip, or pick any picture of the folder. Every change is saved at once to the override file.",
+        epilog="example:\n  videocolor review film.mp4 --ref-dir refs/ --overrides shots.toml\n"
+        "  then render with: videocolor film.mp4 --ref-dir refs/ --overrides shots.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", help="the film")
+    parser.add_argument("--ref-dir", required=True, help="folder of color reference pictures")
+    parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
+    parser.add_argument("--overrides", help="the override file the choices go to (default: <film stem>_shots.toml beside the film)")
+    parser.add_argument("--candidates", type=int, default=3, help="ranked references shown per shot (default 3)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    add_model_flags(parser, video=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return guarded(_run, build_parser().parse_args(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _run(args: argparse.Namespace) -> int:
+    # These import torch (seconds): here, not at the top, so that ``videocolor review --help`` answers at once.
+    from ..review import Board, make_server
+
+    overrides = Path(args.overrides) if args.overrides else Path(args.input).with_name(f"{Path(args.input).stem}_shots.toml")
+    settings = settings_from_args(args)
+    board = Board(args.input, args.ref_dir, overrides, keyframes=args.keyframes, settings=settings, candidates=args.candidates)
+    server = make_server(board, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"review {args.input} at http://{host}:{port}/ (choices saved to {overrides}); Ctrl-C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:  # the way to stop it; every choice is already saved
+        print("review stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0

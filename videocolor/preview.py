@@ -1,0 +1,159 @@
+"""Candidate previews: a shot's keyframe colorized with each of its top references, in seconds.
+
+>>> previews = Previewer("film.mp4", analyse("film.mp4", ref_dir="refs/"))     # doctest: +SKIP
+>>> rgb = previews.colorize(3, Path("refs/street.jpg"))                           # doctest: +SKIP
+>>> write_preview_sheet("sheet.png", previews, shots=[3, 7], candidates=3)        # doctest: +SKIP
+
+The keyframe is the frame ``videocolor shots --export-keyframes`` exports; colorizing it is the render's
+own path for one frame (``pipeline.colorize_lightness``), so a preview shows what the render will do.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .analysis import Analysis
+from .config import Settings
+from .errors import InputError, OutputError
+from .io.atomic import write_atomic
+from .io.decode import VideoSource
+from .io.images import load_reference
+from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
+from .models import build_colorizer, resolve_device
+from .pipeline import colorize_lightness, frames_to_lightness
+
+TILE_HEIGHT = 180  # pixels of each picture of a sheet
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reference worth previewing for a shot: its picture, its retrieval score (``None``: not ranked), and why."""
+
+    path: Path
+    score: float | None
+    source: str
+
+
+class Previewer:
+    """Keyframes of a film and their colorized previews; thread-safe, the model loaded once.
+
+    Args:
+        film: the film analysed.
+        analysis: its ``analysis.analyse`` result (with ``ref_dir`` for ranked candidates, ``keyframes`` for
+            colored keyframes).
+        settings: the model, device and work size of the previews (the render's).
+        long_side: previews are made at most this many pixels on their long side.
+    """
+
+    def __init__(self, film: str | Path, analysis: Analysis, settings: Settings | None = None, long_side: int = 640) -> None:
+        settings = settings or Settings()
+        self.film, self.analysis = Path(film), analysis
+        self.colorizer = build_colorizer(settings, resolve_device(settings.device))
+        self.long_side = long_side
+        self._lightness: dict[int, torch.Tensor] = {}
+        self._references: dict[Path, Any] = {}
+        self._lock = threading.Lock()
+
+    def candidates(self, shot: int, count: int) -> list[Candidate]:
+        """The shot's colored keyframe (if any) and then its ``count`` best-ranked references."""
+        choice = self.analysis.choices[self._check(shot)]
+        found = [Candidate(choice.path, None, "keyframe")] if choice.keyframe is not None else []
+        return found + [Candidate(p, s, "retrieval") for p, s in choice.candidates[:count]]
+
+    def keyframe(self, shot: int) -> torch.Tensor:
+        """The shot's keyframe as Lab L ``(1, 1, h, w)`` in [0, 100], at most ``long_side`` pixels (decoded once)."""
+        with self._lock:
+            if shot not in self._lightness:
+                frame = choose_keyframes({shot: self.analysis.keyframes[self._check(shot)]})[shot]
+                with VideoSource(self.film) as source:
+                    _, rgb = frame_of_shot(source, self.analysis.shots[shot], frame)
+                lightness = frames_to_lightness([rgb], self.colorizer.device)
+                scale = min(1.0, self.long_side / max(lightness.shape[-2:]))
+                if scale < 1:
+                    size = [round(d * scale) for d in lightness.shape[-2:]]
+                    lightness = F.interpolate(lightness, size=size, mode="area")
+                self._lightness[shot] = lightness
+            return self._lightness[shot]
+
+    def gray(self, shot: int) -> np.ndarray:
+        """The shot's keyframe as RGB ``(h, w, 3)`` uint8 (neutral gray)."""
+        return self._compose(self.keyframe(shot), None)
+
+    def colorize(self, shot: int, reference: Path) -> np.ndarray:
+        """The shot's keyframe colorized with ``reference``, RGB ``(h, w, 3)`` uint8. Raises ``InputError``."""
+        lightness = self.keyframe(shot)
+        with self._lock:
+            if reference not in self._references:
+                choice = self.analysis.choices[shot]
+                if choice.keyframe is not None and reference == choice.path:
+                    rgb = load_keyframe(reference, tuple(lightness.shape[-2:]))
+                else:
+                    rgb = load_reference(reference)
+                self._references[reference] = self.colorizer.prepare_reference(rgb)
+            prepared = self._references[reference]
+        return self._compose(lightness, prepared)
+
+    def _compose(self, lightness: torch.Tensor, prepared: Any) -> np.ndarray:
+        with self._lock:  # the colorizer is not shared across threads
+            self.colorizer.reset()
+            return next(colorize_lightness(self.colorizer, lightness, prepared))
+
+    def _check(self, shot: int) -> int:
+        if not 0 <= shot < len(self.analysis.shots):
+            raise InputError(f"{self.film}: no shot {shot}; the film has shots 0 to {len(self.analysis.shots) - 1}")
+        return shot
+
+
+def parse_shots(text: str) -> list[int]:
+    """``"3,7-9"`` -> ``[3, 7, 8, 9]``; ``InputError`` on anything else."""
+    shots: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None or int(match.group(2) or match.group(1)) < int(match.group(1)):
+            raise InputError(f"--shots {text!r}: expected shot numbers and ranges like 3,7-9")
+        shots += range(int(match.group(1)), int(match.group(2) or match.group(1)) + 1)
+    return shots
+
+
+def write_preview_sheet(path: str | Path, previewer: Previewer, shots: Sequence[int] | None = None, candidates: int = 3) -> Path:
+    """A PNG/JPEG with one row per shot: the gray keyframe, then the keyframe colorized with each candidate.
+
+    Each picture is labelled with the reference's name and score. ``shots`` default to all.
+    """
+    path = Path(path)
+    shots = list(range(len(previewer.analysis.shots))) if shots is None else list(shots)
+    for shot in shots:
+        previewer._check(shot)
+    rows = []
+    for shot in shots:
+        start = previewer.analysis.shots[shot].start
+        tiles = [_label(previewer.gray(shot), f"#{shot} {start}")]
+        for found in previewer.candidates(shot, candidates):
+            score = "keyframe" if found.score is None else f"{found.score:.3f}"
+            tiles.append(_label(previewer.colorize(shot, found.path), f"{found.path.name} {score}"))
+        rows.append(np.hstack(tiles))
+    width = max(r.shape[1] for r in rows)
+    sheet = np.vstack([np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows])
+    ok, encoded = cv2.imencode(path.suffix or ".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OutputError(f"{path}: cannot write the preview sheet (not an image file name: use .png or .jpg)")
+    return write_atomic(path, encoded.tobytes())
+
+
+def _label(rgb: np.ndarray, text: str) -> np.ndarray:
+    """A picture resized to ``TILE_HEIGHT`` with ``text`` written on its bottom edge."""
+    h, w = rgb.shape[:2]
+    tile = cv2.resize(rgb, (max(1, round(w * TILE_HEIGHT / h)), TILE_HEIGHT), interpolation=cv2.INTER_AREA)
+    cv2.rectangle(tile, (0, TILE_HEIGHT - 18), (tile.shape[1], TILE_HEIGHT), (0, 0, 0), -1)
+    cv2.putText(tile, text, (4, TILE_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.pad(tile, ((0, 0), (0, 2), (0, 0)))
