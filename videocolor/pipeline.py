@@ -29,7 +29,7 @@ from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
 from .io.images import load_reference
 from .models.base import Colorizer
-from .propagate import KeyframeReference, Propagation
+from .propagate import KeyframeReference, Propagation, propagation_flow
 from .temporal import TemporalSmoother
 from .reuse import RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
@@ -269,7 +269,7 @@ class Renderer:
             if self.smoother is not None:
                 self.smoother.reset()
             if isinstance(reference, KeyframeReference):
-                self._flow = self._flow or TemporalSmoother("dis", self.colorizer.device)
+                self._flow = self._flow or propagation_flow(self.colorizer.device)
                 small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
                 self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, self.batch_size)
         if isinstance(reference, KeyframeReference):
