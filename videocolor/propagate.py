@@ -3,15 +3,16 @@
 The keyframe *is* a frame of the shot. There the output is the keyframe's own chroma at full resolution.
 From there the chroma is carried frame by frame along the flow (forward in time after the keyframe,
 backward before it) with a *certainty* that starts at 1 and drops to 0 wherever the flow is not trusted
-(forward-backward check, lightness check: occlusions, new content); it does not fade by itself (a fade of
-1% a frame cost 0.11 dB over a real film, 3% a frame 0.2 dB). As
-the certainty drops, the frame's own matching against the keyframe (the colorizer with the keyframe as
-its reference) takes over, carried along the flow the way the temporal stage does.
+(forward-backward check, lightness check: occlusions, new content); it does not fade by itself (a fade
+of 1% a frame cost 0.11 dB over a real film, 3% a frame 0.2 dB). As the certainty drops, the frame's own
+matching against the keyframe (the colorizer with the keyframe as its reference) takes over, carried
+along the flow the way the temporal stage does.
 
 The render streams frames forward, so the frames before the keyframe are done first: when the shot starts,
 its frames up to the keyframe are decoded again and reduced to the work resolution (the last
-``BACKWARD_FRAMES`` of them: farther away the certainty has faded anyway, and memory stays bounded), colored
-backward from the keyframe and kept, at the work resolution, until the forward stream reaches them.
+``BACKWARD_FRAMES`` of them, so memory stays bounded: earlier ones are matched and carried forward like
+any shot's), colored backward from the keyframe and kept, at the work resolution, until the forward
+stream reaches them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .models.base import Colorizer
 from .temporal import TemporalSmoother, warp
 from .types import FrameBatch
 
-BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it; beyond, matching alone
+BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it (10 s at 25 fps; 43 MB at a 256x112 work size)
 # DIS preset of the propagation's flow: "medium" gained 0.07 dB over "ultrafast" (the temporal stage's) on a
 # real film, for 4 ms more per frame pair at the work resolution, in keyframe shots only.
 FLOW_PRESET = "medium"
