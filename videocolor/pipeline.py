@@ -271,7 +271,7 @@ class Renderer:
             if isinstance(reference, KeyframeReference):
                 self._flow = self._flow or propagation_flow(self.colorizer.device)
                 small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
-                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, self.batch_size)
+                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, len(batch))
         if isinstance(reference, KeyframeReference):
             return self._propagation.colorize(batch)
         return predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper)

@@ -29,7 +29,7 @@ from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import load_reference
 from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
-from .models import build_colorizer, resolve_device
+from .models.build import build_colorizer, resolve_device
 from .pipeline import colorize_lightness, frames_to_lightness
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet
