@@ -86,7 +86,7 @@ def test_help_and_version_answer_without_importing_torch() -> None:
     script = (
         "import contextlib, io, sys\n"
         "from videocolor.cli import main\n"
-        "for argv in (['--help'], ['--version'], ['batch', '--help'], ['image', '--help'], ['shots', '--help'], ['status', '--help']):\n"
+        "for argv in (['--help'], ['--version'], ['batch', '--help'], ['image', '--help'], ['shots', '--help'], ['status', '--help'], ['weights', '--help']):\n"
         "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "        main(argv)\n"
         "print(sorted(m for m in ('torch', 'videocolor.api', 'videocolor.jobs.batch') if m in sys.modules))\n"

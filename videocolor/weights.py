@@ -52,15 +52,10 @@ class InstalledWeights:
     source: str
 
 
-def available() -> list[str]:
-    """Names of the models whose weights ``videocolor weights`` can fetch."""
-    return sorted(spec.name for spec in registry.REGISTERED if spec.weights.downloadable)
-
-
 def get_record(name: str) -> Weights:
     """The weights record of model ``name``; unknown names raise :class:`WeightsError`."""
     if name not in registry.names():
-        raise WeightsError(f"no downloadable weights for model {name!r}: choose one of {', '.join(available())}")
+        raise WeightsError(f"no downloadable weights for model {name!r}: choose one of {', '.join(registry.downloadable())}")
     return registry.get(name).weights.value
 
 

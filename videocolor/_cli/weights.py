@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .. import weights
 from ..home import home_dir
+from ..models import registry
 from .common import guarded
 
 
@@ -25,12 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     download = commands.add_parser("download", help="fetch the official release archive and install it")
-    download.add_argument("name", choices=weights.available())
+    download.add_argument("name", choices=registry.downloadable())
     download.add_argument("--url", help="download from this mirror instead of the official release")
     download.add_argument("--sha256", help="expected sha256 of the archive (verified when given)")
     download.add_argument("--quiet", action="store_true", help="no progress bar")
     install = commands.add_parser("install", help="install from a release archive already on disk")
-    install.add_argument("name", choices=weights.available())
+    install.add_argument("name", choices=registry.downloadable())
     install.add_argument("archive", help="path of the release zip (e.g. colorization_checkpoint.zip)")
     install.add_argument("--sha256", help="expected sha256 of the archive (verified when given)")
     commands.add_parser("list", help="show what is installed, where, sizes, and how it was verified")
@@ -43,6 +43,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from .. import weights  # imports torch (seconds): not before the arguments are parsed
+
     if args.command == "download":
         found = weights.download(args.name, url=args.url, sha256=args.sha256, progress=not args.quiet)
         print(f"installed {found.name} weights in {found.path} ({_size(found.size_bytes)})")
@@ -51,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"installed {found.name} weights in {found.path} ({_size(found.size_bytes)})")
     else:
         print(f"weights folder: {home_dir()}")
-        for name in weights.available():
+        for name in registry.downloadable():
             found = weights.find_installed(name)
             if found is None:
                 print(f"  {name}: not installed (videocolor weights download {name})")

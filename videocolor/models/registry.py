@@ -26,6 +26,11 @@ def get(name: str) -> ModelSpec:
     return _BY_NAME[name]
 
 
+def downloadable() -> list[str]:
+    """Names of the models whose weights ``videocolor weights`` can fetch."""
+    return sorted(spec.name for spec in REGISTERED if spec.weights.downloadable)
+
+
 def by_auto_priority() -> list[ModelSpec]:
     """The models in the order ``model = "auto"`` tries them: highest priority first."""
     return sorted(REGISTERED, key=lambda spec: -spec.auto_priority)
