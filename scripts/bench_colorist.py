@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import synth
+
 from videocolor import Settings
 from videocolor.review import Board, make_server
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-
 import synth
+
 from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
 from videocolor.keyframes import INDEX_NAME, export_keyframes

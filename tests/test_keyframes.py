@@ -9,9 +9,9 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-
-from helpers import SIZE, frames_rgb, save_image, two_shots
 import synth
+from helpers import SIZE, frames_rgb, save_image, two_shots
+
 from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
 from videocolor.cli import main
@@ -59,7 +59,7 @@ def test_export_writes_gray_keyframes_and_their_frames(film):
 @pytest.fixture(scope="module")
 def colored(film, tmp_path_factory):
     """The keyframe folder with shot 0 colored (the true colors, saved as a JPEG at twice the size); shot 1 left gray."""
-    path, truth, keys, entries, _ = film
+    _, truth, keys, entries, _ = film
     folder = tmp_path_factory.mktemp("colored") / "keys"
     shutil.copytree(keys, folder)
     frame = truth[entries[0].frame]
@@ -104,6 +104,9 @@ def test_keyframe_folder_errors_name_the_file(film, colored, tmp_path):
     assert "two colored" in broken(lambda f: shutil.copy(f / "shot_0000.jpg", f / "shot_0000.tif"))
     assert "does not match" in broken(lambda f: (f / INDEX_NAME).write_text(json.dumps(
         [dict(e, end_frame=e["end_frame"] + 1) for e in json.loads((f / INDEX_NAME).read_text())])))
+    assert "wrong type" in broken(lambda f: (f / INDEX_NAME).write_text(json.dumps(
+        [dict(e, frame=str(e["frame"])) for e in json.loads((f / INDEX_NAME).read_text())])))
+    assert "not a keyframe list" in broken(lambda f: (f / INDEX_NAME).write_text("[{\"index\": 0}]"))
     assert "film has 2" in broken(lambda f: (f / INDEX_NAME).write_text(json.dumps(json.loads((f / INDEX_NAME).read_text())[:1])))
     assert "not found" in broken(lambda f: (f / INDEX_NAME).unlink())
     (tmp_path / "hidden").mkdir()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from helpers import SIZE, mirrored_reference, save_image, two_shots
 import synth
-from videocolor.color import rgb_to_lab
+import torch
+from helpers import SIZE, mirrored_reference, save_image, two_shots
+
 from videocolor.cli import main
+from videocolor.color import rgb_to_lab
 from videocolor.errors import InputError
 from videocolor.preview import TILE_HEIGHT, parse_shots
-
-import torch
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from helpers import mirrored_reference, save_image, two_shots
 import synth
+from helpers import mirrored_reference, save_image, two_shots
+
 from videocolor.cli import main
 from videocolor.overrides import read_overrides
 from videocolor.review import Board, make_server

@@ -149,6 +149,10 @@ def read_index(folder: str | Path, shots: Sequence[Shot]) -> list[KeyframeEntry]
         entries = [KeyframeEntry(**item) for item in data]
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
         raise InputError(f"{path}: not a keyframe list ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    for entry in entries:
+        numbers = (entry.index, entry.frame, entry.pts, entry.start_frame, entry.end_frame)
+        if not all(type(n) is int for n in numbers) or not isinstance(entry.file, str):
+            raise InputError(f"{path}: shot {entry.index!r} has a field of the wrong type; export the keyframes again")
     if len(entries) != len(shots):
         raise InputError(f"{path}: lists {len(entries)} shots but the film has {len(shots)}; it was exported from another film or cut")
     for entry, shot in zip(entries, shots):

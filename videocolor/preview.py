@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .analysis import Analysis
+from .accel import torch_threads
+from .analysis import Analysis, analyse
 from .config import Settings
 from .errors import InputError, OutputError
 from .io.atomic import write_atomic
@@ -58,7 +59,7 @@ class Previewer:
     def __init__(self, film: str | Path, analysis: Analysis, settings: Settings | None = None, long_side: int = 640) -> None:
         settings = settings or Settings()
         self.film, self.analysis = Path(film), analysis
-        self.colorizer = build_colorizer(settings, resolve_device(settings.device))
+        self.colorizer = build_colorizer(settings, use_device(settings))
         self.long_side = long_side
         self._lightness: dict[int, torch.Tensor] = {}
         self._references: dict[Path, Any] = {}
@@ -112,6 +113,34 @@ class Previewer:
         if not 0 <= shot < len(self.analysis.shots):
             raise InputError(f"{self.film}: no shot {shot}; the film has shots 0 to {len(self.analysis.shots) - 1}")
         return shot
+
+
+def use_device(settings: Settings) -> torch.device:
+    """The device of ``settings``, with the render's thread policy (``accel.torch_threads``) for this process.
+
+    Call it before the analysis too: on a loaded 2-core CPU, torch's default of a thread per core spun 16x
+    the CPU time of one thread for the same preview (38.8 s against 2.4 s, measured).
+    """
+    device = resolve_device(settings.device)
+    torch.set_num_threads(torch_threads(device))
+    return device
+
+
+def preview_sheet(
+    film: str | Path,
+    output: str | Path,
+    *,
+    ref_dir: str | Path | None = None,
+    keyframes: str | Path | None = None,
+    shots: Sequence[int] | None = None,
+    candidates: int = 3,
+    settings: Settings | None = None,
+) -> Path:
+    """Analyse ``film`` and write its preview sheet (see :func:`write_preview_sheet`); returns the picture's path."""
+    settings = settings or Settings()
+    use_device(settings)
+    analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
+    return write_preview_sheet(output, Previewer(film, analysis, settings), shots, candidates)
 
 
 def parse_shots(text: str) -> list[int]:

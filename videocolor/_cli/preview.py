@@ -33,10 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
-    from ..analysis import analyse
     from ..checks import check_output
     from ..errors import InputError
-    from ..preview import Previewer, parse_shots, write_preview_sheet
+    from ..preview import parse_shots, preview_sheet
 
     if args.ref_dir is None and args.keyframes is None:
         raise InputError("give --ref-dir (references to rank), --keyframes (colored keyframes), or both")
@@ -45,6 +44,5 @@ def _run(args: argparse.Namespace) -> int:
     shots = parse_shots(args.shots) if args.shots else None
     check_output(args.output, [args.input], args.overwrite)
     settings = settings_from_args(args)
-    analysis = analyse(args.input, ref_dir=args.ref_dir, keyframes=args.keyframes, quiet=settings.quiet)
-    print(write_preview_sheet(args.output, Previewer(args.input, analysis, settings), shots, args.candidates))
+    print(preview_sheet(args.input, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots, candidates=args.candidates, settings=settings))
     return 0

@@ -16,10 +16,9 @@ import numpy as np
 
 from ..analysis import analyse
 from ..config import Settings
-from ..errors import InputError
 from ..io.images import is_image_file, read_rgb
 from ..overrides import apply_overrides, edit_override, read_overrides
-from ..preview import Previewer
+from ..preview import Previewer, use_device
 
 KEYFRAME = "keyframe"  # the name under which a shot's colored keyframe is offered as a candidate
 THUMB_HEIGHT = 180
@@ -50,6 +49,7 @@ class Board:
     ) -> None:
         settings = settings or Settings()
         self.film, self.ref_dir, self.overrides = Path(film), Path(ref_dir), Path(overrides)
+        use_device(settings)  # the thread policy before the analysis
         self.analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
         self.previewer = Previewer(film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
@@ -147,7 +147,7 @@ class Board:
             rgb = make()
             h, w = rgb.shape[:2]
             small = cv2.resize(rgb, (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT), interpolation=cv2.INTER_AREA)
-            ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+            data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])[1]
             self._jpegs[key] = data.tobytes()
         return self._jpegs[key]
 

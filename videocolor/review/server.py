@@ -42,17 +42,18 @@ class _Handler(BaseHTTPRequestHandler):
     page: bytes
     server_version = "videocolor-review"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             return self._send(HTTPStatus.OK, self.page, "text/html; charset=utf-8")
         for pattern, route in _ROUTES.items():
             match = pattern.fullmatch(path)
             if match:
-                return self._answer(lambda: self._get(route, [unquote(g) for g in match.groups()]))
+                args = [unquote(g) for g in match.groups()]
+                return self._answer(lambda: self._get(route, args))  # noqa: B023 (called before the loop goes on)
         self._error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         match = re.fullmatch(r"/api/shot/(\d+)", self.path)
         if match is None:
             return self._error(HTTPStatus.NOT_FOUND, f"no such action: {self.path}")
@@ -61,7 +62,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _not_allowed(self) -> None:
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not used here: GET pages and pictures, POST choices")
 
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed  # noqa: N815 (http.server's naming)
+    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_allowed
 
     def _get(self, route: str, args: list[str]) -> tuple[bytes, str]:
         if route == "board":
@@ -115,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("review: " + format, *args)
 
 
