@@ -14,13 +14,16 @@ under each reference policy, and the colored result is compared with the true co
 Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from the true clip) and CDC
 (lower is steadier) and colorfulness.
 
-Usage: ``python scripts/evaluate.py --data ../shared/eval`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
+``--data DIR --ablation`` changes each design choice of the exemplar model alone (in this process).
+
+Usage: ``python scripts/evaluate.py --data ../shared/eval [--ablation]`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import tempfile
 from collections.abc import Callable
@@ -30,11 +33,14 @@ import av
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 import synth
 from videocolor import Settings, cli, colorize_video, evaluation, metrics
 from videocolor.baselines import gray, luminance_transfer
 from videocolor.color import lab_to_rgb, rgb_to_lightness
+from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
+from videocolor.upsample import guided_upsample
 from videocolor.weights import is_installed
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -143,9 +149,57 @@ def real_methods(folder: Path) -> dict[str, evaluation.Method]:
     methods["exemplar (default settings)"] = rendered(["--model", "exemplar"], folder)
     for preset in sorted(p for p in CONFIGS.glob("*.toml") if p.stem != "default"):
         methods[f"exemplar, {preset.stem}.toml"] = rendered(["--model", "exemplar", "--config", str(preset)], folder)
+    gpu = folder / "gpu.toml"
+    gpu.write_text("[videocolor.exemplar]\nwork_size = {}\nmatch_stride = {}\n".format(*DEVICE_DEFAULTS["cuda"]))
+    methods["exemplar, a GPU's defaults (run here on the CPU)"] = rendered(["--model", "exemplar", "--config", str(gpu)], folder)
     if is_installed("devc"):
         methods["devc"] = rendered(["--model", "devc"], folder)
     return methods
+
+
+def bilinear(ab: torch.Tensor, lightness: torch.Tensor, lightness_full: torch.Tensor) -> torch.Tensor:
+    """Chroma upsampled without the guide (the ablation of the guided filter)."""
+    return F.interpolate(ab, size=lightness_full.shape[-2:], mode="bilinear", align_corners=False)
+
+
+PROTOTYPE = {"tap_weights": (0.0, 1.0, 1.0, 1.0, 1.0), "subspace": 0, "bins": 0, "fallback": None, "temperature": 0.01}
+# Ablation rows: ExemplarColorizer arguments changed from its CPU defaults, temporal stage, chroma upsampling.
+ABLATION: dict[str, tuple[dict, str, evaluation.Upsample]] = {
+    "default (CPU: work 256, stride 8)": ({}, "dis", guided_upsample),
+    "taps: stride-2 tap added (1,1,1,1,1)": ({"tap_weights": (1.0, 1.0, 1.0, 1.0, 1.0)}, "dis", guided_upsample),
+    "taps: before (1,1,1,2,2)": ({"tap_weights": (1.0, 1.0, 1.0, 2.0, 2.0)}, "dis", guided_upsample),
+    "cell colors: mean only (no lightness table)": ({"bins": 0}, "dis", guided_upsample),
+    "subspace off (all dimensions)": ({"subspace": 0}, "dis", guided_upsample),
+    "temperature 0.01": ({"temperature": 0.01}, "dis", guided_upsample),
+    "low-confidence fallback off": ({"fallback": None}, "dis", guided_upsample),
+    "stride 4": ({"match_stride": 4}, "dis", guided_upsample),
+    "work size 384": ({"work_size": 384}, "dis", guided_upsample),
+    "work 512, stride 4 (a GPU's default)": ({"work_size": 512, "match_stride": 4}, "dis", guided_upsample),
+    "bilinear upsampling (no guided filter)": ({}, "dis", bilinear),
+    "temporal stage off": ({}, "off", guided_upsample),
+    "plain prototype (all of the above off)": (PROTOTYPE, "off", bilinear),
+}
+
+
+def ablation_methods() -> dict[str, evaluation.Method]:
+    """Each design choice of ``models/exemplar.py`` (and the stages around it) changed alone, in this process."""
+    work_size, stride = DEVICE_DEFAULTS["cpu"]
+    methods = {}
+    for name, (changes, temporal, upsample) in ABLATION.items():
+        colorizer = ExemplarColorizer(torch.device("cpu"), **{"work_size": work_size, "match_stride": stride, **changes})
+        methods[name] = functools.partial(evaluation.colorize_case, colorizer, temporal=temporal, upsample=upsample)
+    return methods
+
+
+def ablation_markdown(results: dict[str, dict[str, list[tuple[float, ...]]]]) -> str:
+    """PSNR per protocol (means over cases) and the in-shot warp error, one row per ablation."""
+    protocols = list(results)
+    lines = ["| change | " + " | ".join(f"{p} PSNR" for p in protocols) + " | in-shot warp err x1e3 |", "|---|" + "---:|" * (len(protocols) + 1)]
+    for name in ABLATION:
+        means = [np.mean(np.array(results[p][name]), axis=0) for p in protocols]
+        warp = np.mean(np.array(results["in-shot"][name]), axis=0)[3] if "in-shot" in results else np.nan
+        lines.append(f"| {name} | " + " | ".join(_cell(m[0]) for m in means) + f" | {_cell(warp)} |")
+    return "\n".join(lines)
 
 
 def real_markdown(results: dict[str, dict[str, list[tuple[float, ...]]]], names: dict[str, list[str]]) -> str:
@@ -167,13 +221,19 @@ def _cell(value: float) -> str:
     return "inf" if np.isinf(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def evaluate_real(data: Path) -> None:
-    cases = evaluation.load_cases(data)
+def evaluate_real(data: Path, ablation: bool, window: int) -> None:
+    cases = evaluation.load_cases(data, window)
     names: dict[str, list[str]] = {}
     for case in cases:
         names.setdefault(case.protocol, []).append(case.name)
+    progress = lambda line: print(f"done: {line}", flush=True)  # noqa: E731
+    if ablation:
+        results = evaluation.evaluate(cases, ablation_methods(), progress=progress)
+        print(f"\nAblation on {data} ({', '.join(f'{len(v)} {k}' for k, v in names.items())}; at most {window} frames a shot), in this process, no codec:\n")
+        print(ablation_markdown(results))
+        return
     with tempfile.TemporaryDirectory() as folder:
-        results = evaluation.evaluate(cases, real_methods(Path(folder)), progress=lambda s: print(f"done: {s}", flush=True))
+        results = evaluation.evaluate(cases, real_methods(Path(folder)), progress=progress)
     print(f"\nReal footage in {data}: gray input = CIE L of the truth as the pixel value; RGB PSNR/SSIM against the truth.")
     print(real_markdown(results, names))
 
@@ -181,16 +241,18 @@ def evaluate_real(data: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="evaluation folder with pairs/ and video/ (real footage); omit for the synthetic suite")
-    parser.add_argument("--frames", type=int, default=24, help="frames per clip (default 24)")
+    parser.add_argument("--ablation", action="store_true", help="with --data: each design choice of the exemplar model on and off")
+    parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
     args = parser.parse_args()
     if args.data is not None:
-        evaluate_real(args.data)
+        evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW)
         return
     height, width = (int(v) for v in args.size.lower().split("x"))
+    frames = args.frames or 24
     with tempfile.TemporaryDirectory() as folder:
-        results = evaluate(args.frames, (height, width), Path(folder))
-    print(f"\nMeans over {len(CLIPS)} clips of {args.frames} frames at {height}x{width}; warp error uses DIS flow on the true clip.\n")
+        results = evaluate(frames, (height, width), Path(folder))
+    print(f"\nMeans over {len(CLIPS)} clips of {frames} frames at {height}x{width}; warp error uses DIS flow on the true clip.\n")
     print(markdown(results))
 
 

@@ -78,7 +78,7 @@ def test_settings_round_trip_through_a_dict():
         (V + "preset = 3", "preset must be a string"),
         ("[videocolor.exemplar]\nwork_size = 10", "exemplar.work_size must be at least 32"),
         ("[videocolor.exemplar]\nwork_size = 256.5", "exemplar.work_size must be an integer"),
-        ("[videocolor.exemplar]\nmatch_stride = 3", "exemplar.match_stride must be one of 2, 4, 8, 16"),
+        ("[videocolor.exemplar]\nmatch_stride = 3", "exemplar.match_stride must be one of 0, 2, 4, 8, 16"),
         ("[videocolor.exemplar]\nreference_stride = 12", "must be a multiple of exemplar.match_stride"),
         ("[videocolor.exemplar]\ntemperature = 0", "exemplar.temperature must be in (0.0, 1.0]"),
         ("[videocolor.devc]\nsmoothing = 'yes'", "devc.smoothing must be true or false"),

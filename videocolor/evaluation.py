@@ -32,9 +32,10 @@ from .baselines import luminance_transfer
 from .color import lab_to_rgb, rgb_to_lightness
 from .io.images import IMAGE_EXTENSIONS, read_rgb
 from .models.base import Colorizer
-from .pipeline import compose_frames, predict_chroma, work_lightness
+from .pipeline import lab_to_rgb_uint8, predict_chroma, work_lightness
 from .shots import detect_shots
 from .temporal import make_smoother
+from .upsample import guided_upsample
 
 PROTOCOLS = ("pairs", "in-shot", "other-shot")
 COLUMNS = ("PSNR", "SSIM", "colorfulness / truth", "warp err x1e3", "CDC x1e3")
@@ -122,12 +123,12 @@ def pair_cases(folder: Path) -> list[Case]:
     return cases
 
 
-def video_cases(path: Path) -> list[Case]:
-    """The ``in-shot`` and ``other-shot`` cases of one film (see the module docstring)."""
+def video_cases(path: Path, window: int = WINDOW) -> list[Case]:
+    """The ``in-shot`` and ``other-shot`` cases of one film (see the module docstring), at most ``window`` frames scored."""
     frames, fps = read_frames(path)
     gray = [(i, i, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for i, f in enumerate(frames)]
     shots = [s for s in detect_shots(gray, fps, 1 / fps).shots if s.num_frames >= MIN_SHOT]
-    windows = [range(s.start_frame, s.start_frame + min(s.num_frames // 2, WINDOW)) for s in shots]
+    windows = [range(s.start_frame, s.start_frame + min(s.num_frames // 2, window)) for s in shots]
     cases = [
         Case("in-shot", f"{path.stem}:{s.index}", frames[w.start : w.stop], frames[s.end_frame], fps)
         for s, w in zip(shots, windows)
@@ -145,11 +146,11 @@ def video_cases(path: Path) -> list[Case]:
     return cases
 
 
-def load_cases(folder: Path) -> list[Case]:
+def load_cases(folder: Path, window: int = WINDOW) -> list[Case]:
     """Every case of an evaluation folder: its ``pairs/``, then the video protocols of ``video/*.mp4``."""
     cases = pair_cases(folder / "pairs") if (folder / "pairs").is_dir() else []
     for film in sorted((folder / "video").glob("*.mp4")) if (folder / "video").is_dir() else []:
-        cases += video_cases(film)
+        cases += video_cases(film, window)
     if not cases:
         raise FileNotFoundError(f"{folder}: no pairs/*_target.* and no video/*.mp4")
     return cases
@@ -179,19 +180,30 @@ def transfer_row(case: Case) -> np.ndarray:
     return to_uint8(lab_to_rgb(torch.cat((lightness, ab), 1)))
 
 
-def colorize_case(colorizer: Colorizer, case: Case, temporal: str = "dis") -> np.ndarray:
-    """Colorize a case in this process with the library's stages (no codec): ``(T, H, W, 3)`` uint8."""
+# (ab, work-resolution L, full-resolution L) -> full-resolution ab, as ``upsample.guided_upsample``.
+Upsample = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def colorize_case(colorizer: Colorizer, case: Case, temporal: str = "dis", upsample: Upsample = guided_upsample) -> np.ndarray:
+    """Colorize a case in this process with the library's stages (no codec): ``(T, H, W, 3)`` uint8.
+
+    ``temporal`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations).
+    """
     reference = colorizer.prepare_reference(case.reference_rgb().to(colorizer.device))
     smoother = make_smoother(temporal, colorizer.device) if len(case.truth) > 1 else None
     colorizer.reset()
-    return np.stack(list(_frames(colorizer, case.gray, reference, smoother)))
+    return np.stack(list(_frames(colorizer, case.gray, reference, smoother, upsample)))
 
 
-def _frames(colorizer: Colorizer, gray: np.ndarray, reference: object, smoother: object) -> Iterator[np.ndarray]:
+def _frames(colorizer: Colorizer, gray: np.ndarray, reference: object, smoother: object, upsample: Upsample) -> Iterator[np.ndarray]:
     for start in range(0, len(gray), _BATCH):
         lightness = rgb_to_lightness(to_tensor(gray[start : start + _BATCH]).to(colorizer.device))
         small = work_lightness(colorizer, lightness)
-        yield from compose_frames(lightness, small, *predict_chroma(colorizer, small, reference, smoother))
+        ab, _ = predict_chroma(colorizer, small, reference, smoother)
+        for i in range(len(lightness)):
+            full = lightness[i : i + 1]
+            ab_full = upsample(ab[i : i + 1], small[i : i + 1], full)
+            yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0])
 
 
 Method = Callable[[Case], np.ndarray]

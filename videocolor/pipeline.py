@@ -165,13 +165,12 @@ def compose_frames(
     lightness: torch.Tensor,
     small: torch.Tensor,
     ab: torch.Tensor,
-    confidence: torch.Tensor,
     exact: dict[int, torch.Tensor] | None = None,
     staging: PinnedStaging | None = None,
 ) -> Iterator[np.ndarray]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
-    Takes ``lightness`` ``(B, 1, H, W)`` and ``predict_chroma``'s outputs; yields RGB ``(H, W, 3)`` uint8
+    Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
     per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps positions in the
     batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a GPU, ``staging``
     brings each frame back through pinned memory; a yielded array is then valid until the next one is asked for.
@@ -181,7 +180,7 @@ def compose_frames(
         if exact and i in exact:
             ab_full = exact[i].to(full)
         else:
-            ab_full = guided_upsample(ab[i : i + 1], confidence[i : i + 1], small[i : i + 1], full)
+            ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
         yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0], staging)
 
 
@@ -203,7 +202,7 @@ def colorize_lightness(
 ) -> Iterator[np.ndarray]:
     """``predict_chroma`` then ``compose_frames``: RGB ``(H, W, 3)`` uint8 per frame of ``lightness``."""
     small = work_lightness(colorizer, lightness)
-    return compose_frames(lightness, small, *predict_chroma(colorizer, small, reference, smoother))
+    return compose_frames(lightness, small, predict_chroma(colorizer, small, reference, smoother)[0])
 
 
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
@@ -363,7 +362,8 @@ class Renderer:
                 while (item := get(colored, stop)) is not DONE:
                     batch, chroma, ready = item
                     wait_ready(ready, (batch.lightness, batch.small, *chroma[:2]))
-                    for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, *chroma, staging=staging)):
+                    ab, _, *exact = chroma  # predict_chroma's (ab, confidence), a keyframe's exact chroma after
+                    for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging)):
                         write(pts, rgb)
                     if progress is not None:
                         progress(len(batch))

@@ -15,32 +15,39 @@ from .spec import ModelSpec, Weights, WeightsEnum
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
+def _check_work_size(value: int) -> str | None:
+    return None if value == 0 or value >= 32 else "must be at least 32, or 0 (chosen by the device)"
+
+
 @dataclass(frozen=True)
 class ExemplarSettings:
     """``[videocolor.exemplar]``: the training-free exemplar model (``models/exemplar.py``).
 
     Attributes:
-        work_size: long side, in pixels, of the resolution chroma is predicted at.
+        work_size: long side, in pixels, of the resolution chroma is predicted at; 0 lets the device choose
+            (``models.exemplar.DEVICE_DEFAULTS``: 256 on a CPU, 512 on a GPU).
         match_stride: grid step, in work pixels, at which frames are matched to the reference (4 is sharper,
-            8 is about twice as fast end to end).
-        reference_stride: grid step of the reference's cells (a multiple of ``match_stride``).
+            8 is about twice as fast end to end); 0 lets the device choose (8 on a CPU, 4 on a GPU).
+        reference_stride: grid step of the reference's cells (a multiple of ``match_stride``, and of 8 when
+            the device chooses the stride).
         temperature: softmax temperature of the matching.
         precision: the backbone's compute precision: ``auto`` (bfloat16 where the CPU or GPU computes it
             natively, else float32), ``float32``, ``bfloat16`` or ``float16``; matching stays float32.
     """
 
-    work_size: int = knob(256, low=32)
-    match_stride: int = knob(8, choices=(2, 4, 8, 16))
+    work_size: int = knob(0, check=_check_work_size)
+    match_stride: int = knob(0, choices=(0, 2, 4, 8, 16))
     reference_stride: int = knob(8, low=2)
-    temperature: float = knob(0.01, low=0.0, high=1.0, low_open=True)
+    temperature: float = knob(0.02, low=0.0, high=1.0, low_open=True)
     precision: str = knob("auto", choices=PRECISIONS)
 
     def __post_init__(self) -> None:
         check_knobs(self, "exemplar.")
-        if self.reference_stride % self.match_stride:
+        stride = self.match_stride or 8  # the largest stride a device chooses
+        if self.reference_stride % stride:
             raise InputError(
                 f"setting exemplar.reference_stride must be a multiple of exemplar.match_stride "
-                f"({self.match_stride}), got {self.reference_stride}"
+                f"({self.match_stride or 'chosen by the device: 8'}), got {self.reference_stride}"
             )
 
 
