@@ -47,9 +47,9 @@ def make_clip(kind: str, path: Path, size: tuple[int, int], frames: int) -> Path
 
 def make_ref(path: Path) -> Path:
     """The astronaut photo mirrored: another view of the first shot's scene."""
+    import synth
     import torch
 
-    import synth
     from videocolor.io.images import write_rgb
 
     photo = synth.load_photo("astronaut")[:, ::-1]

@@ -32,10 +32,10 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import synth
 import torch
 import torch.nn.functional as F
 
-import synth
 from videocolor import Settings, cli, colorize_video, evaluation, metrics
 from videocolor.baselines import gray, luminance_transfer
 from videocolor.color import lab_to_rgb, rgb_to_lightness
@@ -101,7 +101,7 @@ def evaluate(frames: int, size: tuple[int, int], folder: Path) -> dict[tuple[str
             reference_path = folder / "reference.png"
             cv2.imwrite(str(reference_path), cv2.cvtColor(reference, cv2.COLOR_RGB2BGR))
             reference_rgb = torch.from_numpy(reference).permute(2, 0, 1).float() / 255
-            transfer = baseline(lambda lightness: luminance_transfer(lightness, reference_rgb), film)
+            transfer = baseline(lambda lightness, ref=reference_rgb: luminance_transfer(lightness, ref), film)
             results.setdefault((policy, "luminance transfer"), []).append(score(transfer, truth))
             for temporal in ("off", "dis"):
                 colored = ours(film_path, reference_path, temporal, folder)

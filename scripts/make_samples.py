@@ -16,8 +16,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-
 import synth
+
 from videocolor import Settings, colorize_video
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
-from helpers import SIZE, mirrored_reference, save_image
 import synth
+import torch
+from helpers import SIZE, mirrored_reference, save_image
 
 torch.set_num_threads(2)
 

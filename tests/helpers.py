@@ -13,9 +13,9 @@ import av
 import cv2
 import numpy as np
 import skimage.data
+import synth
 import torch
 
-import synth
 from videocolor.color import rgb_to_lab
 from videocolor.io.images import write_rgb
 

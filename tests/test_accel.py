@@ -1,17 +1,16 @@
 """Speed paths: bfloat16 backbone against float32, repeated frames reused, threads, batch size and codec choice."""
 
 import pytest
-import torch
-
 import synth
+import torch
+from conftest import mirrored_reference
+
 from videocolor.accel import auto_batch_size, torch_threads
 from videocolor.io.encode import EncodeSettings, encoder_options, resolve_codec
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer
 from videocolor.pipeline import frames_to_lightness, work_lightness
 from videocolor.reuse import RepeatSkipper
-
-from conftest import mirrored_reference
 
 
 def test_bfloat16_backbone_agrees_with_float32(astronaut):

@@ -6,9 +6,9 @@ import json
 from fractions import Fraction
 
 import pytest
-
-from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
 import synth
+from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
+
 from videocolor._cli import shots as shots_cli
 from videocolor.analysis import analyse
 from videocolor.errors import InputError

@@ -7,10 +7,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
-
-from helpers import frames_lab, frames_rgb, save_image
 import synth
+import torch
+from helpers import frames_lab, frames_rgb, save_image
+
 from videocolor import __version__
 from videocolor.cli import main
 from videocolor.io.images import is_grayscale, read_rgb

@@ -2,10 +2,10 @@
 
 import av
 import pytest
-
+import synth
 from devc_fixtures import FAKE_AB, write_fake_devc_zip
 from helpers import SIZE, frames_lab
-import synth
+
 from videocolor import weights
 from videocolor.cli import main
 

@@ -6,14 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-
 import synth
+import torch
+from conftest import save_image
+
 from videocolor import evaluation
 from videocolor.color import rgb_to_lightness
 from videocolor.models.exemplar import ExemplarColorizer
-
-from conftest import save_image
 
 SIZE = (64, 96)
 SHOT = 24  # frames per generated shot

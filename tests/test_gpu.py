@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from helpers import frames_rgb
 
 import videocolor
-from helpers import frames_rgb
 from videocolor import Settings
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

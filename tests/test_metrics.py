@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+import synth
 import torch
 
-import synth
 from videocolor import metrics
 
 

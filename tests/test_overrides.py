@@ -63,6 +63,13 @@ def test_range_spanning_shots(folder):
         ('[[shot]]\nindex = 1\n', 1, "exactly one of reference"),
         ('[[shot]]\nindex = 1\nstart = "1"\nskip = true\n', 1, "one of them"),
         ('[[shot]]\nindex = 1\nrefrence = "refs/a.jpg"\n', 1, "unknown key"),
+        ('[[shot]]\nstart = inf\nskip = true\n', 1, "bad time inf"),
+        ('[[shot]]\nstart = 1.0\nend = nan\nskip = true\n', 1, "bad time nan"),
+        ('[[shot]]\nstart = -2\nskip = true\n', 1, "bad time -2"),
+        ('[[shot]]\nstart = [1]\nskip = true\n', 1, "bad timecode"),
+        ('[[shot]]\nindex = true\nskip = true\n', 1, "unknown shot True"),
+        ('# shots\nshot = [1, 2]\n', 2, "must be a \\[\\[shot\\]\\] table"),
+        ('shot = [{index = 1, skip = true}, "x"]\n', 1, "must be a"),
     ],
 )
 def test_errors_name_file_and_line(folder, text, line, message):

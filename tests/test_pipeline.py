@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+import synth
+from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 
 import videocolor
-import synth
 from videocolor import Settings
-from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 from videocolor.analysis import analyse
 
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
+import synth
 import torch
+from helpers import frames_rgb, mirrored_reference, save_image
 
 import videocolor
-import synth
 from videocolor import Settings
 from videocolor.baselines import luminance_transfer
-from helpers import frames_rgb, mirrored_reference, save_image
 from videocolor.color import lab_to_rgb, rgb_to_lightness
 
 SIZE = (144, 256)

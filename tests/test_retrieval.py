@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
-import torch
-
-from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
 import synth
+import torch
+from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
+
 from videocolor import retrieval
 from videocolor.errors import InputError
 from videocolor.retrieval import ReferenceIndex, choose, index_file
@@ -82,3 +83,59 @@ def test_choose_keeps_previous_reference_for_alike_shots():
     rankings = [[(a, 0.50), (b, 0.52)], [(b, 0.50), (a, 0.51)], [(b, 0.40), (a, 0.60)]]
     assert choose(rankings, [same, same, same]) == [0, 1, 0]
     assert choose(rankings, [same, other, other]) == [0, 0, 0]
+
+
+def test_dangling_symlink_and_loop_are_skipped(tmp_path, color_ref, pan_clip, caplog):
+    import videocolor
+    from videocolor import Settings
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    (folder / "good.png").write_bytes(color_ref.read_bytes())
+    (folder / "gone.jpg").symlink_to(tmp_path / "deleted.jpg")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    assert [p.name for p in ReferenceIndex(folder, quiet=True).paths] == ["good.png"]
+    assert "gone.jpg: skipped" in caplog.text and "loop.png: skipped" in caplog.text
+    report = videocolor.colorize_video(pan_clip, tmp_path / "out.mp4", ref_dir=folder, settings=Settings(temporal="off", quiet=True))
+    assert report.frames == 12
+
+
+def test_huge_reference_is_shrunk_while_decoding(tmp_path):
+    import tracemalloc
+
+    from videocolor.io.images import REFERENCE_MAX_SIDE, load_reference
+
+    big = cv2.resize(synth.load_photo("astronaut"), (6000, 4500), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "big.jpg"), big[..., ::-1])
+    del big
+    tracemalloc.start()
+    rgb = load_reference(tmp_path / "big.jpg")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert rgb.shape == (3, 1536, REFERENCE_MAX_SIDE)
+    assert peak < 150e6  # the full picture in float32 alone would take 324 MB
+
+
+def test_interrupted_indexing_keeps_what_was_indexed(tmp_path, monkeypatch):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for k in range(5):
+        cv2.imwrite(str(folder / f"r{k}.png"), np.roll(synth.load_photo("coffee")[::8, ::8, ::-1], 9 * k, axis=1))
+    monkeypatch.setattr(retrieval, "INDEX_BATCH", 2)
+    real = retrieval.extract
+    batches = []
+
+    def interrupted(gray, device=None):
+        batches.append(len(gray))
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return real(gray, device)
+
+    monkeypatch.setattr(retrieval, "extract", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ReferenceIndex(folder, quiet=True)
+    assert index_file(folder).is_file()
+    batches.clear()
+    monkeypatch.setattr(retrieval, "extract", lambda gray, device=None: batches.append(len(gray)) or real(gray, device))
+    assert len(ReferenceIndex(folder, quiet=True).paths) == 5
+    assert batches == [2, 1]  # only the three pictures not indexed before the interruption

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import av
 import pytest
-
 from helpers import frame_pts, packets
 
 ROOT = Path(__file__).resolve().parents[1]

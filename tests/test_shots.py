@@ -7,9 +7,9 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-
-from helpers import SIZE, film_frames
 import synth
+from helpers import SIZE, film_frames
+
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.shots import ShotDetector, detect_shots
 

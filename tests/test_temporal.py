@@ -7,11 +7,11 @@ import urllib.error
 import cv2
 import numpy as np
 import pytest
+import synth
 import torch
 import torch.nn.functional as F
-
 from helpers import frames_rgb
-import synth
+
 from videocolor import Settings, colorize_video, metrics
 from videocolor.color import lab_to_rgb, rgb_to_lab
 from videocolor.errors import WeightsError

@@ -6,10 +6,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import synth
+from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, packets, save_image
 
 import videocolor
-from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, packets, save_image
-import synth
 from videocolor import Settings
 from videocolor.io.encode import partial_path
 

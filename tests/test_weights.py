@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-
 from devc_fixtures import COLORNET_PATH, WARPNET_PATH, write_fake_devc_zip
+
 from videocolor import weights
 from videocolor._cli.weights import main as weights_main
-from videocolor.errors import WeightsError
 from videocolor.config import Settings
+from videocolor.errors import WeightsError
 from videocolor.home import home_dir
 from videocolor.models.build import build_colorizer
 

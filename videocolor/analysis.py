@@ -19,6 +19,7 @@ from .errors import InputError
 from .io.analysis_reader import AnalysisReader
 from .io.decode import VideoSource
 from .io.images import load_reference
+from .io.timeline import Clock
 from .keyframes import apply_keyframes, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
@@ -39,6 +40,7 @@ class Analysis:
         num_frames: frames in the film (the render decodes the same frames, in the same order).
         time_base: the video stream's time base of the shots' timecodes.
         frame_rate: the stream's average frame rate.
+        clock: the rebuilt clock of a film whose own timestamps are broken (``io.timeline``), else ``None``.
         keyframes: shot index -> frame indices of its keyframes.
         keyframe_images: shot index -> keyframes as uint8 gray ``(h, w)`` analysis frames (~256 px wide).
     """
@@ -48,6 +50,7 @@ class Analysis:
     num_frames: int
     time_base: Fraction
     frame_rate: Fraction
+    clock: Clock | None = None
     keyframes: dict[int, list[int]] = field(default_factory=dict)
     keyframe_images: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -122,7 +125,7 @@ def analyse(
     if keyframes is not None and gray:
         log.warning("%s: no colored keyframe and no reference for shot(s) %s; they stay gray", video, ", ".join(map(str, gray)))
     num_frames = found.shots[-1].end_frame + 1
-    if num_frames != len(reader):
+    if num_frames != len(reader) and reader.clock is None:  # a rebuilt clock counts packets, not frames
         log.warning("%s: %d of %d frames could be decoded for analysis", video, num_frames, len(reader))
     log.info("%s: %d frames, %d shots", video, num_frames, len(found.shots))
-    return Analysis(found.shots, choices, num_frames, reader.time_base, reader.frame_rate, found.keyframes, found.images)
+    return Analysis(found.shots, choices, num_frames, reader.time_base, reader.frame_rate, reader.clock, found.keyframes, found.images)

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import torch
 
-from .checks import PathLike, check_image_outputs, check_output, check_references, default_output, require_file
+from .checks import PathLike, check_image_outputs, check_output, check_references, require_file
 from .color import rgb_to_lightness
 from .config import Settings
 from .errors import InputError
+from .io.encode import video_output
 from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
+from .jobs.work import encode_settings
 from .models.build import build_colorizer, resolve_device, resolve_model_name
 from .pipeline import colorize_lightness
 
@@ -62,7 +64,8 @@ def colorize_video(
     colorist: each such shot is colored from its keyframe (exact there, propagated through the shot); the
     others fall back to ``ref``/``ref_dir`` or stay gray.
 
-    The output (default ``<stem>_color<ext>`` beside the input) has the source's frames, pts, audio and other
+    The output (default ``<stem>_color<ext>`` beside the input, ``.mkv`` when that container would not read
+    back) has the source's frames, pts, audio and other
     streams; it appears only when complete. The film is rendered shot segment by shot segment into
     ``.videocolor-work/<output name>/`` beside the output; ``resume`` continues an interrupted run from the
     segments already there (without it, such leftovers are discarded). Raises ``InputError``/``OutputError``/``DeviceError`` with a
@@ -70,7 +73,7 @@ def colorize_video(
     """
     settings = settings or Settings()
     input = require_file(input, "a video file")
-    output = check_output(output if output is not None else default_output(input), [input], overwrite)
+    output = check_output(output if output is not None else video_output(input, encode_settings(settings)), [input], overwrite)
     check_references(ref, ref_dir, keyframes)
     resolve_device(settings.device)
     done = colorize_film(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import InputError, OutputError
-from .io.images import is_image_file, load_reference
+from .io.images import load_reference, reference_files
 
 PathLike = str | Path
 
@@ -79,5 +79,5 @@ def check_references(ref: PathLike | None, ref_dir: PathLike | None, keyframes: 
         folder = Path(ref_dir)
         if not folder.is_dir():
             raise InputError(f"{folder}: reference folder not found" if not folder.exists() else f"{folder}: not a folder")
-        if not any(is_image_file(p) for p in folder.iterdir() if p.is_file()):
+        if not reference_files(folder):
             raise InputError(f"{folder}: reference folder holds no images")

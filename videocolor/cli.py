@@ -12,8 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ._cli.common import add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
 from ._version import __version__
-from ._cli.common import add_model_flags, add_reference_flags, guarded, settings_from_args
 
 SUBCOMMANDS = {
     "image": "Colorize still images against a reference.",
@@ -63,13 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(format="videocolor: %(message)s", level=logging.INFO)
-    if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(f"videocolor._cli.{argv[0]}")
-        return module.main(argv[1:])
-    args = build_parser().parse_args(argv)
-    return guarded(_colorize, args)
+    try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        logging.basicConfig(format="videocolor: %(message)s", level=logging.INFO)
+        if argv and argv[0] in SUBCOMMANDS:
+            module = importlib.import_module(f"videocolor._cli.{argv[0]}")
+            return module.main(argv[1:])
+        args = build_parser().parse_args(argv)
+        return guarded(_colorize, args)
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handler is in place (e.g. while torch imports)
+        return interrupted()
 
 
 def _colorize(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ Errors name the file and the entry's line.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from .timecode import format_seconds, parse_timecode
 from .types import ReferenceChoice, Shot
 
 _HEADER = re.compile(r"^\s*\[\[\s*(\"shot\"|'shot'|shot)\s*\]\]")
+_ASSIGNED = re.compile(r"^\s*(\"shot\"|'shot'|shot)\s*=")
 _KEYS = {"index", "start", "end", "reference", "skip"}
 
 
@@ -33,15 +35,19 @@ def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | 
     if unknown or not isinstance(data.get("shot", []), list):
         raise InputError(f"{path}: expected only [[shot]] entries, found {', '.join(unknown) or 'shot = ...'}")
     lines = [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
+    assigned = [n for n, line in enumerate(text.splitlines(), 1) if _ASSIGNED.match(line)]  # shot = [...] instead of [[shot]]
     result: dict[int, Path | None] = {}
     owner: dict[int, int] = {}
     for n, entry in enumerate(data.get("shot", [])):
-        where = f"{path}:{lines[n] if n < len(lines) else '?'}"
+        line = lines[n] if n < len(lines) else (assigned[0] if assigned else "?")
+        where = f"{path}:{line}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: each shot must be a [[shot]] table with index or start, got {entry!r}")
         reference = _reference(entry, path, where)
         for index in _addressed(entry, shots, where):
             if index in owner:
                 raise InputError(f"{where}: overlaps the entry at line {owner[index]} (both address shot {index})")
-            owner[index] = lines[n] if n < len(lines) else 0
+            owner[index] = line
             result[index] = reference
     return result
 
@@ -88,7 +94,10 @@ def _addressed(entry: dict, shots: Sequence[Shot], where: str) -> list[int]:
 
 
 def _time(value: object, where: str) -> Fraction:
+    """Seconds (a number) or ``HH:MM:SS.mmm`` (a string or TOML time) as exact seconds; anything else is an error."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"{where}: bad time {value!r}: give seconds from 0, or \"HH:MM:SS.mmm\"")
         return Fraction(str(value))
     try:
         return parse_timecode(str(value))

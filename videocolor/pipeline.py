@@ -28,11 +28,12 @@ from .errors import InputError
 from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
 from .io.images import load_reference
+from .io.timeline import Clock
 from .models.base import Colorizer
 from .propagate import KeyframeReference, Propagation, propagation_flow
-from .temporal import TemporalSmoother
 from .reuse import RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
+from .temporal import TemporalSmoother
 from .types import FrameBatch, ReferenceChoice, Shot
 from .upsample import guided_upsample
 
@@ -284,13 +285,15 @@ class Renderer:
         end: int | None,
         open_sink: Callable[[VideoInfo], FrameSink],
         progress: Callable[[int], None] | None = None,
+        clock: Clock | None = None,
     ) -> RangeResult:
         """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
 
         The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
         here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
+        ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken.
         """
-        source = VideoSource(source_path)
+        source = VideoSource(source_path, clock)
         sink: FrameSink | None = None
         first_pts = frames_written = 0
 

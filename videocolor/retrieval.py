@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from tqdm import tqdm
 from .color import lightness_to_gray_rgb, rgb_to_lightness
 from .errors import InputError
 from .home import cache_dir
-from .io.images import is_image_file, load_reference
+from .io.images import load_reference, reference_files
 from .models.backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
 
 log = logging.getLogger("videocolor")
@@ -39,6 +41,8 @@ HIST_WEIGHT = 0.25
 TOP = 5
 STICKY_MARGIN = 0.03  # keep the previous shot's reference when it scores within this of the best...
 ALIKE = 0.9  # ...and the two shots' global features have at least this cosine
+INDEX_BATCH = 16  # pictures per backbone pass while indexing
+SAVE_SECONDS = 30.0  # an index being built is saved at least this often, and when interrupted
 
 
 @dataclass
@@ -139,6 +143,16 @@ def choose(rankings: list[list[tuple[Path, float]]], shot_globals: list[torch.Te
     return picks
 
 
+def _small_reference(path: Path) -> torch.Tensor | None:
+    """A reference at the backbone's input size, RGB ``(3, 224, 224)`` in [0, 1]; ``None`` (with a warning) if unusable."""
+    try:
+        rgb = load_reference(path)
+    except InputError as exc:
+        log.warning("skipping reference %s", exc)
+        return None
+    return F.interpolate(rgb[None], size=(INPUT_SIZE, INPUT_SIZE), mode="area")[0]
+
+
 def index_file(folder: Path) -> Path:
     """``<folder>/.videocolor-index/index.npz`` when the folder is writable, else one in ``home.cache_dir()``."""
     if os.access(folder, os.W_OK):
@@ -151,7 +165,9 @@ class ReferenceIndex:
     """Retrieval features of every color picture in ``folder`` (not recursive), cached on disk.
 
     Entries are keyed by file name, size and modification time: new or changed files are indexed, deleted
-    ones dropped. Non-image files are ignored; unreadable or grayscale pictures are skipped with a warning.
+    ones dropped. Non-image files are ignored; unreadable or grayscale pictures, dangling symlinks and
+    symlink loops are skipped with a warning. Pictures are decoded in threads and run through the backbone in
+    batches; the index is saved as it grows (and when interrupted), so a stopped indexing run keeps its work.
     Raises ``InputError`` when the folder is missing or holds no usable color picture.
     """
 
@@ -160,40 +176,45 @@ class ReferenceIndex:
         if not self.folder.is_dir():
             raise InputError(f"{self.folder}: reference folder not found")
         self.device = device or torch.device("cpu")
-        files = sorted(p for p in self.folder.iterdir() if p.is_file() and is_image_file(p))
+        files = reference_files(self.folder)
         keys = {p.name: [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files}
         cached = self._load()
-        todo = [p for p in files if p.name not in cached or cached[p.name][0] != keys[p.name]]
-        fresh = self._index(todo, quiet)
         entries = {name: cached[name] for name in keys if name in cached and cached[name][0] == keys[name]}
-        entries.update({p.name: (keys[p.name], f) for p, f in fresh.items()})
+        todo = [p for p in files if p.name not in entries]
+        if todo or len(entries) != len(cached):
+            self._index(todo, keys, entries, quiet)
         names = [p.name for p in files if p.name in entries]
         if not names:
             raise InputError(f"{self.folder}: no usable color reference picture in this folder")
         self.paths = [self.folder / n for n in names]
         stacked = [torch.stack([getattr(entries[n][1], a) for n in names]) for a in _FIELDS]
         self.features = Features(stacked[0].float(), stacked[1], stacked[2])
-        if todo or len(entries) != len(cached):
-            self._save(names, entries)
 
     def rank(self, frames: list[np.ndarray], top: int = TOP) -> tuple[list[tuple[Path, float]], torch.Tensor]:
         """Rank the references for a shot's keyframes (uint8 gray ``(h, w)``): ``(ranking, mean global feature)``."""
         query = extract(gray_frames_to_tensor(frames), self.device)
         return rank(query, self.features, self.paths, top), query.globals.mean(0)
 
-    def _index(self, files: list[Path], quiet: bool) -> dict[Path, Features]:
-        out: dict[Path, Features] = {}
-        bar = tqdm(files, desc="indexing references", unit="image", disable=quiet or not sys.stderr.isatty(), leave=False)
-        for path in bar:
-            try:
-                rgb = load_reference(path)
-            except InputError as exc:
-                log.warning("skipping reference %s", exc)
-                continue
-            small = F.interpolate(rgb[None], size=(INPUT_SIZE, INPUT_SIZE), mode="area")
-            feats = extract(gray_of_rgb(small), self.device)
-            out[path] = Features(feats.globals[0].half(), feats.cells[0].half(), feats.hists[0])
-        return out
+    def _index(self, files: list[Path], keys: dict[str, list], entries: dict[str, tuple[list, Features]], quiet: bool) -> None:
+        """Add the features of ``files`` to ``entries``, saving the index every ``SAVE_SECONDS``, at the end and on any exit."""
+        bar = tqdm(total=len(files), desc="indexing references", unit="image", disable=quiet or not sys.stderr.isatty(), leave=False)
+        saved = time.monotonic()
+        try:
+            with ThreadPoolExecutor(max_workers=4) as pool:  # OpenCV decodes without the GIL
+                for start in range(0, len(files), INDEX_BATCH):
+                    batch = files[start : start + INDEX_BATCH]
+                    loaded = [(p, rgb) for p, rgb in zip(batch, pool.map(_small_reference, batch)) if rgb is not None]
+                    if loaded:
+                        feats = extract(gray_of_rgb(torch.stack([rgb for _, rgb in loaded])), self.device)
+                        for i, (path, _) in enumerate(loaded):
+                            entries[path.name] = (keys[path.name], Features(feats.globals[i].half(), feats.cells[i].half(), feats.hists[i]))
+                    bar.update(len(batch))
+                    if time.monotonic() - saved > SAVE_SECONDS:
+                        self._save([n for n in keys if n in entries], entries)
+                        saved = time.monotonic()
+        finally:
+            bar.close()
+            self._save([n for n in keys if n in entries], entries)
 
     def _load(self) -> dict[str, tuple[list, Features]]:
         path = index_file(self.folder)
@@ -209,6 +230,8 @@ class ReferenceIndex:
 
     def _save(self, names: list[str], entries: dict[str, tuple[list, Features]]) -> None:
         path = index_file(self.folder)
+        if not names:
+            return
         tmp = path.with_name(f".{path.name}.tmp")
         arrays = {a: np.stack([getattr(entries[n][1], a).numpy() for n in names]) for a in _FIELDS}
         try:

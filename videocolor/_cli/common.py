@@ -8,8 +8,6 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-import av
-
 from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
 from ..errors import VideocolorError, one_line
 
@@ -51,6 +49,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command; a videocolor error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
+    import av  # here, not at import: Ctrl-C while the command line loads must meet cli.main's handler
+
     try:
         return func(args)
     except VideocolorError as exc:
@@ -61,5 +61,10 @@ def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace)
         print(f"videocolor: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("videocolor: interrupted; no output was written", file=sys.stderr)
-        return 130
+        return interrupted()
+
+
+def interrupted() -> int:
+    """Ctrl-C: one line and exit code 130 (partial files are removed by the code that wrote them)."""
+    print("videocolor: interrupted; no output was written", file=sys.stderr)
+    return 130

@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace) -> int:
     path = Path(args.out_dir) / STATE_NAME
     if not path.is_file():
         raise InputError(f"{args.out_dir}: no batch here ({STATE_NAME} not found)")
-    done = progress(State(path))
+    done = progress(State(path, readonly=True))
     print(format_report(done.report))
     eta = f", ETA {done.eta_seconds / 60:.1f} min" if done.eta_seconds is not None else ""
     print(f"films done {done.films_done}, films failed {done.films_failed}, films pending {done.films_pending}, "

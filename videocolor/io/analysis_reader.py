@@ -3,7 +3,9 @@
 Pixels come from decord, which decodes and scales in native code, and fall back to PyAV where decord is
 missing or disagrees with FFmpeg about the frame count. Timestamps always come from PyAV: a demux-only
 pass collects every video packet's pts (no decoding), sorted into presentation order, so frame ``i`` of
-the analysis is frame ``i`` of the full-resolution decode and carries its exact pts.
+the analysis is frame ``i`` of the full-resolution decode and carries its exact pts. When the file's
+timestamps are broken (``io.timeline``), they are rebuilt from the frame rate, with one warning, and
+PyAV numbers the frames in decoder order, exactly as the render will.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputError
-from .decode import VideoSource, open_video
+from .decode import VideoSource, main_video_stream, open_video
+from .library_logs import decord_messages
+from .timeline import Clock, describe_gaps, missing_ranges, read_timeline, rebuilt_clock
 
 log = logging.getLogger("videocolor")
 
@@ -36,6 +39,7 @@ class AnalysisReader:
         time_base: the video stream's time base; ``pts`` are exact ticks of it.
         frame_rate: the stream's average frame rate (exact ``Fraction``).
         pts: presentation timestamps of every frame in presentation order (from a demux-only pass).
+        clock: the rebuilt clock when the file's timestamps are broken, else ``None``.
         size: ``(h, w)`` of the yielded frames (even numbers, the source's display aspect).
     """
 
@@ -43,17 +47,19 @@ class AnalysisReader:
         self.path = Path(path)
         self.quiet = quiet
         with open_video(self.path) as container:
-            stream = container.streams.video[0]
-            self.time_base = Fraction(stream.time_base)
-            self.frame_rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+            stream = main_video_stream(container, self.path, warn=True)
             src_w, src_h = stream.codec_context.width, stream.codec_context.height
             sar = stream.sample_aspect_ratio or Fraction(1)
-            try:
-                self.pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None and p.size)
-            except av.FFmpegError as exc:
-                raise InputError(f"{self.path}: cannot read the film ({exc.strerror or exc})") from None
-        if not self.pts or not src_w:
-            raise InputError(f"{self.path}: the video stream holds no frames")
+            timeline = read_timeline(self.path, container, stream)
+            self.clock: Clock | None = rebuilt_clock(stream, timeline.rate) if timeline.rebuilt else None
+            self._decord_ok = len(container.streams.video) == 1  # decord reads FFmpeg's pick, maybe another stream
+        self.time_base, self.frame_rate, self.pts = timeline.time_base, timeline.rate, timeline.pts
+        if timeline.rebuilt:
+            log.warning("%s: %s; timestamps rebuilt from the frame rate (%s fps)", self.path, timeline.why, _rate_text(timeline.rate))
+        elif gaps := missing_ranges(timeline):
+            log.warning(describe_gaps(self.path, gaps))
+        if not src_w:
+            raise InputError(f"{self.path}: video stream has no picture size (corrupt header?)")
         display_w = src_w * Fraction(sar)
         w = min(width, int(display_w)) // 2 * 2
         self.size = (max(2, round(w * src_h / display_w / 2) * 2), max(2, w))
@@ -74,13 +80,16 @@ class AnalysisReader:
 
     def _frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """``(pts, gray)`` in presentation order: decord while it can, PyAV for the rest."""
-        reader = self._decord_reader()
+        # decord would order frames by broken pts, or read another stream than ours
+        reader = self._decord_reader() if self.clock is None and self._decord_ok else None
         done = 0
         if reader is not None:
             try:
                 for start in range(0, len(reader), _DECORD_CHUNK):
                     indices = list(range(start, min(start + _DECORD_CHUNK, len(reader))))
-                    for index, rgb in zip(indices, reader.get_batch(indices).asnumpy()):
+                    with decord_messages():
+                        pictures = reader.get_batch(indices).asnumpy()
+                    for index, rgb in zip(indices, pictures):
                         yield self.pts[index], cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
                         done += 1
                 return
@@ -93,9 +102,11 @@ class AnalysisReader:
 
     def _decord_reader(self):  # -> decord.VideoReader | None
         try:
-            import decord
+            with decord_messages():
+                import decord
 
-            reader = decord.VideoReader(str(self.path), width=self.size[1], height=self.size[0], num_threads=0)
+                decord.logging.set_level(decord.logging.QUIET)  # its own FFmpeg's messages, printed from its threads
+                reader = decord.VideoReader(str(self.path), width=self.size[1], height=self.size[0], num_threads=0)
         except Exception as exc:  # decord missing or unable to open this file: PyAV reads it
             log.debug("decord cannot read %s (%s); using PyAV", self.path, exc)
             return None
@@ -107,6 +118,10 @@ class AnalysisReader:
     def _pyav_frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Every decodable frame as ``(pts, gray)``; undecodable packets are skipped, as in the render pass."""
         height, width = self.size
-        with VideoSource(self.path) as source:
-            for frame in source.decoded_frames():
-                yield frame.pts, frame.reformat(width=width, height=height, format="gray").to_ndarray()
+        with VideoSource(self.path, self.clock) as source:
+            for pts, frame in source.timed_frames():
+                yield pts, frame.reformat(width=width, height=height, format="gray").to_ndarray()
+
+
+def _rate_text(rate: Fraction) -> str:
+    return str(rate.numerator) if rate.denominator == 1 else f"{float(rate):.3f}"

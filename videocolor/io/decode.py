@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..checks import require_file
 from ..errors import InputError
+from .timeline import Clock
 
 log = logging.getLogger("videocolor")
 
@@ -45,6 +47,8 @@ class VideoInfo:
 def open_video(path: str | Path) -> av.container.InputContainer:
     """Open a film for reading; raises ``InputError`` naming the file when it is not a readable video."""
     path = require_file(path, "a video file")
+    if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block, and a film is read several times
+        raise InputError(f"{path}: the input must be a regular, seekable file (not a pipe or device)")
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -55,27 +59,60 @@ def open_video(path: str | Path) -> av.container.InputContainer:
     return container
 
 
+def main_video_stream(container: av.container.InputContainer, path: Path, warn: bool = False) -> av.video.stream.VideoStream:
+    """The film's video stream: attached pictures (cover art) never, then the longest, then FFmpeg's best pick.
+
+    With ``warn``, every other video stream is named in a warning (only the main stream is colorized).
+    """
+    video = list(container.streams.video)
+    films = [s for s in video if not s.disposition & av.stream.Disposition.attached_pic] or video
+    best = container.streams.best("video")
+    chosen = max(films, key=lambda s: (_seconds(s), s is best, s.codec_context.width * s.codec_context.height))
+    if warn:
+        for other in video:
+            if other is not chosen:
+                kind = "a cover picture" if other.disposition & av.stream.Disposition.attached_pic else "another video stream"
+                log.warning("%s: video stream %d (%s) is left out; stream %d is colorized", path, other.index, kind, chosen.index)
+    return chosen
+
+
+def _seconds(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's length as the container announces it (0 when it does not)."""
+    if stream.duration and stream.time_base:
+        return stream.duration * Fraction(stream.time_base)
+    if stream.frames and stream.average_rate:
+        return stream.frames / Fraction(stream.average_rate)
+    return Fraction(0)
+
+
 class VideoSource:
-    """Reads the first video stream of a film, frame by frame, as RGB arrays with exact pts.
+    """Reads the main video stream of a film, frame by frame, as RGB arrays with exact pts.
+
+    ``clock``: when the file's timestamps are broken (``io.timeline``), the frames are numbered in the order
+    the decoder hands them out on this clock instead, and ``info.time_base`` is the clock's.
 
     >>> with VideoSource("film.mp4") as source:  # doctest: +SKIP
     ...     for pts, rgb in source.frames():   # rgb: (H, W, 3) uint8 or uint16
     ...         ...
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, clock: Clock | None = None) -> None:
         self.path = Path(path)
-        self.container = open_video(self.path)
-        self.stream = self.container.streams.video[0]
-        self.stream.thread_type = "AUTO"
+        self.clock = clock
         self.bad_packets = 0
         self._counted: tuple[int | None, int | None] = (None, None)  # pts range whose lost packets are counted
         self._rotation_read = False
+        self._open()
         try:
             self.info = self._probe()
         except BaseException:
             self.container.close()
             raise
+
+    def _open(self) -> None:
+        self.container = open_video(self.path)
+        self.stream = main_video_stream(self.container, self.path)
+        self.stream.thread_type = "AUTO"
 
     def _probe(self) -> VideoInfo:
         ctx = self.stream.codec_context
@@ -87,7 +124,7 @@ class VideoSource:
             path=self.path,
             width=ctx.width,
             height=ctx.height,
-            time_base=Fraction(self.stream.time_base) if self.stream.time_base else Fraction(1, 90000),
+            time_base=self.clock.time_base if self.clock else Fraction(self.stream.time_base or Fraction(1, 90000)),
             average_rate=Fraction(self.stream.average_rate) if self.stream.average_rate else None,
             frames=self.stream.frames or 0,
             pix_fmt=fmt.name if fmt is not None else "unknown",
@@ -106,11 +143,8 @@ class VideoSource:
         begins at the keyframe before ``start`` (a seek), so a range costs at most one GOP of extra decoding.
         """
         rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
-        last_pts = None
         self._counted = (start, end)
-        for frame in self.decoded_frames(start):
-            pts = frame.pts if frame.pts is not None else (0 if last_pts is None else last_pts + 1)
-            last_pts = pts
+        for pts, frame in self.timed_frames(start):
             if start is not None and pts < start:
                 continue
             if end is not None and pts >= end:
@@ -122,17 +156,39 @@ class VideoSource:
                 kwargs["src_color_range"] = frame.color_range
             yield pts, frame.to_ndarray(**kwargs)
 
+    def timed_frames(self, start: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``(pts, frame)`` for every decodable frame, pts increasing (from the keyframe before ``start``).
+
+        With a ``clock`` the frames are numbered from the first; without, a frame whose pts does not follow
+        the previous one's could not be written in order and is counted in ``bad_packets``.
+        """
+        if self.clock is not None:  # the file's pts are unusable, so is seeking: count from the first frame
+            for index, frame in enumerate(self.decoded_frames()):
+                yield self.clock.pts(index), frame
+            return
+        last = None
+        for frame in self.decoded_frames(start):
+            pts = frame.pts if frame.pts is not None else (0 if last is None else last + 1)
+            if last is not None and pts <= last:
+                self.bad_packets += self._in_counted_range(pts)
+                log.debug("%s: frame at pts %d after pts %d left out", self.path, pts, last)
+                continue
+            last = pts
+            yield pts, frame
+
     def decoded_frames(self, start: int | None = None) -> Iterator[av.VideoFrame]:
         """Every decodable ``av.VideoFrame`` (from the keyframe before pts ``start`` when given).
 
         Packets that fail to decode are counted in ``bad_packets``. A seek that lands after ``start`` (an
-        imprecise index) falls back to decoding from the beginning, so no frame of the range is ever missed.
+        imprecise index) falls back to decoding from the file's start (reopened: the first frames of a
+        stream may have negative pts, e.g. after an MPEG-TS clock wrap), so no frame of the range is missed.
         """
         frames = self._decode()
         if start is not None and self._seek(start):
             first = next(frames, None)
             if first is None or (first.pts is not None and first.pts > start):
-                self.container.seek(0, stream=self.stream, backward=True, any_frame=False)
+                self.container.close()
+                self._open()
                 self.bad_packets = 0
                 frames = self._decode()
             else:

@@ -22,6 +22,8 @@ import numpy as np
 from ..errors import OutputError
 from .decode import VideoInfo, open_video
 
+_READ_BACK_FRAMES = 12  # enough for an encoder's B-frame reordering to show
+
 log = logging.getLogger("videocolor")
 
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
@@ -105,7 +107,11 @@ def _standard_layout(channels: int) -> str:
 
 
 class CopiedStreams:
-    """Packets of the source's non-video streams, copied (or transcoded) in time order as the video advances."""
+    """Packets of the source's non-video streams, copied (or transcoded) in time order as the video advances.
+
+    Timestamps that go back (two captures joined end to end, a clock restart) are shifted to continue where
+    the stream was, as a muxer needs increasing times.
+    """
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
         self.input = open_video(source)
@@ -118,6 +124,9 @@ class CopiedStreams:
         selected = [s for s in self.input.streams if s.index in self.routes]
         self.packets: Iterator[av.Packet] = self.input.demux(selected) if selected else iter(())
         self.pending: av.Packet | None = None
+        self.pending_ts: int | None = None  # the pending packet's decode time, shifted
+        self.shift: dict[int, int] = {}  # input stream index -> ticks added to its timestamps
+        self.end: dict[int, int] = {}  # input stream index -> shifted end of its last packet
 
     def _add(self, stream: av.stream.Stream) -> None:
         fmt = self.output.format.name.split(",")[0]
@@ -142,15 +151,30 @@ class CopiedStreams:
                 self.pending = next(self.packets, None)
                 if self.pending is None:
                     return
-            packet = self.pending
-            if packet.size == 0:  # demuxer flush packets carry nothing
-                self.pending = None
-                continue
-            ts = packet.dts if packet.dts is not None else packet.pts
+                if self.pending.size == 0:  # demuxer flush packets carry nothing
+                    self.pending = None
+                    continue
+                self.pending_ts = self._continuous(self.pending)
+            packet, ts = self.pending, self.pending_ts
             if seconds is not None and ts is not None and ts * packet.time_base > seconds:
                 return
             self.pending = None
             self._mux(packet)
+
+    def _continuous(self, packet: av.Packet) -> int | None:
+        """The packet's decode time, its timestamps shifted once its stream's time has gone back."""
+        index = packet.stream.index
+        ts = packet.dts if packet.dts is not None else packet.pts
+        if ts is None:
+            return None
+        if index in self.end and ts + self.shift.get(index, 0) < self.end[index] - (packet.duration or 0):
+            self.shift[index] = self.end[index] - ts
+        shift = self.shift.get(index, 0)
+        if shift:
+            packet.dts = None if packet.dts is None else packet.dts + shift
+            packet.pts = None if packet.pts is None else packet.pts + shift
+        self.end[index] = ts + shift + (packet.duration or 0)
+        return ts + shift
 
     def _mux(self, packet: av.Packet) -> None:
         out, resampler = self.routes[packet.stream.index]
@@ -211,7 +235,8 @@ def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.nda
 def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> None:
     """Fail now, before hours of rendering, if ``output``'s container cannot hold the chosen video encoding.
 
-    Opens the encoder and writes a header into a scratch file of the same extension, then deletes it.
+    Opens the encoder and writes a header into a scratch file of the same extension, then deletes it; then
+    checks that such a file reads back frame for frame (``read_back_problem``).
     """
     with tempfile.TemporaryDirectory(prefix="videocolor-probe-") as folder:
         probe_path = Path(folder) / f"probe{output.suffix}"
@@ -233,3 +258,45 @@ def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> 
                 container.close()
             except av.FFmpegError:  # a header-only probe may fail to finalise; the folder is deleted anyway
                 pass
+    problem = read_back_problem(output.suffix.lower(), settings)
+    if problem:
+        raise OutputError(f"{output}: FFmpeg writes {settings.codec} video into {output.suffix} files but {problem}; use .mkv or .mp4")
+
+
+@functools.cache
+def read_back_problem(suffix: str, settings: EncodeSettings) -> str:
+    """Why FFmpeg cannot read back a ``suffix`` file of ``settings``' video frame for frame, in order ("" when it can).
+
+    A few tiny frames are encoded, written and decoded again: some pairs are written without complaint and
+    then lose their video stream (H.264 in MPEG-PS) or their frame order (B-frames in AVI).
+    """
+    info = VideoInfo(Path("probe"), 64, 48, Fraction(1, 25), Fraction(25), 0, "yuv420p", False, 2, 0, 2, 2, 0)
+    with tempfile.TemporaryDirectory(prefix="videocolor-probe-") as folder:
+        probe = Path(folder) / f"probe{suffix}"
+        try:
+            with av.open(str(probe), "w") as container:
+                stream = add_video_stream(container, info, settings, probe)
+                for i in range(_READ_BACK_FRAMES):
+                    container.mux(encode_rgb(stream, info, np.full((48, 64, 3), 20 * i, np.uint8), i))
+                container.mux(stream.encode(None))
+            with av.open(str(probe)) as container:
+                if not container.streams.video:
+                    return "cannot find the video stream in them again"
+                pts = [frame.pts for frame in container.decode(container.streams.video[0])]
+        except (av.FFmpegError, ValueError, OutputError) as exc:
+            return f"cannot read them back ({exc})"
+    if len(pts) != _READ_BACK_FRAMES:
+        return f"reads back {len(pts)} of {_READ_BACK_FRAMES} frames"
+    if any(p is None for p in pts) or any(b <= a for a, b in zip(pts, pts[1:])):
+        return "reads their frames back out of order"
+    return ""
+
+
+def video_output(input_path: Path, settings: EncodeSettings) -> Path:
+    """The default output of a film: ``<stem>_color<ext>`` beside it, in ``.mkv`` when its own container
+    would not read back (``read_back_problem``), which Matroska does for every encoder FFmpeg has."""
+    suffix = input_path.suffix.lower()
+    if not suffix or read_back_problem(suffix, settings):
+        log.info("%s: writing the colorized film as .mkv (a %s file of %s video would not read back)", input_path, suffix or "raw", settings.codec)
+        suffix = ".mkv"
+    return input_path.with_name(f"{input_path.stem}_color{suffix}")

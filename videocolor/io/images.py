@@ -6,6 +6,7 @@ EXIF orientation; this module turns whatever it returns into one tensor contract
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -16,9 +17,14 @@ import torch
 from ..color import rgb_to_lab
 from ..errors import InputError, OutputError
 
+log = logging.getLogger("videocolor")
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".ppm", ".pgm", ".pnm"})
 # Chroma (Lab a/b magnitude) that 99% of a "grayscale" picture's pixels stay under.
 _GRAY_CHROMA = 3.0
+# Long side references are read at: models work far below it (256-1024 px), and memory stays bounded.
+REFERENCE_MAX_SIDE = 2048
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -26,10 +32,29 @@ def is_image_file(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_rgb(path: str | Path) -> torch.Tensor:
+def reference_files(folder: str | Path) -> list[Path]:
+    """The picture files of a reference folder, sorted; entries that cannot be read as files (a dangling
+    symlink, a symlink loop, no permission) are skipped with a warning naming them."""
+    files = []
+    for path in sorted(Path(folder).iterdir()):
+        if not is_image_file(path):
+            continue
+        try:
+            path.stat()
+        except OSError as exc:
+            log.warning("%s: skipped, not a readable file (%s)", path, exc.strerror or exc)
+            continue
+        if path.is_file():
+            files.append(path)
+    return files
+
+
+def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
     """Read an image file as RGB ``(3, H, W)`` float32 in [0, 1] (gray images are replicated to 3 channels).
 
     Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
+    With ``max_side``, a larger picture is shrunk (area average) to that long side as it is decoded: JPEGs
+    decode at 1/2, 1/4 or 1/8 scale directly, so a huge picture never exists at full size in float.
     Raises ``InputError`` naming the file when it is missing or not a readable image.
     """
     path = Path(path)
@@ -41,9 +66,12 @@ def read_rgb(path: str | Path) -> torch.Tensor:
         raise InputError(f"{path}: is a folder, not an image") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    image = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH) if data.size else None
+    image = _decode(data, max_side) if data.size else None
     if image is None:
         raise InputError(f"{path}: not an image (or an unsupported/corrupt image file)")
+    if max_side is not None and max(image.shape[:2]) > max_side:
+        scale = max_side / max(image.shape[:2])
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     if image.dtype == np.uint16:
         scaled = image.astype(np.float32) / 65535.0
     elif image.dtype == np.uint8:
@@ -58,6 +86,30 @@ def read_rgb(path: str | Path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
 
 
+def _decode(data: np.ndarray, max_side: int | None) -> np.ndarray | None:
+    """OpenCV's decode at full depth, or at a reduced 8-bit scale when the picture is over twice ``max_side``."""
+    full = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
+    if max_side is None:
+        return cv2.imdecode(data, full)
+    size = _header_size(data)
+    factor = max((f for f in _REDUCED if size and max(size) >= f * max_side), default=1)
+    return cv2.imdecode(data, _REDUCED[factor] if factor > 1 else full)
+
+
+def _header_size(data: np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` of an encoded picture from its header (FFmpeg's probe; nothing is decoded)."""
+    import io
+
+    import av
+
+    try:
+        with av.open(io.BytesIO(data.tobytes()), metadata_errors="ignore") as container:
+            ctx = container.streams.video[0].codec_context
+            return (ctx.width, ctx.height) if ctx.width else None
+    except (av.FFmpegError, IndexError, ValueError):
+        return None
+
+
 def is_grayscale(rgb: torch.Tensor) -> bool:
     """True when an RGB image ``(3, H, W)`` in [0, 1] has (almost) no chroma anywhere."""
     small = torch.nn.functional.interpolate(rgb[None], size=(64, 64), mode="area")[0]
@@ -66,8 +118,9 @@ def is_grayscale(rgb: torch.Tensor) -> bool:
 
 
 def load_reference(path: str | Path) -> torch.Tensor:
-    """A color reference as RGB ``(3, H, W)`` float32 in [0, 1]; a grayscale picture is an ``InputError``."""
-    rgb = read_rgb(path)
+    """A color reference as RGB ``(3, H, W)`` float32 in [0, 1], long side at most ``REFERENCE_MAX_SIDE``;
+    a grayscale picture is an ``InputError``."""
+    rgb = read_rgb(path, REFERENCE_MAX_SIDE)
     if is_grayscale(rgb):
         raise InputError(f"{path}: reference is grayscale and has no color to transfer; use a color picture")
     return rgb

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .decode import VideoInfo
-from .encode import EncodeSettings, CopiedStreams, add_video_stream, encode_rgb, partial_path
+from .encode import CopiedStreams, EncodeSettings, add_video_stream, encode_rgb, partial_path
 
 SEGMENT_SUFFIX = ".nut"
 

@@ -7,6 +7,7 @@ segments under ``.videocolor-work/``.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +16,13 @@ from ..checks import check_references
 from ..config import Settings
 from ..errors import InputError, OutputError
 from .engines import make_engine
-from .film import WORK_NAME, fingerprint, make_job
-from .report import BatchReport, FilmReport, batch_report
+from .film import WORK_NAME, fingerprint, make_job, remove_if_empty
+from .report import BatchReport, FilmReport, batch_report, output_in_place
 from .runner import drive
 from .state import FINISHED, STATE_NAME, State, Status
 from .work import MIN_SEGMENT_SECONDS
+
+log = logging.getLogger("videocolor")
 
 REPORT_NAME = "videocolor-report.json"
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".m4v", ".mxf", ".mpg", ".mpeg", ".ts", ".webm", ".wmv", ".flv", ".nut", ".dv"}
@@ -64,18 +67,31 @@ def run_batch(
     """Colorize many films into ``out_dir`` as ``<stem>_color<ext>``; resumable, one failure never stops the rest.
 
     Films already done are skipped; failed ones are retried only with ``retry_failed``. ``overrides_dir`` holds
-    ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``. Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
+    ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``.
+    Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
     """
     settings = settings or Settings()
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: output folder does not exist")
+    out_dir = Path(out_dir).absolute()  # the state holds absolute paths: a batch resumes from any folder
     check_references(ref, ref_dir)
-    films = expand_inputs(inputs, list_file)
+    ref, ref_dir, overrides_dir = (Path(p).absolute() if p else None for p in (ref, ref_dir, overrides_dir))
+    films = [f.absolute() for f in expand_inputs(inputs, list_file)]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot make the output folder ({exc.strerror or exc})") from None
     state = State(out_dir / STATE_NAME)
     ids, seen, refused = [], {}, []
-    done = {row["key"] for row in state.films() if row["status"] == Status.DONE}
+    rows = state.films()
+    for row in rows:
+        if output_in_place(row):  # muxed by an earlier run that could not record it (a full disk): record it now
+            state.muxed(row["id"], sum(s["frames_written"] or 0 for s in state.segments(row["id"])), row["mux_s"] or 0.0)
+    rows = state.films()
+    done = {row["key"] for row in rows if row["status"] == Status.DONE}
+    made = {Path(row["output"]).absolute() for row in rows} | {out_dir / f"{f.stem}_color{f.suffix}" for f in films}
     for film in films:
+        if film in made:  # this batch's own output (an out dir inside the input folder): never a new film
+            log.info("%s: skipped, an output of this batch", film)
+            continue
         output = out_dir / f"{film.stem}_color{film.suffix}"
         if output.name in seen:
             raise InputError(f"{film}: same output name as {seen[output.name]}; rename one of them")
@@ -102,8 +118,9 @@ def run_batch(
     finally:
         engine_.close()
     for row in state.films():
-        if row["id"] in ids and row["status"] == Status.DONE:
-            shutil.rmtree(json.loads(row["job"])["work_dir"], ignore_errors=True)
+        if row["id"] in ids and (row["status"] == Status.DONE or not any(s["status"] == Status.DONE for s in state.segments(row["id"]))):
+            shutil.rmtree(json.loads(row["job"])["work_dir"], ignore_errors=True)  # finished, or nothing to resume
+    remove_if_empty(out_dir / WORK_NAME)
     report = batch_report(state, ids)
     report.films += refused
     (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -24,6 +26,9 @@ class Engine(Protocol):
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
         """Start ``fn(*args)``, a piece of work of ``kind`` (``analyse``, ``render`` or ``mux``)."""
+
+    def restart(self) -> None:
+        """Replace workers that died (a local process pool breaks as a whole); a no-op where nothing breaks so."""
 
     def close(self) -> None:
         """Wait for the work in flight and free the workers."""
@@ -47,34 +52,53 @@ class InlineEngine:
             future.set_exception(exc)
         return future
 
+    def restart(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
+def _ignore_ctrl_c() -> None:
+    """Worker initializer: Ctrl-C is the driver's to handle (one line), not every worker's (a traceback each)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pin_gpu(gpus: Any) -> None:
     """Worker initializer: take one GPU id from the queue and make it the only visible one."""
+    _ignore_ctrl_c()
     os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
 
 
 class LocalEngine:
-    """``workers`` spawned processes on this machine; with GPUs, each sees one (round robin)."""
+    """``workers`` spawned processes on this machine; with GPUs, each sees one (round robin).
+
+    When a worker dies (killed, or by the out-of-memory killer), the whole pool breaks: ``restart`` makes a new one.
+    """
 
     inline = False
 
     def __init__(self, workers: int | None = None) -> None:
-        gpus = gpu_count()
-        self.slots = workers or max(1, gpus)
+        self.gpus = gpu_count()
+        self.slots = workers or max(1, self.gpus)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        if gpus:
-            queue = context.Queue()
-            for n in range(self.slots):
-                queue.put(n % gpus)
-            self.pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_pin_gpu, initargs=(queue,))
-        else:
-            self.pool = ProcessPoolExecutor(self.slots, mp_context=context)
+        if not self.gpus:
+            return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_ignore_ctrl_c)
+        queue = context.Queue()
+        for n in range(self.slots):
+            queue.put(n % self.gpus)
+        return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_pin_gpu, initargs=(queue,))
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
+
+    def restart(self) -> None:
+        """Replace a broken pool (its futures have all failed) by a fresh one."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._new_pool()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -105,6 +129,9 @@ class RayEngine:
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
         return self.remote.options(**self.options[kind]).remote(fn, *args).future()
+
+    def restart(self) -> None:
+        pass  # Ray replaces dead workers itself
 
     def close(self) -> None:
         pass

@@ -6,18 +6,21 @@ output is written; an interrupted run continues from the segments there when res
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._version import __version__
 from ..config import Settings
-from ..errors import InputError
-from ..io.images import is_image_file
+from ..errors import InputError, OutputError, VideocolorError
+from ..io.images import reference_files
 from ..models.build import resolve_model_name
 from .engines import make_engine
 from .runner import drive
@@ -27,6 +30,7 @@ from .work import MIN_SEGMENT_SECONDS
 log = logging.getLogger("videocolor")
 
 WORK_NAME = ".videocolor-work"
+_LOCK_NAME = ".lock"
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def fingerprint(
     """What a film's segments depend on: the input file, the references, keyframes, overrides, settings, model."""
     stat = input.stat()
     render = settings.replace(quiet=False).to_dict()
-    pictures = sorted(p for p in Path(ref_dir).iterdir() if is_image_file(p)) if ref_dir else []
+    pictures = reference_files(ref_dir) if ref_dir else []
     pictures += sorted(p for p in Path(keyframes).iterdir() if p.is_file()) if keyframes else []
     return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "settings": render,
             "model": resolve_model_name(settings.model), "version": __version__,
@@ -82,14 +86,41 @@ def colorize_film(
 
     Raises what the render raised.
     """
+    input, output = input.absolute(), output.absolute()  # the work's state holds paths valid from any folder
     work_dir = output.parent / WORK_NAME / output.name
-    if work_dir.exists() and not resume:
-        log.warning("%s: discarding the unfinished work of an earlier run (pass --resume to continue it)", work_dir)
-        shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    state = State(work_dir / "state.sqlite")
     stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes)
     job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds, keyframes)
+    try:
+        with work_lock(work_dir, output):
+            if not resume and any(p.name != _LOCK_NAME for p in work_dir.iterdir()):
+                log.warning("%s: discarding the unfinished work of an earlier run (pass --resume to continue it)", work_dir)
+                _empty(work_dir)
+            state = None
+            try:
+                state = State(work_dir / "state.sqlite")
+                result = _run(state, input, output, job, stamp)
+            except BaseException:
+                if state is None or not _segments_done(state):  # nothing worth resuming: no folder left behind
+                    if state is not None:
+                        state.remove()
+                    shutil.rmtree(work_dir, ignore_errors=True)
+                raise
+            state.remove()
+            shutil.rmtree(work_dir, ignore_errors=True)
+    finally:
+        remove_if_empty(work_dir.parent)
+    return result
+
+
+def _segments_done(state: State) -> bool:
+    """Whether the state records a finished segment (``False`` too when it cannot be read)."""
+    try:
+        return any(s["status"] == Status.DONE for s in state.segments())
+    except (VideocolorError, OSError):
+        return False
+
+
+def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: dict[str, Any]) -> FilmResult:
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
         before = json.loads(previous[0]["fingerprint"])
@@ -105,13 +136,10 @@ def colorize_film(
     segments = state.segments(film)
     if outcome is not None and outcome.exception is not None:
         done = sum(s["status"] == Status.DONE for s in segments)
-        if not done:
-            shutil.rmtree(work_dir, ignore_errors=True)
-            _remove_if_empty(work_dir.parent)
-        else:
-            log.warning("%s: %d segment(s) kept; run again with --resume to continue", work_dir, done)
+        if done:
+            log.warning("%s: %d segment(s) kept; run again with --resume to continue", Path(job["work_dir"]), done)
         raise outcome.exception
-    result = FilmResult(
+    return FilmResult(
         frames=sum(s["frames_written"] or 0 for s in segments),
         bad_packets=sum(s["bad_packets"] or 0 for s in segments),
         gray_frames=sum(s["gray_frames"] or 0 for s in segments),
@@ -119,12 +147,43 @@ def colorize_film(
         shots=len(json.loads(state.film(film)["analysis"])["shots"]),
         seconds=time.perf_counter() - started,
     )
-    shutil.rmtree(work_dir, ignore_errors=True)
-    _remove_if_empty(work_dir.parent)
-    return result
 
 
-def _remove_if_empty(folder: Path) -> None:
+@contextmanager
+def work_lock(work_dir: Path, output: Path) -> Iterator[None]:
+    """Hold ``work_dir`` (made if missing) for this process: a second run on the same output is refused.
+
+    An advisory ``flock`` on a file inside it, released by the kernel even when the process is killed.
+    """
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(work_dir / _LOCK_NAME, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
+    except OSError as exc:
+        raise OutputError(f"{work_dir}: cannot make the work folder ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise OutputError(f"{output}: another videocolor process is writing it (its work folder {work_dir} is locked)") from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def _empty(folder: Path) -> None:
+    """Delete what ``folder`` holds except its lock file."""
+    for item in folder.iterdir():
+        if item.name == _LOCK_NAME:
+            continue
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it holds nothing (a work folder's parent once the last film is finished)."""
     try:
         folder.rmdir()
     except OSError:

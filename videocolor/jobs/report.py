@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .state import FINISHED, State, Status
@@ -50,6 +51,12 @@ class Progress:
     eta_seconds: float | None
 
 
+def output_in_place(row: Any) -> bool:
+    """A film whose output was renamed into place but whose ``done`` was never recorded (a full disk at the end):
+    its output exists while it is still marked muxing. It counts as done."""
+    return row["status"] == Status.MUXING and Path(row["output"]).is_file()
+
+
 def batch_report(state: State, ids: Sequence[int] | None = None) -> BatchReport:
     """The report of the films in ``state`` (those in ``ids``, or all)."""
     report = BatchReport()
@@ -59,7 +66,7 @@ def batch_report(state: State, ids: Sequence[int] | None = None) -> BatchReport:
         segments = state.segments(row["id"])
         seconds = (row["finished"] - row["started"]) if row["finished"] and row["started"] else None
         report.films.append(FilmReport(
-            row["input"], row["output"], Status(row["status"]), row["error"], row["frames"],
+            row["input"], row["output"], Status.DONE if output_in_place(row) else Status(row["status"]), row["error"], row["frames"],
             len(segments), sum(s["status"] == Status.DONE for s in segments), seconds,
         ))
     return report

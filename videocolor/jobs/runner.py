@@ -8,10 +8,11 @@ import logging
 import threading
 import time
 import traceback
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import one_line
+from ..errors import VideocolorError, one_line
 from .engines import Engine
 from .state import FINISHED, Claim, State, Status, worker_id
 from .work import analyse, mux, render
@@ -19,6 +20,7 @@ from .work import analyse, mux, render
 log = logging.getLogger("videocolor")
 
 _POLL_SECONDS = 0.5
+_WORKER_DEATHS = 2  # a piece of work in flight when this many workers died fails
 
 
 @dataclass
@@ -56,14 +58,22 @@ def drive(state: State, films: list[int], engine: Engine) -> dict[int, Outcome]:
                     break
                 inflight[_submit(state, engine, claim)] = claim
             if not inflight:
-                if all(row["status"] in FINISHED for row in state.films() if row["id"] in films):
+                if all(row["status"] in FINISHED or row["id"] in outcomes for row in state.films() if row["id"] in films):
                     break
                 time.sleep(_POLL_SECONDS)  # another process holds the remaining work
                 continue
             finished, _ = cf.wait(inflight, timeout=_POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 claim = inflight.pop(future)
-                _record(state, claim, future, outcomes, quiet_errors=engine.inline)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    _worker_died(state, claim, outcomes)
+                else:
+                    _record(state, claim, future, outcomes, quiet_errors=engine.inline)
+            if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                for future in list(inflight):  # the whole pool went down with the dead worker
+                    cf.wait([future])
+                    _worker_died(state, inflight.pop(future), outcomes)
+                engine.restart()
     finally:
         beat.stop.set()
         for future in inflight:
@@ -82,12 +92,28 @@ def _submit(state: State, engine: Engine, claim: Claim) -> cf.Future:
         on_done = (lambda result: state.segment_done(claim.film, result)) if engine.inline else None
         return engine.submit("render", render, job, table, segments, on_done, not engine.inline)
     done = [s["idx"] for s in state.segments(claim.film)]
-    return engine.submit("mux", _timed_mux, job, done)
+    return engine.submit("mux", _timed_mux, job, json.loads(row["analysis"]), done)
 
 
-def _timed_mux(job: dict[str, Any], segments: list[int]) -> tuple[int, float]:
+def _timed_mux(job: dict[str, Any], table: dict[str, Any], segments: list[int]) -> tuple[int, float]:
     started = time.perf_counter()
-    return mux(job, segments), time.perf_counter() - started
+    return mux(job, table, segments), time.perf_counter() - started
+
+
+def job_output(state: State, claim: Claim) -> str:
+    """The output file of ``claim``'s film as the job states it."""
+    return json.loads(state.film(claim.film)["job"])["output"]
+
+
+def _worker_died(state: State, claim: Claim, outcomes: dict[int, Outcome]) -> None:
+    """A worker process died (killed, or out of memory) with ``claim`` in flight: the work goes back to the queue
+    once; work that was in flight at a second death fails with that error."""
+    text = "a worker process died (killed, or out of memory) while this ran"
+    if state.release(claim, text, max_attempts=_WORKER_DEATHS):
+        log.warning("%s: %s; it is tried again in a new worker", state.film(claim.film)["input"], text)
+        return
+    log.error("%s: failed: %s", state.film(claim.film)["input"], text)
+    outcomes[claim.film] = Outcome(claim.film, Status.FAILED, text)
 
 
 def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, Outcome], quiet_errors: bool) -> None:
@@ -109,5 +135,8 @@ def _record(state: State, claim: Claim, future: cf.Future, outcomes: dict[int, O
             state.segment_done(claim.film, item)
     else:
         frames, seconds = result
-        state.muxed(claim.film, frames, seconds)
+        try:
+            state.muxed(claim.film, frames, seconds)
+        except (VideocolorError, OSError) as exc:  # the film is complete and in place; only the record of it is lost
+            log.warning("%s: the output is complete, but recording it in %s failed (%s)", job_output(state, claim), state.shown, one_line(exc))
         outcomes[claim.film] = Outcome(claim.film, Status.DONE)

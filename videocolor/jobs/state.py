@@ -7,6 +7,7 @@ than the lease, or whose process on this host is gone, goes back to the queue.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,8 +21,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError, OutputError
+from ..home import cache_dir
+
 STATE_NAME = "videocolor-jobs.sqlite"  # a batch's state, in its out dir
 LEASE_SECONDS = 120.0
+_SQLITE_MAX_PATH = 480  # SQLite opens no file whose absolute path is over 512 bytes (its -wal file adds 4)
 
 
 class Status(str, Enum):
@@ -85,6 +90,19 @@ def _alive(worker: str | None) -> bool:
     return True
 
 
+def _openable(path: Path) -> Path:
+    """``path``, or for a path SQLite cannot open (too long) a stand-in in the cache folder named by its digest."""
+    if len(os.fsencode(path)) <= _SQLITE_MAX_PATH:
+        return path
+    folder = cache_dir() / "job-state"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: path too long for SQLite, and no cache folder for it ({exc.strerror or exc})") from None
+    log.debug("%s: path too long for SQLite; its database is %s", path, folder)
+    return folder / f"{hashlib.sha1(os.fsencode(path)).hexdigest()}-{path.name}"
+
+
 @dataclass
 class Claim:
     """Work taken by a worker: ``kind`` is ``analyse``, ``render`` (``segments`` listed) or ``mux``."""
@@ -108,33 +126,68 @@ class SegmentResult:
 
 
 class State:
-    """The SQLite file of a batch (or of one film's work folder); the only place that reads or writes it."""
+    """The SQLite file of a batch (or of one film's work folder); the only place that reads or writes it.
 
-    def __init__(self, path: str | Path, lease: float = LEASE_SECONDS) -> None:
-        self.path = Path(path)
+    ``readonly`` opens an existing file without writing anything (``videocolor status``, also on a read-only
+    share). Every SQLite failure becomes one line naming the file: a corrupt file is an ``InputError``, a full
+    disk or an unwritable folder an ``OutputError``. A path too long for SQLite is stood in for by a file of the
+    same name's digest in videocolor's cache folder.
+    """
+
+    def __init__(self, path: str | Path, lease: float = LEASE_SECONDS, readonly: bool = False) -> None:
+        self.path = _openable(Path(path).absolute())
+        self.shown = Path(path)
         self.lease = lease
-        db = sqlite3.connect(self.path, timeout=60)
+        self.readonly = readonly
+        if readonly:
+            with self.connect() as db:
+                db.execute("SELECT 1 FROM films LIMIT 1")
+            return
+        with self._errors():
+            db = sqlite3.connect(self.path, timeout=60)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            finally:
+                db.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+            yield
+        except sqlite3.DatabaseError as exc:
+            text = str(exc)
+            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in text:
+                raise OutputError(f"{self.shown}: cannot write the job database ({text}); free space or choose another folder") from None
+            raise InputError(f"{self.shown}: not a readable job database ({text}); move it away to start over") from None
+        except OSError as exc:
+            raise OutputError(f"{self.shown}: cannot write the job database ({exc.strerror or exc})") from None
 
     @contextmanager
     def connect(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection in autocommit off; ``immediate`` takes the write lock at once (claims)."""
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        with self._errors():
+            if self.readonly:  # nothing written, not even WAL bookkeeping, when the folder is read-only
+                immutable = "&immutable=1" if not os.access(self.path.parent, os.W_OK) else ""
+                db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro{immutable}", uri=True, timeout=60, isolation_level=None)
+            else:
+                db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            db.row_factory = sqlite3.Row
             try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        finally:
-            db.close()
+                db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            finally:
+                db.close()
+
+    def remove(self) -> None:
+        """Delete the database file (and its WAL files): the work it tracked is finished."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def film(self, film: int) -> sqlite3.Row:
         with self.connect() as db:
@@ -278,6 +331,29 @@ class State:
                 "UPDATE films SET status=?, worker=NULL, error=NULL, frames=?, mux_s=?, finished=? WHERE id=?",
                 (Status.DONE, frames, seconds, time.time(), film),
             )
+
+    def release(self, claim: Claim, error: str, max_attempts: int) -> bool:
+        """Put ``claim``'s work back in the queue (its worker died), unless it was tried ``max_attempts`` times:
+        then it fails with ``error``. Returns whether it went back."""
+        with self.connect(immediate=True) as db:
+            if claim.kind == "render":
+                marks = ",".join("?" * len(claim.segments))
+                tries = db.execute(
+                    f"SELECT MAX(attempts) FROM segments WHERE film=? AND idx IN ({marks})", (claim.film, *claim.segments)
+                ).fetchone()[0]
+            else:
+                tries = db.execute("SELECT attempts FROM films WHERE id=?", (claim.film,)).fetchone()[0]
+            if claim.kind == "mux" or (tries or 0) >= max_attempts:
+                back = False
+            else:
+                back = True
+                for idx in claim.segments:
+                    db.execute("UPDATE segments SET status=?, worker=NULL, error=? WHERE film=? AND idx=?", (Status.PENDING, error, claim.film, idx))
+                if claim.kind == "analyse":
+                    db.execute("UPDATE films SET status=?, worker=NULL WHERE id=?", (Status.PENDING, claim.film))
+        if not back:
+            self.failed(claim, error)
+        return back
 
     def failed(self, claim: Claim, error: str) -> None:
         """Record an error: the film fails (its finished segments are kept for a retry)."""

@@ -6,6 +6,7 @@ segment files; ``mux`` joins the segments and the source's other streams into th
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -21,12 +22,15 @@ from ..errors import InputError
 from ..io.decode import VideoSource
 from ..io.encode import EncodeSettings, check_encodable, resolve_codec
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
+from ..io.timeline import Clock
 from ..models.build import build_colorizer, resolve_device
 from ..pipeline import Renderer
 from ..temporal import make_smoother
 from ..timecode import Timecode
 from ..types import ReferenceChoice, Shot
 from .state import SegmentResult
+
+log = logging.getLogger("videocolor")
 
 MIN_SEGMENT_SECONDS = 2.0
 
@@ -71,6 +75,9 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     settings = Settings.from_dict(job["settings"])
     with VideoSource(job["input"]) as source:
         check_encodable(Path(job["output"]), source.info, encode_settings(settings))
+        width, height = source.info.width, source.info.height
+    if settings.work_size > max(width, height) and settings.model != "devc":
+        log.warning("%s: work size %d is larger than the %dx%d frame; chroma is predicted at the frame size", job["input"], settings.work_size, width, height)
     result = analyse_film(
         job["input"],
         ref=job["ref"],
@@ -84,6 +91,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         "time_base": str(result.time_base),
         "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
         "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe] for c in result.choices],
+        "clock": [str(result.clock.time_base), result.clock.start, result.clock.step] if result.clock else None,
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
 
@@ -92,6 +100,14 @@ def encode_settings(settings: Settings) -> EncodeSettings:
     """The video encoder part of ``settings``."""
     codec = resolve_codec(settings.codec, resolve_device(settings.device).type)
     return EncodeSettings(codec=codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
+
+
+def clock_of(table: dict[str, Any]) -> Clock | None:
+    """The rebuilt clock stored by ``analyse`` (``None``: the film's own timestamps are used)."""
+    if not table.get("clock"):
+        return None
+    time_base, start, step = table["clock"]
+    return Clock(Fraction(time_base), start, step)
 
 
 def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
@@ -144,7 +160,7 @@ def render(
     )
     try:
         for segment in segments:
-            results.append(_render_segment(job, renderer, shots, choices, segment, bar.update))
+            results.append(_render_segment(job, renderer, shots, choices, segment, bar.update, clock_of(table)))
             if on_done is not None:
                 on_done(results[-1])
     finally:
@@ -153,19 +169,21 @@ def render(
 
 
 def _render_segment(
-    job: dict[str, Any], renderer: Renderer, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any]
+    job: dict[str, Any], renderer: Renderer, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any],
+    clock: Clock | None,
 ) -> SegmentResult:
     started = time.perf_counter()
     path = segment_path(job, segment["index"])
     done = renderer.render_range(
-        job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode), progress
+        job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode), progress,
+        clock,
     )
     return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, time.perf_counter() - started)
 
 
-def mux(job: dict[str, Any], segments: list[int]) -> int:
+def mux(job: dict[str, Any], table: dict[str, Any], segments: list[int]) -> int:
     """Join the segments (by index) and the source's other streams into the output; returns its frames."""
-    with VideoSource(job["input"]) as source:
+    with VideoSource(job["input"], clock_of(table)) as source:
         first = next(source.decoded_frames(), None)
         info = source.info
     if first is None:

@@ -16,8 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError, one_line
-from .exemplar_card import PRECISIONS
-from .exemplar_card import Lite0Weights
+from .exemplar_card import PRECISIONS, Lite0Weights
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
 _STAGES = (
@@ -184,7 +183,7 @@ def efficientnet_lite0(*, pretrained: bool = True) -> EfficientNetLite0:
     return model.eval().requires_grad_(False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _shared(device: str) -> EfficientNetLite0:
     return efficientnet_lite0().fuse_for_inference().to(torch.device(device))
 

@@ -1,0 +1,182 @@
+"""Jobs as careless or unlucky users meet them: outputs in the input folder, other working folders, full disks,
+two runs at once, killed workers, read-only shares, corrupt databases, very long paths, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import cut_film
+
+from videocolor import Settings, cli, colorize_video
+from videocolor.errors import InputError, OutputError
+from videocolor.jobs import STATE_NAME, run_batch
+from videocolor.jobs import state as state_module
+from videocolor.jobs.film import WORK_NAME, work_lock
+from videocolor.jobs.state import State
+
+FAST = Settings(temporal="off", preset="ultrafast", quiet=True, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def short_film(tmp_path_factory) -> Path:
+    return cut_film(tmp_path_factory.mktemp("short") / "a.mp4", ["astronaut"], 6)
+
+
+def test_batch_in_its_input_folder_skips_its_outputs_and_resumes_from_anywhere(short_film, color_ref, tmp_path, monkeypatch):
+    films = tmp_path / "films"
+    films.mkdir()
+    (films / "a.mp4").write_bytes(short_film.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    first = run_batch(["films"], out_dir="films", ref="films/../" + os.path.relpath(color_ref, tmp_path), settings=FAST, workers=1)
+    assert [f.status for f in first.films] == ["done"] and (films / "a_color.mp4").is_file()
+    assert all(Path(row["input"]).is_absolute() for row in State(films / STATE_NAME).films())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = run_batch([films], out_dir=films, ref=color_ref, settings=FAST, workers=1)
+    assert [(Path(f.input).name, f.status) for f in again.films] == [("a.mp4", "done")]
+    assert sorted(p.name for p in films.iterdir() if not p.name.startswith(".")) == [
+        "a.mp4", "a_color.mp4", "videocolor-jobs.sqlite", "videocolor-report.json"]
+
+
+def test_batch_makes_its_out_dir_and_leaves_no_work_folder_for_a_failed_film(tmp_path, color_ref, capsys):
+    films = tmp_path / "films"
+    films.mkdir()
+    (films / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    out = tmp_path / "new" / "deeper" / "colored"
+    assert cli.main(["batch", str(films), "--ref", str(color_ref), "--out-dir", str(out), "--quiet", "--workers", "1"]) == 1
+    report = json.loads((out / "videocolor-report.json").read_text())
+    assert report["failed"] == 1 and "broken.mp4" in report["films"][0]["error"]
+    assert not (out / WORK_NAME).exists()
+
+
+def test_a_film_muxed_before_the_disk_filled_counts_as_done(short_film, color_ref, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OutputError(f"{tmp_path}: cannot write the job database (database or disk is full)")
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        patch.setattr(State, "muxed", disk_full)
+        report = run_batch([short_film], out_dir=out, ref=color_ref, settings=FAST, workers=1)
+    assert [f.status for f in report.films] == ["done"] and (out / "a_color.mp4").is_file()
+    again = run_batch([short_film], out_dir=out, ref=color_ref, settings=FAST, workers=1)  # not "already exists"
+    assert [f.status for f in again.films] == ["done"]
+    film_out = tmp_path / "single.mp4"
+    with monkeypatch.context() as patch:
+        patch.setattr(State, "muxed", disk_full)
+        assert colorize_video(short_film, film_out, ref=color_ref, settings=FAST).frames == 6
+    assert film_out.is_file() and not (tmp_path / WORK_NAME).exists()
+
+
+def test_a_second_run_on_the_same_output_is_refused_and_leaves_the_first_alone(short_film, color_ref, tmp_path):
+    output = tmp_path / "a_color.mp4"
+    work = tmp_path / WORK_NAME / output.name
+    with work_lock(work, output):
+        (work / "seg-00000.nut").write_bytes(b"the first run's segment")
+        with pytest.raises(OutputError, match=r"a_color\.mp4: another videocolor process is writing it"):
+            colorize_video(short_film, output, ref=color_ref, settings=FAST)
+        assert (work / "seg-00000.nut").read_bytes() == b"the first run's segment"
+
+
+def test_status_reads_a_read_only_share_without_writing(short_film, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    state = State(out / STATE_NAME)
+    state.add_film("a_color.mp4", str(short_film), str(out / "a_color.mp4"), {}, {"input": str(short_film)})
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    monkeypatch.setattr(state_module.os, "access", lambda path, mode: False)  # as on a read-only mount
+    assert cli.main(["status", str(out)]) == 0
+    assert "films done 0, films failed 0, films pending 1" in capsys.readouterr().out
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_corrupt_or_unwritable_job_databases_are_one_line_naming_the_file(tmp_path, color_ref, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / STATE_NAME).write_bytes(b"this is not SQLite" * 100)
+    assert cli.main(["status", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / STATE_NAME}: not a readable job database" in err and err.count("\n") == 1
+    with pytest.raises(InputError, match="not a readable job database"):
+        run_batch([tmp_path / "film.mp4"], out_dir=out, ref=color_ref, settings=FAST)
+
+    def full(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(state_module.sqlite3, "connect", full)
+    with pytest.raises(OutputError, match=r"new\.sqlite: cannot write the job database \(database or disk is full\)"):
+        State(tmp_path / "new.sqlite")
+
+
+def test_input_path_over_512_bytes(short_film, color_ref, tmp_path):
+    deep = tmp_path.joinpath(*["archive_folder_with_a_long_descriptive_name_" + "x" * 60] * 5)
+    deep.mkdir(parents=True)
+    film = deep / "a.mp4"
+    film.write_bytes(short_film.read_bytes())
+    assert len(os.fsencode(deep / WORK_NAME / "a_color.mp4" / "state.sqlite")) > 512
+    report = colorize_video(film, ref=color_ref, settings=FAST)
+    assert report.frames == 6 and report.output.is_file() and not (deep / WORK_NAME).exists()
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_path):
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in ("a", "b", "c"):
+        cut_film(films / f"{name}.mp4", ["astronaut", "coffee", "chelsea"], 10)
+    out = tmp_path / "out"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "videocolor.cli", "batch", str(films), "--ref", str(color_ref), "--out-dir", str(out),
+         "--workers", "2", "--temporal", "off", "--quiet"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (out / STATE_NAME).exists() or not any(f["status"] == "rendering" for f in State(out / STATE_NAME).films()):
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    workers = [p for p in _children(run.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = run.communicate(timeout=600)
+    assert "Traceback" not in err and "worker process died" in err
+    report = json.loads((out / "videocolor-report.json").read_text())
+    assert len(report["films"]) == 3 and all(f["status"] in ("done", "failed") for f in report["films"])
+    assert run.returncode == (1 if report["failed"] else 0)
+
+
+@pytest.mark.parametrize("after", [0.3, 4.0])
+def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tmp_path, after):
+    out = tmp_path / "out.mp4"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "videocolor.cli", str(short_film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(after)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    if run.returncode == 0:  # finished before the signal: nothing to check
+        pytest.skip("the render finished before Ctrl-C")
+    assert run.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
+    assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
