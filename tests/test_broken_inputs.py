@@ -9,10 +9,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import synth
 from conftest import SIZE
 
 import videocolor
-from videocolor import Settings, synth
+from videocolor import Settings
 from videocolor.errors import InputError, OutputError
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.io.encode import EncodeSettings, read_back_problem, video_output

@@ -3,7 +3,8 @@
 Each model declares its weights in the registry (``models/registry.py``, records of type
 :class:`~videocolor.models.spec.Weights`). Downloadable weights come as a release archive (a zip of plain
 state_dicts); installing one extracts the files a model needs into ``home_dir() / NAME`` atomically
-(temporary folder, then rename) after checking every tensor's name and shape against the architecture, so a truncated or foreign checkpoint never reaches inference.
+(temporary folder, then rename) after checking every tensor's name and shape against the architecture, so a
+truncated or foreign checkpoint never reaches inference.
 
 >>> from videocolor import weights
 >>> weights.is_installed("devc")  # doctest: +SKIP
