@@ -23,7 +23,7 @@ from ..io.decode import VideoSource
 from ..io.encode import EncodeSettings, check_encodable, resolve_codec
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.timeline import Clock
-from ..models.build import build_colorizer, resolve_device
+from ..models.build import build_colorizer, resolve_device, resolve_model_name
 from ..pipeline import Renderer
 from ..temporal import make_smoother
 from ..timecode import Timecode
@@ -76,8 +76,9 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     with VideoSource(job["input"]) as source:
         check_encodable(Path(job["output"]), source.info, encode_settings(settings))
         width, height = source.info.width, source.info.height
-    if settings.work_size > max(width, height) and settings.model != "devc":
-        log.warning("%s: work size %d is larger than the %dx%d frame; chroma is predicted at the frame size", job["input"], settings.work_size, width, height)
+    work_size = getattr(settings.models.get(resolve_model_name(settings.model)), "work_size", None)
+    if work_size and work_size > max(width, height):
+        log.warning("%s: work size %d is larger than the %dx%d frame; chroma is predicted at the frame size", job["input"], work_size, width, height)
     result = analyse_film(
         job["input"],
         ref=job["ref"],
