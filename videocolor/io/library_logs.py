@@ -1,12 +1,11 @@
-"""FFmpeg's and decord's own messages, routed through Python logging instead of leaking onto stderr.
+"""FFmpeg's and decord's own messages, kept off the terminal.
 
-FFmpeg reports every damaged macroblock and demuxer resync; decord (with its own copy of FFmpeg) prints its
-warnings ("frames corrupted", with the path of its build machine) straight to file descriptor 2.
-videocolor counts and reports the damage itself, one line per film, so these messages are details: they
-go to the ``videocolor.ffmpeg`` and ``videocolor.decord`` loggers at DEBUG, shown only when ``videocolor``
-logs at DEBUG. From PyAV only FFmpeg's errors are taken: its Python log callback takes the GIL for every
-message it passes, which costs lock contention (and has deadlocked) under threaded decoding, and FFmpeg's
-warnings are many.
+FFmpeg reports every damaged macroblock and demuxer resync; videocolor counts and reports the damage itself,
+one line per film. PyAV's FFmpeg stays silent (its default): routing FFmpeg's messages into Python logging
+makes FFmpeg's decoding threads take the GIL for each one, which deadlocked renders of damaged files here
+(PyAV issues 751 and 2276). decord has its own copy of FFmpeg and prints its warnings ("frames corrupted",
+with its build machine's path) straight to file descriptor 2: its FFmpeg is set quiet, and what decord
+itself writes while it is called goes to the ``videocolor.decord`` logger at DEBUG.
 """
 
 from __future__ import annotations
@@ -18,27 +17,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
-import av
-import av.logging
-
-_FFMPEG = logging.getLogger("videocolor.ffmpeg")
 _DECORD = logging.getLogger("videocolor.decord")
-
-
-class _ToDebug(logging.Handler):
-    """Re-issue PyAV's ``libav.*`` records on ``videocolor.ffmpeg`` at DEBUG."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        _FFMPEG.debug("[%s] %s", record.name.removeprefix("libav."), record.getMessage().strip())
-
-
-def route_ffmpeg_logs() -> None:
-    """Send FFmpeg's error messages to ``videocolor.ffmpeg`` at DEBUG (process-wide, idempotent)."""
-    av.logging.set_level(av.logging.ERROR)  # PyAV's callback: FFmpeg -> Python loggers "libav.<component>"
-    libav = logging.getLogger("libav")
-    if not any(isinstance(h, _ToDebug) for h in libav.handlers):
-        libav.addHandler(_ToDebug())
-    libav.propagate = False
 
 
 @contextlib.contextmanager
