@@ -169,7 +169,7 @@ def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tmp_path, after):
     out = tmp_path / "out.mp4"
     run = subprocess.Popen(
-        [sys.executable, "-m", "videocolor.cli", str(short_film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off"],
+        [sys.executable, "-m", "videocolor", str(short_film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off"],
         stderr=subprocess.PIPE, text=True,
     )
     time.sleep(after)
@@ -180,3 +180,18 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tm
     assert run.returncode == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+def test_ctrl_c_while_the_command_line_loads(monkeypatch, capsys):
+    """The console script's first moments (PyAV and the settings loading): one line and 130, no traceback."""
+    from videocolor import _console
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.delitem(sys.modules, "videocolor.cli", raising=False)
+    monkeypatch.setattr("builtins.__import__", interrupt)
+    status = _console.main()
+    monkeypatch.undo()
+    assert status == 130
+    assert capsys.readouterr().err == "videocolor: interrupted; no output was written\n"

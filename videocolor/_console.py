@@ -1,0 +1,19 @@
+"""The ``videocolor`` console script: the command line, with Ctrl-C during start-up handled too.
+
+The script pip generates imports this module first; ``videocolor.cli`` and what it loads (PyAV, the
+settings) are imported inside the ``try`` here, so a Ctrl-C in those first moments gives the same one line
+and exit status 130 as a Ctrl-C during a render, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> int:
+    try:
+        from .cli import main as run
+    except KeyboardInterrupt:
+        print("videocolor: interrupted; no output was written", file=sys.stderr)
+        return 130
+    return run()
