@@ -29,6 +29,14 @@ def test_frames_pts_audio_and_duration_kept(pan_clip, color_ref, tmp_path):
     assert not partial_path(out).exists()
 
 
+
+@pytest.mark.parametrize("codec, pix_fmt", [("ffv1", "yuv444p"), ("libx264", "yuv420p")])
+def test_every_frame_survives_in_mp4_whatever_the_codec(pan_clip, color_ref, tmp_path, codec, pix_fmt):
+    """FFV1 gives its packets no duration: the MP4 must still hold (and play) the last frame."""
+    out = tmp_path / "out.mp4"
+    videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST.replace(codec=codec, pix_fmt=pix_fmt))
+    assert frame_pts(out) == frame_pts(pan_clip)
+
 def test_variable_frame_rate_pts_survive(astronaut, tmp_path):
     src = tmp_path / "vfr.mkv"
     frames = synth.pan(astronaut, 8, SIZE)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -67,7 +68,7 @@ class SegmentSink:
             self._mux(self.stream.encode(None))
             self.container.close()
             stamps = timestamps_path(self.part)
-            stamps.write_text(json.dumps(self.timestamps), encoding="utf-8")
+            stamps.write_text(json.dumps(fill_durations(self.timestamps, self.info)), encoding="utf-8")
             os.replace(stamps, timestamps_path(self.path))
             os.replace(self.part, self.path)
         except BaseException:
@@ -83,6 +84,19 @@ class SegmentSink:
             pass
         self.part.unlink(missing_ok=True)
         timestamps_path(self.part).unlink(missing_ok=True)
+
+
+def fill_durations(stamps: Sequence[tuple[int, int, int]], info: VideoInfo) -> list[tuple[int, int, int]]:
+    """``[pts, dts, duration]`` per packet with every zero duration filled in: the gap to the next frame's pts.
+
+    Some encoders (FFV1, the intra-only ones) leave packet durations at 0; MP4 and MOV then end the track at
+    the last frame's pts, and players and decoders drop that frame. The last frame of a segment lasts one
+    frame of the source's average rate, as x264 itself gives it.
+    """
+    frame = round(1 / ((info.average_rate or Fraction(25)) * info.time_base)) or 1
+    order = sorted(pts for pts, _, _ in stamps)
+    following = {pts: later for pts, later in zip(order, order[1:])}
+    return [(pts, dts, duration or (following[pts] - pts if pts in following else frame)) for pts, dts, duration in stamps]
 
 
 def _segment_packets(path: Path) -> Iterator[tuple[av.stream.Stream, av.Packet, list[int]]]:
