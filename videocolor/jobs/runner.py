@@ -56,7 +56,13 @@ def drive(state: State, films: list[int], engine: Engine) -> dict[int, Outcome]:
                 claim = state.claim(me, films, max_segments=10**9 if engine.inline else 1)
                 if claim is None:
                     break
-                inflight[_submit(state, engine, claim)] = claim
+                try:
+                    inflight[_submit(state, engine, claim)] = claim
+                except BrokenProcessPool:  # a worker died since the last wait; this claim never ran
+                    state.unclaim(claim)
+                    if not inflight:  # else the failed futures of the work in flight come next, then the restart
+                        engine.restart()
+                    break
             if not inflight:
                 if all(row["status"] in FINISHED or row["id"] in outcomes for row in state.films() if row["id"] in films):
                     break

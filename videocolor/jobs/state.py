@@ -332,6 +332,19 @@ class State:
                 (Status.DONE, frames, seconds, time.time(), film),
             )
 
+    def unclaim(self, claim: Claim) -> None:
+        """Undo ``claim`` for work that never started (its engine could not take it): no attempt is counted."""
+        with self.connect(immediate=True) as db:
+            if claim.kind == "render":
+                db.executemany(
+                    "UPDATE segments SET status=?, worker=NULL, attempts=attempts-1 WHERE film=? AND idx=?",
+                    [(Status.PENDING, claim.film, idx) for idx in claim.segments],
+                )
+            elif claim.kind == "mux":
+                db.execute("UPDATE films SET status=?, worker=NULL WHERE id=?", (Status.RENDERING, claim.film))
+            else:
+                db.execute("UPDATE films SET status=?, worker=NULL, attempts=attempts-1 WHERE id=?", (Status.PENDING, claim.film))
+
     def release(self, claim: Claim, error: str, max_attempts: int) -> bool:
         """Put ``claim``'s work back in the queue (its worker died), unless it was tried ``max_attempts`` times:
         then it fails with ``error``. Returns whether it went back."""
