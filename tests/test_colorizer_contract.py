@@ -103,13 +103,20 @@ def test_reset_starts_a_new_shot(colorizer, prepared):
 
 @pytest.mark.slow
 def test_batches_of_1_and_8_give_the_same_chroma(colorizer, prepared):
-    # oneDNN picks convolution kernels by batch size, and their float rounding differs by ~1e-6; DEVC's
-    # recurrence with random weights amplifies that about 20x a frame. PyTorch's own kernels compute every
-    # frame of a batch alike, so with them a difference is the model's doing (frames mixed, state lost).
+    # oneDNN picks convolution kernels by batch size, and with several threads PyTorch splits a batch's work
+    # differently by its size: float rounding then differs by ~1e-6, which DEVC's recurrence with random
+    # weights amplifies about 20x a frame (65 ab units by frame 8 on 16 cores). PyTorch's own kernels on one
+    # thread compute every frame of a batch alike, so there a difference is the model's doing (frames mixed,
+    # state lost).
     lightness = frames(8, seed=2, size=(16, 24))
-    with torch.backends.mkldnn.flags(enabled=False):
-        one_by_one, confidence_1 = run(colorizer, prepared, lightness, batch=1)
-        all_at_once, confidence_8 = run(colorizer, prepared, lightness, batch=8)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.backends.mkldnn.flags(enabled=False):
+            one_by_one, confidence_1 = run(colorizer, prepared, lightness, batch=1)
+            all_at_once, confidence_8 = run(colorizer, prepared, lightness, batch=8)
+    finally:
+        torch.set_num_threads(threads)
     torch.testing.assert_close(one_by_one, all_at_once, atol=0.05, rtol=0)  # ab units: 1 is barely visible
     torch.testing.assert_close(confidence_1, confidence_8, atol=1e-4, rtol=0)
 
