@@ -159,10 +159,10 @@ def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, refere
 
     path = Path(path)
     header = "# videocolor shot overrides (see videocolor shots --write-overrides); edited by videocolor review.\n"
-    text = header
+    text, data = header, {}
     if path.exists():
         read_overrides(path, shots)  # the whole file must be valid before it is changed
-        text = read_toml(path, "override file")[0]
+        text, data = read_toml(path, "override file")
     try:
         document = tomlkit.parse(text)
     except TOMLKitError as exc:
@@ -172,8 +172,8 @@ def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, refere
         entries = tomlkit.aot()
         document.append("shot", entries)
     found = None
-    for n, entry in enumerate(entries):
-        addressed = _addressed(entry.unwrap(), shots, f"{path}: entry {n + 1}")
+    for n, entry in enumerate(data.get("shot", [])):  # plain values, in the order of tomlkit's ``entries``
+        addressed = _addressed(entry, shots, f"{path}: entry {n + 1}")
         if index in addressed and len(addressed) > 1:
             raise InputError(f"{path}: entry {n + 1} addresses shots {addressed[0]}-{addressed[-1]} by time; edit it by hand")
         if index in addressed:
