@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        logging.basicConfig(format="videocolor: %(message)s", level=logging.INFO)
+        # Our messages from INFO up; other libraries' (torch's exit-time counters, say) only from WARNING up.
+        logging.basicConfig(format="videocolor: %(message)s", level=logging.WARNING)
+        logging.getLogger("videocolor").setLevel(logging.INFO)
         if argv and argv[0] in SUBCOMMANDS:
             module = importlib.import_module(f"videocolor._cli.{argv[0]}")
             return module.main(argv[1:])
