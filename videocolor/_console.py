@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import sys
 
+from .errors import INTERRUPTED
+
 
 def main() -> int:
     try:
         from .cli import main as run
     except KeyboardInterrupt:
-        print("videocolor: interrupted; no output was written", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return 130
     return run()

@@ -27,6 +27,9 @@ class WeightsError(VideocolorError, RuntimeError):
     """Model weights are missing, corrupt, or cannot be fetched."""
 
 
+INTERRUPTED = "videocolor: interrupted; no output was written"  # what Ctrl-C prints, at any moment (exit 130)
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line: a videocolor error's own message, otherwise its type and first line."""
     if isinstance(exc, VideocolorError):

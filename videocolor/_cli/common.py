@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
-from ..errors import VideocolorError, one_line
+from ..errors import INTERRUPTED, VideocolorError, one_line
 
 log = logging.getLogger("videocolor")
 
@@ -66,5 +66,5 @@ def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace)
 
 def interrupted() -> int:
     """Ctrl-C: one line and exit code 130 (partial files are removed by the code that wrote them)."""
-    print("videocolor: interrupted; no output was written", file=sys.stderr)
+    print(INTERRUPTED, file=sys.stderr)
     return 130
