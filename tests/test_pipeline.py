@@ -89,8 +89,8 @@ def test_opencv_lab_conversion_matches_the_color_math():
     import torch
 
     from videocolor.color import lab_to_rgb
-    from videocolor.pipeline import lab_to_rgb_uint8, to_uint8
+    from videocolor.pipeline import lab_to_rgb_array, to_uint8
 
     lab = torch.cat((torch.rand(1, 40, 50) * 100, (torch.rand(2, 40, 50) - 0.5) * 160))
-    fast, exact = lab_to_rgb_uint8(lab).astype(int), to_uint8(lab_to_rgb(lab)).astype(int)
+    fast, exact = lab_to_rgb_array(lab).astype(int), to_uint8(lab_to_rgb(lab)).astype(int)
     assert np.abs(fast - exact).max() <= 1

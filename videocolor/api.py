@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import torch
 
-from .checks import PathLike, check_image_outputs, check_output, check_references, require_file
+from .checks import PathLike, check_film, check_film_output, check_image_outputs, check_references
 from .color import rgb_to_lightness
 from .config import Settings
 from .errors import InputError
 from .io.encode import video_output
 from .io.images import load_reference, read_rgb, write_rgb
+from .io.sequence import FrameSequence
+from .io.sequence_sink import default_sequence_output
 from .jobs.film import colorize_film
 from .jobs.work import encode_settings
 from .models.build import build_colorizer, resolve_device, resolve_model_name
@@ -57,6 +60,7 @@ def colorize_video(
     settings: Settings | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    fps: str | float | Fraction | None = None,
 ) -> RenderReport:
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
 
@@ -66,14 +70,21 @@ def colorize_video(
 
     The output (default ``<stem>_color<ext>`` beside the input, ``.mkv`` when that container would not read
     back) has the source's frames, pts, audio and other
-    streams; it appears only when complete. The film is rendered shot segment by shot segment into
+    streams; it appears only when complete.
+
+    ``input`` may be a film scan as numbered images: a pattern (``scans/frame_%06d.dpx``) or a folder holding one,
+    at ``fps`` (``24``, ``"24000/1001"``, ``"23.976"``). An ``output`` pattern (``out/frame_%06d.png``) writes an
+    image sequence into a new folder, renamed into place when complete; a sequence's default output is one in
+    ``<folder>_color/``, same names and numbers, at the source's bit depth where the format allows. The film is rendered shot segment by shot segment into
     ``.videocolor-work/<output name>/`` beside the output; ``resume`` continues an interrupted run from the
     segments already there (without it, such leftovers are discarded). Raises ``InputError``/``OutputError``/``DeviceError`` with a
     one-line message naming the file and the problem.
     """
     settings = settings or Settings()
-    input = require_file(input, "a video file")
-    output = check_output(output if output is not None else video_output(input, encode_settings(settings)), [input], overwrite)
+    input = check_film(input, fps)
+    if output is None:
+        output = default_sequence_output(input) if isinstance(input, FrameSequence) else video_output(input, encode_settings(settings))
+    output = check_film_output(input, output, overwrite, fps is not None)
     check_references(ref, ref_dir, keyframes)
     resolve_device(settings.device)
     done = colorize_film(

@@ -6,13 +6,18 @@ way (and before a long render) whichever door it came in by.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, OutputError
 from .io.images import load_reference, reference_files
+from .io.sequence import DEFAULT_RATE, FrameSequence, Source, find_sequence, is_pattern, parse_rate
 
 PathLike = str | Path
+
+log = logging.getLogger("videocolor")
 
 
 def require_file(path: PathLike, kind: str) -> Path:
@@ -23,6 +28,39 @@ def require_file(path: PathLike, kind: str) -> Path:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not {kind}")
     return path
+
+
+def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> Source:
+    """The film ``input`` names: a video file, or an image sequence at ``fps`` frames per second (a pattern such
+    as ``scans/frame_%06d.dpx``, or a folder holding one such pattern; see ``io.sequence.find_sequence``).
+
+    ``fps`` is refused for a video file: a film keeps its own frame rate.
+    """
+    path = Path(input)
+    if path.is_dir() or (is_pattern(path) and not path.is_file()):
+        return find_sequence(path, parse_rate(fps) if fps is not None else None)
+    path = require_file(path, "a video file")
+    if fps is not None:
+        raise InputError(f"{path}: --fps is for image sequences; a video file keeps its own frame rate")
+    return path
+
+
+def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_given: bool) -> Path:
+    """``check_output`` for a film; an image sequence output (a pattern such as ``out/frame_%06d.png``) goes into a
+    new folder, which must not exist yet (never merged into, nor replaced). An image sequence without ``fps`` is
+    timed at ``DEFAULT_RATE``, with a warning; into a video file, whose speed depends on it, it is refused."""
+    output = Path(output)
+    if isinstance(source, FrameSequence) and not fps_given:
+        if not is_pattern(output):
+            raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
+        log.warning("%s: no --fps given; timed at %s fps (FFmpeg's default), which changes no frame of the output", source, DEFAULT_RATE)
+    if not is_pattern(output):
+        return check_output(output, [] if isinstance(source, FrameSequence) else [source], overwrite)
+    if output.parent.exists():
+        raise OutputError(f"{output.parent}: already exists; an image sequence is written into a new folder: remove it or choose another")
+    if not output.parent.parent.is_dir():
+        raise OutputError(f"{output}: folder {output.parent.parent} does not exist")
+    return output
 
 
 def default_output(input_path: PathLike, suffix: str | None = None) -> Path:

@@ -36,6 +36,8 @@ EXAMPLES = """examples:
   videocolor image photo.png --ref color.jpg -o colored/
   videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
   videocolor film.mp4 --ref-dir refs/ --resume        continue a run that was interrupted
+  videocolor scans/frame_%06d.dpx --fps 24 --ref-dir refs/   writes scans_color/frame_%06d.dpx
+  videocolor scans/ --fps 24000/1001 --ref-dir refs/ -o film.mov
   videocolor batch films/ --ref-dir refs/ --out-dir colored/ --workers 2
   videocolor status colored/
 
@@ -51,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"videocolor {__version__}")
-    parser.add_argument("input", help="the film to colorize (any container/codec FFmpeg reads)")
-    parser.add_argument("-o", "--output", help="output file (default: <input stem>_color<input ext> beside the input)")
+    parser.add_argument("input", help="the film to colorize (any container/codec FFmpeg reads), or a film scan as numbered "
+                        "DPX/TIFF/PNG/EXR frames: a pattern such as scans/frame_%%06d.dpx, or their folder")
+    parser.add_argument("-o", "--output", help="output file, or an image sequence pattern such as out/frame_%%06d.png "
+                        "(default: <input stem>_color<input ext> beside the input; for an image sequence, <folder>_color/)")
+    parser.add_argument("--fps", help="frame rate of an image sequence input: 24, 18, 24000/1001 or 23.976 (= 24000/1001); "
+                        "default 25 (FFmpeg's), and required for a video output")
     add_reference_flags(parser, required=False)
     parser.add_argument("--keyframes", metavar="DIR", help="folder of keyframes (videocolor shots --export-keyframes), some colored by hand")
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
@@ -91,6 +97,7 @@ def _colorize(args: argparse.Namespace) -> int:
         settings=settings,
         overwrite=args.overwrite,
         resume=args.resume,
+        fps=args.fps,
     )
     return 0
 

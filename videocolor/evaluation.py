@@ -32,7 +32,7 @@ from .baselines import luminance_transfer
 from .color import lab_to_rgb, rgb_to_lightness
 from .io.images import IMAGE_EXTENSIONS, read_rgb
 from .models.base import Colorizer
-from .pipeline import lab_to_rgb_uint8, predict_chroma, work_lightness
+from .pipeline import lab_to_rgb_array, predict_chroma, work_lightness
 from .shots import detect_shots
 from .temporal import make_smoother
 from .upsample import guided_upsample
@@ -203,7 +203,7 @@ def _frames(colorizer: Colorizer, gray: np.ndarray, reference: object, smoother:
         for i in range(len(lightness)):
             full = lightness[i : i + 1]
             ab_full = upsample(ab[i : i + 1], small[i : i + 1], full)
-            yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0])
+            yield lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0])
 
 
 Method = Callable[[Case], np.ndarray]

@@ -48,7 +48,7 @@ class FrameSink(Protocol):
     """Where ``Renderer.render_range`` writes its frames (e.g. ``io.segments.SegmentSink``)."""
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base), in presentation order."""
+        """Encode one ``(H, W, 3)`` RGB frame (uint8; uint16 when rendered ``deep``) at ``pts`` (source time base), in order."""
 
     def finish(self) -> Any:
         """Complete the output (e.g. rename it into place)."""
@@ -168,11 +168,12 @@ def compose_frames(
     ab: torch.Tensor,
     exact: dict[int, torch.Tensor] | None = None,
     staging: PinnedStaging | None = None,
+    deep: bool = False,
 ) -> Iterator[np.ndarray]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
     Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
-    per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps positions in the
+    (uint16 with ``deep``) per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps positions in the
     batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a GPU, ``staging``
     brings each frame back through pinned memory; a yielded array is then valid until the next one is asked for.
     """
@@ -182,20 +183,22 @@ def compose_frames(
             ab_full = exact[i].to(full)
         else:
             ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
-        yield lab_to_rgb_uint8(torch.cat((full, ab_full), dim=1)[0], staging)
+        yield lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
 
 
-def lab_to_rgb_uint8(lab: torch.Tensor, staging: PinnedStaging | None = None) -> np.ndarray:
-    """Lab ``(3, H, W)`` -> sRGB ``(H, W, 3)`` uint8.
+def lab_to_rgb_array(lab: torch.Tensor, staging: PinnedStaging | None = None, deep: bool = False) -> np.ndarray:
+    """Lab ``(3, H, W)`` -> sRGB ``(H, W, 3)`` uint8, or uint16 in [0, 65535] with ``deep`` (a deep source's precision).
 
     On the CPU, OpenCV's conversion: the same D65/sRGB definition as ``color.lab_to_rgb`` (at most one code
     value apart) and about 5x faster at full resolution, which matters because it runs on every pixel.
     """
+    scale = 65535.0 if deep else 255.0
     if lab.device.type != "cpu":
-        rgb = lab_to_rgb(lab).mul_(255).round_().byte().permute(1, 2, 0)
-        return staging.download(rgb) if staging is not None else rgb.cpu().numpy()
+        rgb = lab_to_rgb(lab).mul_(scale).round_().to(torch.int32 if deep else torch.uint8).permute(1, 2, 0)  # few uint16 kernels
+        rgb = staging.download(rgb) if staging is not None else rgb.cpu().numpy()
+        return rgb.astype(np.uint16) if deep else rgb
     rgb = cv2.cvtColor(np.ascontiguousarray(lab.permute(1, 2, 0).float().numpy()), cv2.COLOR_Lab2RGB)
-    return cv2.convertScaleAbs(rgb, alpha=255.0)
+    return np.clip(rgb * scale + 0.5, 0, scale).astype(np.uint16) if deep else cv2.convertScaleAbs(rgb, alpha=scale)
 
 
 def colorize_lightness(
@@ -286,12 +289,13 @@ class Renderer:
         open_sink: Callable[[VideoInfo], FrameSink],
         progress: Callable[[int], None] | None = None,
         clock: Clock | None = None,
+        deep: bool = False,
     ) -> RangeResult:
         """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
 
         The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
         here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
-        ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken.
+        ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken. ``deep``: uint16 frames out.
         """
         source = VideoSource(source_path, clock)
         sink: FrameSink | None = None
@@ -308,7 +312,7 @@ class Renderer:
         try:
             size = self.batch_size or auto_batch_size(self.colorizer.device, source.info.height, source.info.width)
             frames = batches(source, shots, size, source.frames(start, end))
-            gray = self._stream(source, frames, choices, write, progress)
+            gray = self._stream(source, frames, choices, write, progress, deep)
             if sink is None:
                 raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
             sink.finish()
@@ -327,6 +331,7 @@ class Renderer:
         choices: Sequence[ReferenceChoice],
         write: Callable[[int, np.ndarray], None],
         progress: Callable[[int], None] | None,
+        deep: bool = False,
     ) -> int:
         """Run the three stages, each in its own thread, joined by small bounded queues; returns gray frames.
 
@@ -366,7 +371,7 @@ class Renderer:
                     batch, chroma, ready = item
                     wait_ready(ready, (batch.lightness, batch.small, *chroma[:2]))
                     ab, _, *exact = chroma  # predict_chroma's (ab, confidence), a keyframe's exact chroma after
-                    for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging)):
+                    for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging, deep=deep)):
                         write(pts, rgb)
                     if progress is not None:
                         progress(len(batch))

@@ -5,7 +5,8 @@ missing or disagrees with FFmpeg about the frame count. Timestamps always come f
 pass collects every video packet's pts (no decoding), sorted into presentation order, so frame ``i`` of
 the analysis is frame ``i`` of the full-resolution decode and carries its exact pts. When the file's
 timestamps are broken (``io.timeline``), they are rebuilt from the frame rate, with one warning, and
-PyAV numbers the frames in decoder order, exactly as the render will.
+PyAV numbers the frames in decoder order, exactly as the render will. A frame sequence's timeline is known
+without reading its files: frame ``i`` is at pts ``i`` of ``1 / rate``, and its pixels come from PyAV.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tqdm import tqdm
 from ..errors import InputError
 from .decode import VideoSource, main_video_stream, open_video
 from .library_logs import decord_messages
-from .timeline import Clock, describe_gaps, missing_ranges, read_timeline, rebuilt_clock
+from .sequence import FrameSequence
+from .timeline import Clock, Timeline, describe_gaps, missing_ranges, read_timeline, rebuilt_clock
 
 log = logging.getLogger("videocolor")
 
@@ -43,16 +45,17 @@ class AnalysisReader:
         size: ``(h, w)`` of the yielded frames (even numbers, the source's display aspect).
     """
 
-    def __init__(self, path: str | Path, width: int = ANALYSIS_WIDTH, *, quiet: bool = False) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | FrameSequence, width: int = ANALYSIS_WIDTH, *, quiet: bool = False) -> None:
+        self.path = path if isinstance(path, FrameSequence) else Path(path)
         self.quiet = quiet
         with open_video(self.path) as container:
             stream = main_video_stream(container, self.path, warn=True)
             src_w, src_h = stream.codec_context.width, stream.codec_context.height
             sar = stream.sample_aspect_ratio or Fraction(1)
-            timeline = read_timeline(self.path, container, stream)
+            timeline = _sequence_timeline(self.path) if isinstance(self.path, FrameSequence) else read_timeline(self.path, container, stream)
             self.clock: Clock | None = rebuilt_clock(stream, timeline.rate) if timeline.rebuilt else None
-            self._decord_ok = len(container.streams.video) == 1  # decord reads FFmpeg's pick, maybe another stream
+            # decord reads FFmpeg's pick, maybe another stream, and no image sequences
+            self._decord_ok = len(container.streams.video) == 1 and not isinstance(self.path, FrameSequence)
         self.time_base, self.frame_rate, self.pts = timeline.time_base, timeline.rate, timeline.pts
         if timeline.rebuilt:
             log.warning("%s: %s; timestamps rebuilt from the frame rate (%s fps)", self.path, timeline.why, _rate_text(timeline.rate))
@@ -121,6 +124,11 @@ class AnalysisReader:
         with VideoSource(self.path, self.clock) as source:
             for pts, frame in source.timed_frames():
                 yield pts, frame.reformat(width=width, height=height, format="gray").to_ndarray()
+
+
+def _sequence_timeline(sequence: FrameSequence) -> Timeline:
+    """Frame ``i`` at pts ``i`` in ticks of ``1 / rate`` (image2's own timestamps), without reading the files."""
+    return Timeline(list(range(sequence.count)), 1 / sequence.rate, sequence.rate)
 
 
 def _rate_text(rate: Fraction) -> str:

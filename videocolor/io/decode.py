@@ -19,6 +19,7 @@ import numpy as np
 
 from ..checks import require_file
 from ..errors import InputError
+from .sequence import FrameSequence, Source
 from .timeline import Clock
 
 log = logging.getLogger("videocolor")
@@ -26,14 +27,15 @@ log = logging.getLogger("videocolor")
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the rest of the pipeline needs to know about the source video stream."""
+    """What the rest of the pipeline needs to know about the source video stream (``path``: the film's file, or
+    its ``FrameSequence``)."""
 
-    path: Path
+    path: Source
     width: int
     height: int
     time_base: Fraction
     average_rate: Fraction | None
-    frames: int  # from the container header; 0 when unknown
+    frames: int  # from the container header (a sequence: its files); 0 when unknown
     pix_fmt: str
     high_bit_depth: bool
     colorspace: int
@@ -43,9 +45,10 @@ class VideoInfo:
     rotation: int  # counter-clockwise degrees of the display matrix
 
 
-
-def open_video(path: str | Path) -> av.container.InputContainer:
-    """Open a film for reading; raises ``InputError`` naming the file when it is not a readable video."""
+def open_video(path: str | Path | FrameSequence) -> av.container.InputContainer:
+    """Open a film (a file, or a ``FrameSequence``) for reading; ``InputError`` naming the file when it is not a readable video."""
+    if isinstance(path, FrameSequence):
+        return path.open()
     path = require_file(path, "a video file")
     if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block, and a film is read several times
         raise InputError(f"{path}: the input must be a regular, seekable file (not a pipe or device)")
@@ -91,13 +94,16 @@ class VideoSource:
     ``clock``: when the file's timestamps are broken (``io.timeline``), the frames are numbered in the order
     the decoder hands them out on this clock instead, and ``info.time_base`` is the clock's.
 
+    A ``FrameSequence`` is read strictly: a frame file that cannot be read or decoded, or whose size differs
+    from the first frame's, raises ``InputError`` naming that file (a lost scan frame is not skipped).
+
     >>> with VideoSource("film.mp4") as source:  # doctest: +SKIP
     ...     for pts, rgb in source.frames():   # rgb: (H, W, 3) uint8 or uint16
     ...         ...
     """
 
-    def __init__(self, path: str | Path, clock: Clock | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path | FrameSequence, clock: Clock | None = None) -> None:
+        self.path = path if isinstance(path, FrameSequence) else Path(path)
         self.clock = clock
         self.bad_packets = 0
         self._counted: tuple[int | None, int | None] = (None, None)  # pts range whose lost packets are counted
@@ -112,7 +118,8 @@ class VideoSource:
     def _open(self) -> None:
         self.container = open_video(self.path)
         self.stream = main_video_stream(self.container, self.path)
-        self.stream.thread_type = "AUTO"
+        # frame threads report a damaged picture at a later packet; a sequence's message must name the right file
+        self.stream.thread_type = "SLICE" if isinstance(self.path, FrameSequence) else "AUTO"
 
     def _probe(self) -> VideoInfo:
         ctx = self.stream.codec_context
@@ -126,7 +133,7 @@ class VideoSource:
             height=ctx.height,
             time_base=self.clock.time_base if self.clock else Fraction(self.stream.time_base or Fraction(1, 90000)),
             average_rate=Fraction(self.stream.average_rate) if self.stream.average_rate else None,
-            frames=self.stream.frames or 0,
+            frames=self.path.count if isinstance(self.path, FrameSequence) else self.stream.frames or 0,
             pix_fmt=fmt.name if fmt is not None else "unknown",
             high_bit_depth=high_bit,
             colorspace=int(ctx.colorspace),
@@ -204,10 +211,13 @@ class VideoSource:
         return True
 
     def _decode(self) -> Iterator[av.VideoFrame]:
-        for packet in self.container.demux(self.stream):
+        sequence = self.path if isinstance(self.path, FrameSequence) else None
+        for packet in self._packets():
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
+                if sequence is not None and packet.pts is not None:
+                    raise InputError(f"{sequence.file(packet.pts)}: cannot be decoded ({exc.strerror or exc}); replace or rescan this frame") from None
                 self.bad_packets += self._in_counted_range(packet.pts)
                 log.debug("%s: undecodable packet at pts %s: %s", self.path, packet.pts, exc)
                 continue
@@ -215,7 +225,29 @@ class VideoSource:
                 if not self._rotation_read:
                     self.info = _with_rotation(self.info, frame.rotation)
                     self._rotation_read = True
+                if sequence is not None and (frame.width, frame.height) != (self.info.width, self.info.height):
+                    raise InputError(
+                        f"{sequence.file(frame.pts)}: {frame.width}x{frame.height}, but the sequence's first frame is "
+                        f"{self.info.width}x{self.info.height}; every frame of a film must have the same size"
+                    )
                 yield frame
+
+    def _packets(self) -> Iterator[av.Packet]:
+        """The video stream's packets; for a sequence, a frame file that cannot be read is an ``InputError`` naming it."""
+        packets = self.container.demux(self.stream)
+        if not isinstance(self.path, FrameSequence):
+            yield from packets
+            return
+        following = 0  # the index of the frame file read next
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError as exc:
+                raise InputError(f"{self.path.file(following)}: cannot be read ({exc.strerror or exc})") from None
+            following = packet.pts + 1 if packet.pts is not None else following + 1
+            yield packet
 
     def _in_counted_range(self, pts: int | None) -> bool:
         """Whether a lost packet belongs to the range being read (a seek's lead-in belongs to the range before)."""

@@ -219,8 +219,9 @@ def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, s
 
 
 def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.ndarray, pts: int) -> list[av.Packet]:
-    """Encode one ``(H, W, 3)`` uint8 RGB frame at ``pts`` (source time base), converted like the source's colors."""
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    """Encode one ``(H, W, 3)`` RGB frame (uint8, or uint16 for a deep output) at ``pts`` (source time base),
+    converted like the source's colors."""
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if rgb.dtype == np.uint16 else "rgb24")
     kwargs = {"format": stream.pix_fmt}
     if info.colorspace == 1:
         kwargs["dst_colorspace"] = "itu709"

@@ -1,7 +1,8 @@
 """One film in this process, through the segment machinery: what the API's ``colorize_video`` runs.
 
-Its state and segments live in ``.videocolor-work/<output name>/`` beside the output, removed once the
-output is written; an interrupted run continues from the segments there when resumed.
+Its state and segments live in ``.videocolor-work/<output name>/`` beside the output (an image sequence
+output: beside its folder), removed once the output is written; an interrupted run continues from the
+segments there when resumed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .._version import __version__
 from ..config import Settings
 from ..errors import InputError, OutputError, VideocolorError
 from ..io.images import reference_files
+from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
 from .engines import make_engine
 from .runner import drive
@@ -47,14 +49,18 @@ class FilmResult:
 
 
 def fingerprint(
-    input: Path, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None, keyframes: Any = None
+    input: Source, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None, keyframes: Any = None
 ) -> dict[str, Any]:
-    """What a film's segments depend on: the input file, the references, keyframes, overrides, settings, model."""
-    stat = input.stat()
+    """What a film's segments depend on: the input file (or frames), the references, keyframes, overrides, settings, model."""
+    if isinstance(input, FrameSequence):
+        source = input.identity()
+    else:
+        stat = input.stat()
+        source = {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     render = settings.replace(quiet=False).to_dict()
     pictures = reference_files(ref_dir) if ref_dir else []
     pictures += sorted(p for p in Path(keyframes).iterdir() if p.is_file()) if keyframes else []
-    return {"input": str(input.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "settings": render,
+    return {**source, "settings": render,
             "model": resolve_model_name(settings.model), "version": __version__,
             "references": [_identity(p) for p in ([Path(ref)] if ref else pictures)],
             "overrides": _identity(Path(overrides)) if overrides else None}
@@ -67,27 +73,35 @@ def _identity(path: Path) -> list[Any]:
 
 
 def make_job(
-    input: Path, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float,
+    input: Source, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float,
     keyframes: Any = None,
 ) -> dict[str, Any]:
     """A film's job as plain JSON data: everything a worker needs to analyse, render and mux it."""
     return {
-        "input": str(input), "output": str(output), "work_dir": str(work_dir), "ref": str(ref) if ref else None,
+        "input": str(input), "sequence": input.to_dict() if isinstance(input, FrameSequence) else None,
+        "output": str(output), "work_dir": str(work_dir), "ref": str(ref) if ref else None,
         "ref_dir": str(ref_dir) if ref_dir else None, "overrides": str(overrides) if overrides else None,
         "keyframes": str(keyframes) if keyframes else None, "settings": settings.to_dict(), "segment_seconds": segment_seconds,
     }
 
 
+def work_folder(output: Path) -> Path:
+    """``.videocolor-work/<output name>/`` beside ``output``; for an image sequence, beside its folder (made last)."""
+    named = output.parent if is_pattern(output) else output
+    return named.parent / WORK_NAME / named.name
+
+
 def colorize_film(
-    input: Path, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
+    input: Source, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
     segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None,
 ) -> FilmResult:
-    """One film in this process through the segment machinery; ``resume`` continues an interrupted run.
+    """One film (a file or a ``FrameSequence``) in this process through the segment machinery; ``resume`` continues
+    an interrupted run. ``output``: a film file, or an image sequence's pattern in a folder that does not exist yet.
 
     Raises what the render raised.
     """
     input, output = input.absolute(), output.absolute()  # the work's state holds paths valid from any folder
-    work_dir = output.parent / WORK_NAME / output.name
+    work_dir = work_folder(output)
     stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes)
     job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds, keyframes)
     try:

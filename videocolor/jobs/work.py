@@ -1,7 +1,9 @@
 """The three kinds of work of a film, as plain functions of plain data (so any engine can run them).
 
 ``analyse`` finds shots and references and plans the segments; ``render`` colorizes a run of segments into
-segment files; ``mux`` joins the segments and the source's other streams into the final film.
+segment files; ``mux`` joins the segments and the source's other streams into the final film. For an image
+sequence output (``job["output"]`` a pattern such as ``out/frame_%06d.png``) a segment's frames go straight into
+the work folder's ``frames/`` and ``mux`` renames that folder into place.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from ..errors import InputError
 from ..io.decode import VideoSource
 from ..io.encode import EncodeSettings, check_encodable, resolve_codec
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
+from ..io.sequence import FrameSequence, Source, is_pattern
+from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publish_frames
 from ..io.timeline import Clock
 from ..models.build import build_colorizer, resolve_device, resolve_model_name
 from ..pipeline import Renderer
@@ -33,6 +37,7 @@ from .state import SegmentResult
 log = logging.getLogger("videocolor")
 
 MIN_SEGMENT_SECONDS = 2.0
+FIRST_NUMBER = 1  # the number of a film's first frame in an image sequence made from a video (FFmpeg's own default)
 
 _RENDERERS: dict[str, Renderer] = {}  # a worker process keeps its last renderer (model loaded once)
 
@@ -69,18 +74,38 @@ def segment_path(job: dict[str, Any], index: int) -> Path:
     return Path(job["work_dir"]) / f"seg-{index:05d}{SEGMENT_SUFFIX}"
 
 
+def frames_folder(job: dict[str, Any]) -> Path:
+    """Where the frames of an image sequence output are written until the last segment is done."""
+    return Path(job["work_dir"]) / "frames"
+
+
+def source_of(job: dict[str, Any]) -> Source:
+    """The film ``job`` reads: its file, or its ``FrameSequence``."""
+    return FrameSequence.from_dict(job["sequence"]) if job.get("sequence") else Path(job["input"])
+
+
 def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], float]:
-    """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken."""
+    """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken.
+
+    Also how the output is written: ``deep`` (frames composed at 16 bits: a source and an output format of more
+    than 8 bits), and for an image sequence its ``pix_fmt`` and ``first_number`` (the input sequence's, or 1).
+    """
     started = time.perf_counter()
     settings = Settings.from_dict(job["settings"])
-    with VideoSource(job["input"]) as source:
-        check_encodable(Path(job["output"]), source.info, encode_settings(settings))
-        width, height = source.info.width, source.info.height
+    source, output, encode = source_of(job), Path(job["output"]), encode_settings(settings)
+    with VideoSource(source) as film:
+        info = film.info
+    if is_pattern(output):
+        pix_fmt = output_pix_fmt(output, info)
+    else:
+        check_encodable(output, info, encode)
+        pix_fmt = encode.pix_fmt
+    width, height = info.width, info.height
     work_size = getattr(settings.models.get(resolve_model_name(settings.model)), "work_size", None)
     if work_size and work_size > max(width, height):
         log.warning("%s: work size %d is larger than the %dx%d frame; chroma is predicted at the frame size", job["input"], work_size, width, height)
     result = analyse_film(
-        job["input"],
+        source,
         ref=job["ref"],
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
@@ -93,6 +118,9 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
         "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe] for c in result.choices],
         "clock": [str(result.clock.time_base), result.clock.start, result.clock.step] if result.clock else None,
+        "deep": info.high_bit_depth and pix_fmt_bits(pix_fmt) > 8,
+        "pix_fmt": pix_fmt,
+        "first_number": source.start if isinstance(source, FrameSequence) else FIRST_NUMBER,
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
 
@@ -161,7 +189,7 @@ def render(
     )
     try:
         for segment in segments:
-            results.append(_render_segment(job, renderer, shots, choices, segment, bar.update, clock_of(table)))
+            results.append(_render_segment(job, table, renderer, shots, choices, segment, bar.update))
             if on_done is not None:
                 on_done(results[-1])
     finally:
@@ -170,21 +198,29 @@ def render(
 
 
 def _render_segment(
-    job: dict[str, Any], renderer: Renderer, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any], progress: Callable[[int], Any],
-    clock: Clock | None,
+    job: dict[str, Any], table: dict[str, Any], renderer: Renderer, shots: list[Shot], choices: list[ReferenceChoice], segment: dict[str, Any],
+    progress: Callable[[int], Any],
 ) -> SegmentResult:
     started = time.perf_counter()
-    path = segment_path(job, segment["index"])
+    output = Path(job["output"])
+    if is_pattern(output):  # numbered from the segment's first frame in the film
+        first = table["first_number"] + shots[segment["first_shot"]].start_frame
+        open_sink = lambda info: SequenceSink(frames_folder(job), output.name, first, info, table["pix_fmt"])  # noqa: E731
+    else:
+        open_sink = lambda info: SegmentSink(segment_path(job, segment["index"]), info, renderer.encode)  # noqa: E731
     done = renderer.render_range(
-        job["input"], shots, choices, segment["start_pts"], segment["end_pts"], lambda info: SegmentSink(path, info, renderer.encode), progress,
-        clock,
+        source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False)
     )
     return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, time.perf_counter() - started)
 
 
 def mux(job: dict[str, Any], table: dict[str, Any], segments: list[int]) -> int:
-    """Join the segments (by index) and the source's other streams into the output; returns its frames."""
-    with VideoSource(job["input"], clock_of(table)) as source:
+    """Join the segments (by index) and the source's other streams into the output; returns its frames.
+
+    An image sequence output: its frames folder is renamed into place."""
+    if is_pattern(job["output"]):
+        return publish_frames(frames_folder(job), Path(job["output"]))
+    with VideoSource(source_of(job), clock_of(table)) as source:
         first = next(source.decoded_frames(), None)
         info = source.info
     if first is None:

@@ -1,0 +1,222 @@
+"""Film scans as numbered image files: found, read at their bit depth, written as sequences or films, hostile cases."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import synth
+from helpers import mirrored_reference, save_image
+
+from videocolor.cli import main
+from videocolor.errors import InputError
+from videocolor.io.sequence import find_sequence, parse_rate
+
+FAST = ["--temporal", "off", "--device", "cpu", "--quiet"]
+SIZE = (48, 64)  # (H, W)
+
+
+@pytest.fixture(scope="module")
+def pan() -> list[np.ndarray]:
+    """12 true-color RGB uint8 frames of a pan over the astronaut at 64x48."""
+    return synth.pan(synth.load_photo("astronaut"), 12, SIZE)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    return save_image(tmp_path_factory.mktemp("refs") / "astronaut.png", mirrored_reference(synth.load_photo("astronaut")))
+
+
+def gray16(rgb: np.ndarray) -> np.ndarray:
+    """A frame's luma as 16-bit gray, rich in values no 8-bit source has (not multiples of 257)."""
+    return (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * 257 + np.linspace(0, 200, rgb.shape[1])).astype(np.uint16)
+
+
+def write_sequence(folder: Path, name: str, frames: list[np.ndarray], pix_fmt: str, start: int = 1) -> Path:
+    """Numbered gray images (``name`` a pattern such as ``f_%04d.png``) of ``frames`` in ``pix_fmt``, from ``start``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    codec = {".png": "png", ".tif": "tiff", ".dpx": "dpx", ".exr": "exr"}[Path(name).suffix]
+    with av.open(str(folder / name), "w", format="image2", options={"start_number": str(start)}) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        for i, rgb in enumerate(frames):
+            gray = np.repeat(gray16(rgb)[..., None], 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(gray, format="rgb48le").reformat(format=pix_fmt)
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return folder / name
+
+
+def read_sequence(pattern: Path, start: int) -> list[av.VideoFrame]:
+    with av.open(str(pattern), format="image2", options={"start_number": str(start), "framerate": "24"}) as container:
+        return list(container.decode(video=0))
+
+
+def run_cli(capsys, *args) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err.strip()
+
+
+def assert_one_line_error(code: int, err: str, *words) -> None:
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("videocolor: error:")]
+    assert len(lines) == 1, err
+    for word in words:
+        assert str(word) in lines[0], lines[0]
+
+
+def lightness(rgb: np.ndarray) -> np.ndarray:
+    """Lab L in [0, 100] of an RGB uint8/uint16 image."""
+    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    return cv2.cvtColor(rgb.astype(np.float32) / scale, cv2.COLOR_RGB2Lab)[..., 0]
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("24", Fraction(24)), ("24000/1001", Fraction(24000, 1001)), ("23.976", Fraction(24000, 1001)),
+     ("23.98", Fraction(24000, 1001)), ("29.97", Fraction(30000, 1001)), ("16.5", Fraction(33, 2)), ("18", Fraction(18))],
+)
+def test_frame_rates_are_exact(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["0", "-24", "abc", "1/0", "24fps", ""])
+def test_bad_frame_rates_are_refused(text):
+    with pytest.raises(InputError, match="--fps"):
+        parse_rate(text)
+
+
+def test_a_folder_or_pattern_finds_the_one_sequence(tmp_path, pan):
+    pattern = write_sequence(tmp_path / "scans", "frame_%06d.png", pan[:5], "gray16be", start=86400)
+    (tmp_path / "scans" / "notes.txt").write_text("scanner log 2024")
+    for given in (pattern, tmp_path / "scans"):
+        sequence = find_sequence(given, Fraction(18))
+        assert (sequence.pattern, sequence.start, sequence.count, sequence.rate) == (pattern, 86400, 5, 18)
+    assert sequence.file(4).name == "frame_086404.png"
+    unpadded = tmp_path / "unpadded"
+    unpadded.mkdir()
+    for number in (9, 10, 11):
+        (unpadded / f"f{number}.png").hardlink_to(pattern.parent / f"frame_{86400 + number - 9:06d}.png")
+    assert find_sequence(unpadded, None).pattern.name == "f%d.png"
+    assert find_sequence(unpadded, None).rate == 25
+
+
+def test_sequence_folders_that_are_not_one_film_are_refused(tmp_path, pan):
+    write_sequence(tmp_path / "two", "a_%04d.png", pan[:2], "rgb24")
+    write_sequence(tmp_path / "two", "b_%04d.png", pan[:2], "rgb24")
+    with pytest.raises(InputError, match="several numbered sequences.*a_%04d.png, b_%04d.png"):
+        find_sequence(tmp_path / "two", None)
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "readme.txt").write_text("no frames")
+    with pytest.raises(InputError, match="holds no numbered image files"):
+        find_sequence(tmp_path / "none", None)
+    with pytest.raises(InputError, match="no file matches"):
+        find_sequence(tmp_path / "two" / "c_%04d.png", None)
+
+
+def test_sixteen_bit_sequence_in_sixteen_bit_sequence_out(tmp_path, pan, reference, capsys):
+    """Same names, numbers, size and 16-bit depth; the scan's lightness kept at 16-bit precision; colored."""
+    pattern = write_sequence(tmp_path / "scans", "frame_%06d.png", pan, "gray16be", start=100)
+    code, _ = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
+    assert code == 0
+    out = tmp_path / "scans_color"
+    assert sorted(p.name for p in out.iterdir()) == [f"frame_{n:06d}.png" for n in range(100, 112)]
+    frames = read_sequence(out / "frame_%06d.png", 100)
+    assert len(frames) == 12 and {f.format.name for f in frames} == {"rgb48be"}
+    colored = [f.to_ndarray(format="rgb48le") for f in frames]
+    assert all(c.dtype == np.uint16 and c.shape == (*SIZE, 3) for c in colored)
+    assert np.mean(colored[0] % 257 != 0) > 0.5  # not 8-bit values scaled up
+    source = [f.to_ndarray(format="rgb48le") for f in read_sequence(pattern, 100)]
+    for a, b in zip(source, colored):
+        assert np.abs(lightness(a) - lightness(b)).mean() < 0.5  # the scan's own lightness
+    chroma = cv2.cvtColor(colored[5].astype(np.float32) / 65535, cv2.COLOR_RGB2Lab)[..., 1:]
+    assert np.abs(chroma).mean() > 3  # colored, not gray
+    assert not (tmp_path / ".videocolor-work").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "pix_fmt", "written"),
+    [("f_%04d.tif", "rgb48le", "rgb48le"), ("f_%04d.dpx", "gbrp10le", "gbrp10le"), ("f_%04d.dpx", "rgb48le", "rgb48le"),
+     ("f_%04d.png", "rgb24", "rgb24"), ("f_%04d.exr", "gbrpf32le", "gbrpf32le")],
+)
+def test_each_format_keeps_its_bit_depth(tmp_path, pan, reference, capsys, name, pix_fmt, written):
+    pattern = write_sequence(tmp_path / "in", name, pan[:4], pix_fmt)
+    assert run_cli(capsys, pattern.parent, "--fps", "24", "--ref", reference, *FAST)[0] == 0
+    frames = read_sequence(tmp_path / "in_color" / name, 1)
+    assert len(frames) == 4 and {f.format.name for f in frames} == {written}
+    source = read_sequence(pattern, 1)
+    for a, b in zip(source, frames):
+        assert np.abs(lightness(a.to_ndarray(format="rgb48le")) - lightness(b.to_ndarray(format="rgb48le"))).mean() < 1
+
+
+def test_sequence_to_film_and_film_to_sequence(tmp_path, pan, reference, pan_clip, capsys):
+    pattern = write_sequence(tmp_path / "scans", "frame_%06d.tif", pan, "rgb48le", start=7)
+    film = tmp_path / "film.mov"
+    assert run_cli(capsys, pattern, "--fps", "23.976", "--ref", reference, "-o", film, *FAST)[0] == 0
+    with av.open(str(film)) as container:
+        assert not container.streams.audio
+        stream = container.streams.video[0]
+        assert stream.average_rate == Fraction(24000, 1001)
+        seconds = [frame.pts * frame.time_base for frame in container.decode(stream)]
+    assert seconds == [i * Fraction(1001, 24000) for i in range(12)]
+    out = tmp_path / "frames" / "f_%04d.png"
+    assert run_cli(capsys, pan_clip, "--ref", reference, "-o", out, *FAST)[0] == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == [f"f_{n:04d}.png" for n in range(1, 13)]
+    assert {f.format.name for f in read_sequence(out, 1)} == {"rgb24"}  # an 8-bit film gives 8-bit frames
+
+
+def test_a_gap_in_the_numbering_is_refused_with_the_missing_numbers(tmp_path, pan, reference, capsys):
+    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:8], "rgb24")
+    for number in (3, 6, 7):
+        (tmp_path / "scans" / f"frame_{number:04d}.png").unlink()
+    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, pattern, "frame(s) 3, 6-7 missing")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scans"]
+
+
+def test_mixed_sizes_and_damaged_frames_are_refused_naming_the_file(tmp_path, pan, reference, capsys):
+    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:6], "rgb24")
+    odd = tmp_path / "scans" / "frame_0004.png"
+    odd.write_bytes(write_sequence(tmp_path / "other", "x_%04d.png", [cv2.resize(pan[0], (32, 24))], "rgb24").with_name("x_0001.png").read_bytes())
+    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, odd, "32x24", "64x48")
+    odd.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, odd, "cannot be decoded")
+    odd.unlink()
+    odd.mkdir()  # a file that cannot be opened (permissions do not stop root, a folder does)
+    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, odd, "cannot be read")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "scans"]  # no output, no work folder
+
+
+def test_bad_sequence_requests_are_one_line(tmp_path, pan, reference, pan_clip, capsys):
+    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:3], "rgb24")
+    cases = [
+        ([tmp_path / "scans" / "none_%04d.png", "--fps", "24"], ["no file matches"]),
+        ([pattern, "--fps", "0"], ["--fps 0", "above 0"]),
+        ([pattern, "--fps", "-24"], ["--fps -24"]),
+        ([pattern, "--fps", "fast"], ["--fps fast", "not a frame rate"]),
+        ([pan_clip, "--fps", "24"], [pan_clip, "--fps is for image sequences"]),
+        ([pattern, "-o", tmp_path / "film.mp4"], [pattern, "give --fps"]),
+        ([pattern, "--fps", "24", "-o", tmp_path / "scans" / "c_%04d.png"], [tmp_path / "scans", "already exists"]),
+        ([pattern, "--fps", "24", "-o", tmp_path / "no" / "such" / "c_%04d.png"], ["does not exist"]),
+    ]
+    (tmp_path / "scans_color").mkdir()
+    cases.append(([pattern, "--fps", "24"], [tmp_path / "scans_color", "already exists"]))
+    for args, words in cases:
+        code, err = run_cli(capsys, *args, "--ref", reference, *FAST)
+        assert_one_line_error(code, err, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scans", "scans_color"]
+    assert not any((tmp_path / "scans_color").iterdir())
+
+
+def test_no_fps_times_a_sequence_at_25_and_says_so(tmp_path, pan, reference, caplog):
+    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:3], "rgb24")
+    code = main([str(pattern), "--ref", str(reference), "--temporal", "off", "--device", "cpu"])
+    assert code == 0
+    assert "no --fps given; timed at 25 fps" in caplog.text
+    assert len(list((tmp_path / "scans_color").iterdir())) == 3
