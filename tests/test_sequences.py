@@ -98,10 +98,10 @@ def test_a_folder_or_pattern_finds_the_one_sequence(tmp_path, pan):
     assert sequence.file(4).name == "frame_086404.png"
     unpadded = tmp_path / "unpadded"
     unpadded.mkdir()
-    for number in (9, 10, 11):
-        (unpadded / f"f{number}.png").hardlink_to(pattern.parent / f"frame_{86400 + number - 9:06d}.png")
-    assert find_sequence(unpadded, None).pattern.name == "f%d.png"
-    assert find_sequence(unpadded, None).rate == 25
+    for number in range(12):
+        (unpadded / f"f{number}.png").hardlink_to(pattern.parent / f"frame_{86400 + number % 5:06d}.png")
+    sequence = find_sequence(unpadded, None)
+    assert (sequence.pattern.name, sequence.start, sequence.count, sequence.rate) == ("f%d.png", 0, 12, 25)
 
 
 def test_sequence_folders_that_are_not_one_film_are_refused(tmp_path, pan):
@@ -220,3 +220,51 @@ def test_no_fps_times_a_sequence_at_25_and_says_so(tmp_path, pan, reference, cap
     assert code == 0
     assert "no --fps given; timed at 25 fps" in caplog.text
     assert len(list((tmp_path / "scans_color").iterdir())) == 3
+
+
+def test_an_interrupted_sequence_resumes_from_its_finished_segments(tmp_path, reference, monkeypatch):
+    """Three 2-second shots at 5 fps are three segments; a failure in the second keeps the first segment's frames
+    only (the partial ones are deleted), and the resumed run gives the same frames as an uninterrupted one."""
+    from videocolor import Settings, colorize_video
+    from videocolor.io.sequence_sink import SequenceSink
+
+    shots = [synth.pan(synth.load_photo(name), 10, SIZE) for name in ("astronaut", "rocket", "coffee")]
+    pattern = write_sequence(tmp_path / "scans", "f_%03d.png", [f for shot in shots for f in shot], "rgb24", start=10)
+    settings = Settings(temporal="off", device="cpu", quiet=True)
+    plain = tmp_path / "plain" / "f_%03d.png"
+    colorize_video(pattern, plain, ref=reference, settings=settings, fps="5")
+
+    write, calls, full = SequenceSink.write, [], [15]
+
+    def failing_write(sink, rgb, pts):
+        calls.append(pts)
+        if len(calls) in full:  # the disk is full once, at the 15th frame
+            full.clear()
+            raise OSError(28, "No space left on device")
+        write(sink, rgb, pts)
+
+    monkeypatch.setattr(SequenceSink, "write", failing_write)
+    with pytest.raises(OSError, match="No space"):
+        colorize_video(pattern, ref=reference, settings=settings, fps="5")
+    frames = tmp_path / ".videocolor-work" / "scans_color" / "frames"
+    assert sorted(p.name for p in frames.iterdir()) == [f"f_{n:03d}.png" for n in range(10, 20)]
+    assert not (tmp_path / "scans_color").exists()
+    calls.clear()
+    colorize_video(pattern, ref=reference, settings=settings, fps="5", resume=True)
+    assert calls == list(range(10, 30))  # the first segment is not rendered again
+    resumed = [f.to_ndarray() for f in read_sequence(tmp_path / "scans_color" / "f_%03d.png", 10)]
+    expected = [f.to_ndarray() for f in read_sequence(plain, 10)]
+    assert len(resumed) == 30 and all(np.array_equal(a, b) for a, b in zip(resumed, expected))
+    assert not (tmp_path / ".videocolor-work").exists()
+
+
+def test_a_deep_scan_into_a_deep_film_keeps_sixteen_bits(tmp_path, pan, reference):
+    """16-bit scans into lossless 16-bit RGB FFV1: the frames are composed at 16 bits, not 8 bits scaled up."""
+    from videocolor import Settings, colorize_video
+
+    pattern = write_sequence(tmp_path / "scans", "f_%04d.tif", pan[:4], "gray16le")
+    settings = Settings(temporal="off", device="cpu", quiet=True, codec="ffv1", pix_fmt="gbrp16le")
+    colorize_video(pattern, tmp_path / "film.mkv", ref=reference, settings=settings, fps="24")
+    with av.open(str(tmp_path / "film.mkv")) as container:
+        frames = [f.to_ndarray(format="rgb48le") for f in container.decode(video=0)]
+    assert len(frames) == 4 and np.mean(frames[0] % 257 != 0) > 0.5

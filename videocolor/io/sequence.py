@@ -151,7 +151,7 @@ def _numbers(pattern: Path) -> list[int]:
         if not (name.startswith(prefix) and name.endswith(suffix)) or len(name) <= len(prefix) + len(suffix):
             continue
         digits = name[len(prefix) : len(name) - len(suffix)]
-        if digits.isdigit() and digits.isascii() and (len(digits) == width or (len(digits) > width and digits[0] != "0")):
+        if digits.isdigit() and digits.isascii() and (len(digits) == width or (len(digits) > width and (digits == "0" or digits[0] != "0"))):
             numbers.append(int(digits))
     return sorted(numbers)
 
