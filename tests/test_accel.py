@@ -1,11 +1,14 @@
 """Speed paths: bfloat16 backbone against float32, repeated frames reused, threads, batch size and codec choice."""
 
+import gc
+import platform
+
 import pytest
 import synth
 import torch
 from conftest import mirrored_reference
 
-from videocolor.accel import auto_batch_size, torch_threads
+from videocolor.accel import apply_process_policy, auto_batch_size, freeze_long_lived_objects, keep_freed_memory, torch_threads
 from videocolor.io.encode import EncodeSettings, encoder_options, resolve_codec
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer
@@ -70,6 +73,27 @@ def test_threads_leave_room_for_the_pipeline():
     assert torch_threads(cpu, cores=64) == 4
     assert torch_threads(torch.device("cuda"), cores=64) == 1
     assert auto_batch_size(cpu, 1080, 1920) == 8
+
+
+def test_process_policy_sets_threads_and_keeps_freed_memory_on_glibc():
+    threads = torch.get_num_threads()
+    try:
+        assert apply_process_policy(torch.device("cpu")) == torch.device("cpu")
+        assert torch.get_num_threads() == torch_threads(torch.device("cpu"))
+    finally:
+        torch.set_num_threads(threads)
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_frozen_objects_leave_the_collectors_generations():
+    before = gc.get_freeze_count()
+    alive = [object() for _ in range(3)] + [[]]
+    try:
+        freeze_long_lived_objects()
+        assert gc.get_freeze_count() >= before + 1
+        assert not any(alive[-1] is o for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
 
 
 def test_codec_auto_is_x264_on_the_cpu_and_nvenc_gets_constant_quality():

@@ -2,7 +2,7 @@ import synth
 import torch
 import torch.nn.functional as F
 
-from videocolor.models.backbone_lite0 import EfficientNetLite0, efficientnet_lite0
+from videocolor.models.backbone_lite0 import EfficientNetLite0, _pointwise, efficientnet_lite0
 from videocolor.models.exemplar_card import Lite0Weights
 from videocolor.weights import file_sha256
 
@@ -39,3 +39,11 @@ def test_fused_backbone_gives_the_same_features_and_logits():
         for a, b in zip(plain.features(x), fused.features(x)):
             torch.testing.assert_close(a, b.contiguous(), atol=2e-4, rtol=1e-4)
         torch.testing.assert_close(plain(x), fused(x), atol=2e-3, rtol=1e-4)
+
+
+def test_pointwise_product_equals_the_convolution_in_either_memory_format():
+    conv = torch.nn.Conv2d(24, 40, 1, bias=True)
+    x = torch.rand(3, 24, 9, 13)
+    expected = conv(x)
+    for memory in (torch.contiguous_format, torch.channels_last):
+        torch.testing.assert_close(_pointwise(conv, x.contiguous(memory_format=memory)), expected, atol=1e-5, rtol=1e-5)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .accel import PinnedStaging, auto_batch_size, mark_ready, stream_for, torch_threads, wait_ready
+from .accel import PinnedStaging, apply_process_policy, auto_batch_size, freeze_long_lived_objects, mark_ready, stream_for, wait_ready
 from .color import RGB_TO_LUMINANCE, lab_to_rgb, luminance_to_lightness, rgb_to_lightness, srgb_to_linear
 from .errors import InputError
 from .io.decode import VideoInfo, VideoSource
@@ -224,8 +224,9 @@ class Renderer:
             the frame size (``accel.auto_batch_size``).
         encode: video encoder settings.
 
-    On the CPU the renderer sets torch's intra-op threads to the cores its other threads leave
-    (``accel.torch_threads``), for the whole process.
+    The renderer applies the render's process-wide policy (``accel.apply_process_policy``: torch's threads,
+    and on the CPU the allocator) and takes the objects alive when it is made out of the cyclic garbage
+    collector (``accel.freeze_long_lived_objects``).
     """
 
     def __init__(
@@ -236,8 +237,8 @@ class Renderer:
         batch_size: int = 0,
         encode: EncodeSettings = EncodeSettings(),
     ) -> None:
-        if colorizer.device.type == "cpu":
-            torch.set_num_threads(torch_threads(colorizer.device))
+        apply_process_policy(colorizer.device)
+        freeze_long_lived_objects()
         self.colorizer = colorizer
         self.smoother = smoother
         self.skipper = RepeatSkipper()

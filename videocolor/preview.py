@@ -22,7 +22,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .accel import torch_threads
 from .analysis import Analysis, analyse
 from .config import Settings
 from .errors import InputError, OutputError
@@ -30,7 +29,7 @@ from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import load_reference
 from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
-from .models.build import build_colorizer, resolve_device
+from .models.build import build_colorizer, use_device
 from .pipeline import colorize_lightness, frames_to_lightness
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet
@@ -113,17 +112,6 @@ class Previewer:
         if not 0 <= shot < len(self.analysis.shots):
             raise InputError(f"{self.film}: no shot {shot}; the film has shots 0 to {len(self.analysis.shots) - 1}")
         return shot
-
-
-def use_device(settings: Settings) -> torch.device:
-    """The device of ``settings``, with the render's thread policy (``accel.torch_threads``) for this process.
-
-    Call it before the analysis too: on a loaded 2-core CPU, torch's default of a thread per core spun 16x
-    the CPU time of one thread for the same preview (38.8 s against 2.4 s, measured).
-    """
-    device = resolve_device(settings.device)
-    torch.set_num_threads(torch_threads(device))
-    return device
 
 
 def preview_sheet(

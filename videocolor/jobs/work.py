@@ -27,7 +27,7 @@ from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publish_frames
 from ..io.timeline import Clock
-from ..models.build import build_colorizer, resolve_device, resolve_model_name
+from ..models.build import build_colorizer, resolve_device, resolve_model_name, use_device
 from ..pipeline import Renderer
 from ..temporal import make_smoother
 from ..timecode import Timecode
@@ -110,7 +110,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
         keyframes=job.get("keyframes"),
-        device=resolve_device(settings.device),
+        device=use_device(settings),
         quiet=settings.quiet,
     )
     table = {

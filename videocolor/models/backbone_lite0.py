@@ -66,10 +66,21 @@ class MBConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         if self.has_expansion:
-            y = F.relu6(self._bn0(self._expand_conv(y)))
-        y = F.relu6(self._bn1(self._depthwise_conv(y)))
-        y = self._bn2(self._project_conv(y))
-        return x + y if self.use_residual else y
+            y = F.relu6(self._bn0(_pointwise(self._expand_conv, y)), inplace=True)
+        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
+        y = self._bn2(_pointwise(self._project_conv, y))
+        return y.add_(x) if self.use_residual else y
+
+
+def _pointwise(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution as one matrix product over channels-last memory, the bias added in the same call.
+
+    Written out because PyTorch sends single-threaded 1x1 convolutions of small batches to its generic
+    im2col path, which copies the bias into every output pixel first: on 2 cores the backbone took 1.6x as
+    long. Same values as the convolution; a channels-first input works too (``linear`` then copies it).
+    """
+    y = F.linear(x.permute(0, 2, 3, 1), conv.weight.flatten(1), conv.bias)
+    return y.permute(0, 3, 1, 2)
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Identity:
@@ -145,7 +156,7 @@ class EfficientNetLite0(nn.Module):
 
     def head_features(self, rgb: torch.Tensor) -> torch.Tensor:
         """The 1x1 head's activations for ``rgb`` ``(B, 3, H, W)`` in [0, 1]: ``(B, 1280, ceil(H/32), ceil(W/32))``."""
-        return F.relu6(self._bn1(self._conv_head(self.features(rgb)[-1])))
+        return F.relu6(self._bn1(_pointwise(self._conv_head, self.features(rgb)[-1])))
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         return self._fc(torch.flatten(F.adaptive_avg_pool2d(self.head_features(rgb), 1), 1))

@@ -17,8 +17,9 @@ import numpy as np
 from ..analysis import analyse
 from ..config import Settings
 from ..io.images import is_image_file, read_rgb
+from ..models.build import use_device
 from ..overrides import apply_overrides, edit_override, read_overrides
-from ..preview import Previewer, use_device
+from ..preview import Previewer
 
 KEYFRAME = "keyframe"  # the name under which a shot's colored keyframe is offered as a candidate
 THUMB_HEIGHT = 180
