@@ -224,9 +224,8 @@ class Renderer:
             the frame size (``accel.auto_batch_size``).
         encode: video encoder settings.
 
-    The renderer applies the render's process-wide policy (``accel.apply_process_policy``: torch's threads,
-    and on the CPU the allocator) and takes the objects alive when it is made out of the cyclic garbage
-    collector (``accel.freeze_long_lived_objects``).
+    Making one applies the process-wide policy (``accel.apply_process_policy``) and freezes the objects then
+    alive out of the cyclic garbage collector (``accel.freeze_long_lived_objects``).
     """
 
     def __init__(
