@@ -16,7 +16,7 @@ import pytest
 from helpers import cut_film
 
 from videocolor import Settings, cli, colorize_video
-from videocolor.errors import InputError, OutputError
+from videocolor.errors import InputError, OutputError, interrupts_held
 from videocolor.jobs import STATE_NAME, run_batch
 from videocolor.jobs import state as state_module
 from videocolor.jobs.film import WORK_NAME, work_lock
@@ -165,7 +165,7 @@ def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_
     assert run.returncode == (1 if report["failed"] else 0)
 
 
-@pytest.mark.parametrize("after", [1.0, 4.0])  # while torch imports, then while it renders
+@pytest.mark.parametrize("after", [0.5, 1.0, 2.0])  # while numpy, then torch import, then while it renders
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tmp_path, after):
     out = tmp_path / "out.mp4"
     run = subprocess.Popen(
@@ -180,6 +180,22 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tm
     assert run.returncode == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+def test_ctrl_c_during_an_import_waits_for_its_end():
+    """A Ctrl-C in the middle of an import must not stop it half way (a half-initialised module stays in
+    sys.modules); it is raised once the import is complete, and the previous handler is back."""
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts_held():
+            steps.append("first half")
+            signal.raise_signal(signal.SIGINT)
+            steps.append("second half")
+    assert steps == ["first half", "second half"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with interrupts_held():  # no Ctrl-C: nothing raised
+        steps.append("quiet")
+    assert steps[-1] == "quiet"
 
 
 def test_ctrl_c_while_the_command_line_loads(monkeypatch, capsys):

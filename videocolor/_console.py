@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from .errors import INTERRUPTED
+from .errors import INTERRUPTED, interrupts_held
 
 
 def main() -> int:
     try:
-        from .cli import main as run
+        with interrupts_held():
+            from .cli import main as run
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130

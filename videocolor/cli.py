@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ._cli.common import add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
 from ._version import __version__
+from .errors import interrupts_held
 
 SUBCOMMANDS = {
     "image": "Colorize still images against a reference.",
@@ -75,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(format="videocolor: %(message)s", level=logging.WARNING)
         logging.getLogger("videocolor").setLevel(logging.INFO)
         if argv and argv[0] in SUBCOMMANDS:
-            module = importlib.import_module(f"videocolor._cli.{argv[0]}")
+            with interrupts_held():
+                module = importlib.import_module(f"videocolor._cli.{argv[0]}")
             return module.main(argv[1:])
         args = build_parser().parse_args(argv)
         return guarded(_colorize, args)
@@ -84,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from .api import colorize_video  # imports torch (seconds): ``--help`` and ``--version`` answer without it
+    with interrupts_held():  # imports torch (seconds): ``--help`` and ``--version`` answer without it
+        from .api import colorize_video
 
     settings = settings_from_args(args)
     colorize_video(

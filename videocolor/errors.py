@@ -6,6 +6,11 @@ inherits from the package base and from the matching builtin, so callers can cat
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
 
 class VideocolorError(Exception):
     """Base of every error videocolor raises on purpose."""
@@ -28,6 +33,29 @@ class WeightsError(VideocolorError, RuntimeError):
 
 
 INTERRUPTED = "videocolor: interrupted; no output was written"  # what Ctrl-C prints, at any moment (exit 130)
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Hold Ctrl-C while heavy modules import; raise it as ``KeyboardInterrupt`` once they are in.
+
+    A ``KeyboardInterrupt`` raised in the middle of an import can leave a module half initialised (a
+    library's fallback ``except`` swallowed it, and numpy was left without ``add``: a traceback later, or a
+    render that ignored the Ctrl-C), or be raised inside code torch runs through ``PyRun_String``, after
+    which CPython 3.11 ends the process by SIGINT at exit although the interrupt was handled. Outside the
+    main thread (where Python delivers no signals) it holds nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def one_line(exc: BaseException) -> str:

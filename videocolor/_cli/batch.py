@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..errors import interrupts_held
 from .common import add_model_flags, add_reference_flags, guarded, settings_from_args
 
 
@@ -45,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..jobs import run_batch  # imports torch (seconds): not before the arguments are parsed
+    with interrupts_held():  # imports torch (seconds): not before the arguments are parsed
+        from ..jobs import run_batch
 
     report = run_batch(
         args.inputs,

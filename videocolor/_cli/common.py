@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
-from ..errors import INTERRUPTED, VideocolorError, one_line
+from ..errors import INTERRUPTED, VideocolorError, interrupts_held, one_line
 
 log = logging.getLogger("videocolor")
 
@@ -49,7 +49,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def guarded(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command; a videocolor error becomes one line on stderr and exit 2, Ctrl-C exit 130."""
-    import av  # here, not at import: Ctrl-C while the command line loads must meet cli.main's handler
+    with interrupts_held():  # here, not at import: Ctrl-C while the command line loads must meet cli.main's handler
+        import av
 
     try:
         return func(args)

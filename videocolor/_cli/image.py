@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ..errors import interrupts_held
 from .common import add_model_flags, guarded, settings_from_args
 
 
@@ -28,7 +29,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import colorize_image  # imports torch (seconds): not before the arguments are parsed
+    with interrupts_held():  # imports torch (seconds): not before the arguments are parsed
+        from ..api import colorize_image
 
     for path in colorize_image(args.inputs, args.ref, args.output, settings=settings_from_args(args), overwrite=args.overwrite):
         print(path)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..errors import interrupts_held
 from .common import add_model_flags, guarded, settings_from_args
 
 
@@ -33,9 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
-    from ..checks import check_output
-    from ..errors import InputError
-    from ..preview import parse_shots, preview_sheet
+    with interrupts_held():
+        from ..checks import check_output
+        from ..errors import InputError
+        from ..preview import parse_shots, preview_sheet
 
     if args.ref_dir is None and args.keyframes is None:
         raise InputError("give --ref-dir (references to rank), --keyframes (colored keyframes), or both")

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import interrupts_held
 from .common import add_model_flags, guarded, settings_from_args
 
 
@@ -36,7 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor review --help`` answers at once.
-    from ..review import Board, make_server
+    with interrupts_held():
+        from ..review import Board, make_server
 
     overrides = Path(args.overrides) if args.overrides else Path(args.input).with_name(f"{Path(args.input).stem}_shots.toml")
     settings = settings_from_args(args)

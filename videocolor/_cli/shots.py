@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, interrupts_held
 from .common import guarded
 
 ROW = 96  # contact sheet row height in pixels
@@ -44,10 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
-    from ..analysis import analyse
-    from ..checks import check_output
-    from ..keyframes import check_export_folder, export_keyframes
-    from ..overrides import write_overrides
+    with interrupts_held():
+        from ..analysis import analyse
+        from ..checks import check_output
+        from ..keyframes import check_export_folder, export_keyframes
+        from ..overrides import write_overrides
 
     if args.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
@@ -88,7 +89,8 @@ def format_table(result) -> str:
 
 def write_sheet(path: str | Path, result) -> Path:
     """A PNG with one row per shot: its first keyframe, its chosen reference, timecode and score."""
-    from ..io.images import read_rgb  # imports torch: see ``_run``
+    with interrupts_held():  # imports torch: see ``_run``
+        from ..io.images import read_rgb
 
     path = Path(path)
     rows = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from ..errors import interrupts_held
 from ..home import home_dir
 from ..models import registry
 from .common import guarded
@@ -43,7 +44,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .. import weights  # imports torch (seconds): not before the arguments are parsed
+    with interrupts_held():  # imports torch (seconds): not before the arguments are parsed
+        from .. import weights
 
     if args.command == "download":
         found = weights.download(args.name, url=args.url, sha256=args.sha256, progress=not args.quiet)
