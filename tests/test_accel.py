@@ -3,17 +3,19 @@
 import gc
 import platform
 
+import numpy as np
 import pytest
 import synth
 import torch
 from conftest import mirrored_reference
 
 from videocolor.accel import apply_process_policy, auto_batch_size, freeze_long_lived_objects, keep_freed_memory, torch_threads
+from videocolor.frames import frames_to_lightness
 from videocolor.io.encode import EncodeSettings, encoder_options, resolve_codec
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer
-from videocolor.pipeline import frames_to_lightness, work_lightness
-from videocolor.reuse import RepeatSkipper
+from videocolor.pipeline import work_lightness
+from videocolor.reuse import HeldFrame, RepeatSkipper
 
 
 def test_bfloat16_backbone_agrees_with_float32(astronaut):
@@ -103,3 +105,16 @@ def test_codec_auto_is_x264_on_the_cpu_and_nvenc_gets_constant_quality():
     nvenc = encoder_options(EncodeSettings("h264_nvenc", 20, "slow"))
     assert nvenc["cq"] == "20" and nvenc["preset"] == "p4"
     assert encoder_options(EncodeSettings("ffv1")) == {}
+
+
+def test_a_held_frame_gets_the_last_picture_again_and_a_changed_one_does_not():
+    held = HeldFrame()
+    lightness, ab = torch.rand(1, 1, 36, 64) * 100, torch.rand(1, 2, 9, 16) * 20
+    picture = np.zeros((36, 64, 3), np.uint8)
+    assert held.repeat_of(lightness, ab) is None
+    held.remember(lightness, ab, picture)
+    assert held.repeat_of(lightness.clone(), ab + 1e-4) is picture  # the temporal blend's rounding
+    assert held.repeat_of(lightness, ab + 0.01) is None  # chroma moved
+    moved = lightness.clone()
+    moved[..., 5, 5] += 0.01
+    assert held.repeat_of(moved, ab) is None  # one pixel of lightness changed

@@ -44,9 +44,11 @@ def test_fast_lightness_path_matches_the_color_math():
     import torch
 
     from videocolor.color import rgb_to_lightness
-    from videocolor.pipeline import frames_to_lightness
+    from videocolor.frames import frames_to_lightness
 
     frames = [np.random.default_rng(seed).integers(0, 256, (9, 13, 3), dtype=np.uint8) for seed in range(3)]
+    gray = np.linspace(0, 255, 9 * 13).round().astype(np.uint8).reshape(9, 13, 1)
+    frames.append(np.repeat(gray, 3, axis=2))  # neutral (R = G = B), every level from 0 to 255: the 256-entry table
     expected = rgb_to_lightness(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255)
     torch.testing.assert_close(frames_to_lightness(frames, torch.device("cpu")), expected, atol=1e-4, rtol=0)
     wide = [(f.astype(np.uint16) * 257) for f in frames]
@@ -89,8 +91,9 @@ def test_opencv_lab_conversion_matches_the_color_math():
     import torch
 
     from videocolor.color import lab_to_rgb
-    from videocolor.pipeline import lab_to_rgb_array, to_uint8
+    from videocolor.evaluation import to_uint8
+    from videocolor.frames import lab_to_rgb_array
 
     lab = torch.cat((torch.rand(1, 40, 50) * 100, (torch.rand(2, 40, 50) - 0.5) * 160))
-    fast, exact = lab_to_rgb_array(lab).astype(int), to_uint8(lab_to_rgb(lab)).astype(int)
+    fast, exact = lab_to_rgb_array(lab).astype(int), to_uint8(lab_to_rgb(lab)[None])[0].astype(int)
     assert np.abs(fast - exact).max() <= 1

@@ -206,3 +206,17 @@ def test_end_to_end_on_generated_film(tmp_path, kind, photo):
     assert excess["off"] > 0, "the clip must flicker without the temporal stage for the comparison to mean anything"
     assert excess["dis"] <= 0.7 * excess["off"]
     assert fidelity["dis"] >= fidelity["off"] - 0.3
+
+
+def test_identical_frames_need_no_flow_and_are_fully_trusted():
+    smoother = TemporalSmoother("dis")
+    calls = []
+    flow = smoother._flow
+    smoother._flow = lambda first, second: calls.append(len(first)) or flow(first, second)
+    photo = torch.from_numpy(synth.load_photo("astronaut")[::8, ::8].copy()).permute(2, 0, 1)[None].float() / 255
+    still = rgb_to_lab(photo)[:, :1]
+    moved = torch.roll(still, 2, dims=-1)  # current x shows previous x - 2: backward flow -2
+    trust, backward = smoother.estimate(torch.cat((still, still, moved)), still)
+    assert calls == [2]  # one pair differs: its two directions, in one call
+    assert torch.equal(trust[:2], torch.ones(2, 1, 64, 64)) and torch.equal(backward[:2], torch.zeros(2, 2, 64, 64))
+    assert backward[2, 0, 8:-8, 8:-8].median() == pytest.approx(-2, abs=0.5)  # the moved frame got its flow

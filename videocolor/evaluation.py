@@ -30,9 +30,10 @@ import torch
 from . import metrics, retrieval
 from .baselines import luminance_transfer
 from .color import lab_to_rgb, rgb_to_lightness
+from .frames import lab_to_rgb_array
 from .io.images import IMAGE_EXTENSIONS, read_rgb
 from .models.base import Colorizer
-from .pipeline import lab_to_rgb_array, predict_chroma, work_lightness
+from .pipeline import predict_chroma, work_lightness
 from .shots import detect_shots
 from .temporal import make_smoother
 from .upsample import guided_upsample

@@ -17,21 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .accel import PinnedStaging, apply_process_policy, auto_batch_size, freeze_long_lived_objects, mark_ready, stream_for, wait_ready
-from .color import RGB_TO_LUMINANCE, lab_to_rgb, luminance_to_lightness, rgb_to_lightness, srgb_to_linear
 from .errors import InputError
+from .frames import frames_to_lightness, lab_to_rgb_array
 from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
 from .io.images import load_reference
 from .io.timeline import Clock
 from .models.base import Colorizer
 from .propagate import KeyframeReference, Propagation, propagation_flow
-from .reuse import RepeatSkipper
+from .reuse import HeldFrame, RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
 from .temporal import TemporalSmoother
 from .types import FrameBatch, ReferenceChoice, Shot
@@ -40,8 +39,6 @@ from .upsample import guided_upsample
 log = logging.getLogger("videocolor")
 
 _QUEUE_BATCHES = 2
-_SRGB_TO_LINEAR_U8 = srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255).float().numpy()
-_LUMINANCE_ROW = np.array([RGB_TO_LUMINANCE], dtype=np.float32)
 
 
 class FrameSink(Protocol):
@@ -103,25 +100,6 @@ def batches(
         yield flush()
 
 
-def frames_to_lightness(
-    frames: list[np.ndarray], device: torch.device, staging: PinnedStaging | None = None
-) -> torch.Tensor:
-    """Stack ``(H, W, 3)`` uint8/uint16 RGB frames into Lab L ``(B, 1, H, W)`` float32 in [0, 100] on ``device``.
-
-    8-bit frames for the CPU go through OpenCV: a lookup table for the sRGB curve and one weighted channel
-    sum (2.5x faster than the same math in torch on 640x360 frames). For a GPU, ``staging`` uploads the raw
-    frames from pinned memory without blocking; the color math then runs there.
-    """
-    if frames[0].dtype == np.uint8 and device.type == "cpu":
-        luminance = np.stack([cv2.transform(cv2.LUT(f, _SRGB_TO_LINEAR_U8), _LUMINANCE_ROW) for f in frames])
-        return luminance_to_lightness(torch.from_numpy(luminance).view(len(frames), 1, *frames[0].shape[:2]))
-    rgb = staging.upload(frames) if staging is not None else torch.from_numpy(np.stack(frames)).to(device)
-    scale = 65535.0 if frames[0].dtype == np.uint16 else 255.0
-    if rgb.dtype == torch.uint16:
-        rgb = rgb.to(torch.int32)  # torch has few uint16 kernels; int32 holds every value
-    return rgb_to_lightness(rgb.permute(0, 3, 1, 2).float().div_(scale))
-
-
 @torch.inference_mode()
 def work_lightness(colorizer: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
     """``(B, 1, H, W)`` full-resolution L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average)."""
@@ -169,36 +147,28 @@ def compose_frames(
     exact: dict[int, torch.Tensor] | None = None,
     staging: PinnedStaging | None = None,
     deep: bool = False,
+    held: HeldFrame | None = None,
 ) -> Iterator[np.ndarray]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
     Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
-    (uint16 with ``deep``) per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps positions in the
-    batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a GPU, ``staging``
-    brings each frame back through pinned memory; a yielded array is then valid until the next one is asked for.
+    (uint16 with ``deep``) per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps
+    positions in the batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a
+    GPU, ``staging`` brings each frame back through pinned memory; a yielded array is then valid until the next
+    one is asked for. ``held`` (CPU) gives a frame that repeats the last one composed that frame's picture again.
     """
     for i in range(lightness.shape[0]):
         full = lightness[i : i + 1]
         if exact and i in exact:
-            ab_full = exact[i].to(full)
-        else:
+            yield lab_to_rgb_array(torch.cat((full, exact[i].to(full)), dim=1)[0], staging, deep)
+            continue
+        rgb = held.repeat_of(full, ab[i : i + 1]) if held is not None else None
+        if rgb is None:
             ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
-        yield lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
-
-
-def lab_to_rgb_array(lab: torch.Tensor, staging: PinnedStaging | None = None, deep: bool = False) -> np.ndarray:
-    """Lab ``(3, H, W)`` -> sRGB ``(H, W, 3)`` uint8, or uint16 in [0, 65535] with ``deep`` (a deep source's precision).
-
-    On the CPU, OpenCV's conversion: the same D65/sRGB definition as ``color.lab_to_rgb`` (at most one code
-    value apart) and about 5x faster at full resolution, which matters because it runs on every pixel.
-    """
-    scale = 65535.0 if deep else 255.0
-    if lab.device.type != "cpu":
-        rgb = lab_to_rgb(lab).mul_(scale).round_().to(torch.int32 if deep else torch.uint8).permute(1, 2, 0)  # few uint16 kernels
-        rgb = staging.download(rgb) if staging is not None else rgb.cpu().numpy()
-        return rgb.astype(np.uint16) if deep else rgb
-    rgb = cv2.cvtColor(np.ascontiguousarray(lab.permute(1, 2, 0).float().numpy()), cv2.COLOR_Lab2RGB)
-    return np.clip(rgb * scale + 0.5, 0, scale).astype(np.uint16) if deep else cv2.convertScaleAbs(rgb, alpha=scale)
+            rgb = lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
+            if held is not None:
+                held.remember(full, ab[i : i + 1], rgb)
+        yield rgb
 
 
 def colorize_lightness(
@@ -207,11 +177,6 @@ def colorize_lightness(
     """``predict_chroma`` then ``compose_frames``: RGB ``(H, W, 3)`` uint8 per frame of ``lightness``."""
     small = work_lightness(colorizer, lightness)
     return compose_frames(lightness, small, predict_chroma(colorizer, small, reference, smoother)[0])
-
-
-def to_uint8(rgb: torch.Tensor) -> np.ndarray:
-    """RGB ``(3, H, W)`` in [0, 1] -> ``(H, W, 3)`` uint8 on the CPU."""
-    return rgb.mul(255).round_().byte().permute(1, 2, 0).cpu().numpy()
 
 
 class Renderer:
@@ -366,12 +331,14 @@ class Renderer:
 
         def encode() -> None:
             staging = PinnedStaging(device) if device.type == "cuda" else None
+            held = HeldFrame() if staging is None else None  # a staged GPU frame is only valid until the next
             with stream_for(device):
                 while (item := get(colored, stop)) is not DONE:
                     batch, chroma, ready = item
                     wait_ready(ready, (batch.lightness, batch.small, *chroma[:2]))
                     ab, _, *exact = chroma  # predict_chroma's (ab, confidence), a keyframe's exact chroma after
-                    for pts, rgb in zip(batch.pts, compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging, deep=deep)):
+                    composed = compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging, deep=deep, held=held)
+                    for pts, rgb in zip(batch.pts, composed):
                         write(pts, rgb)
                     if progress is not None:
                         progress(len(batch))

@@ -25,12 +25,13 @@ import torch.nn.functional as F
 from .analysis import Analysis, analyse
 from .config import Settings
 from .errors import InputError, OutputError
+from .frames import frames_to_lightness
 from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import load_reference
 from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
 from .models.build import build_colorizer, use_device
-from .pipeline import colorize_lightness, frames_to_lightness
+from .pipeline import colorize_lightness
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 # Mean |L difference| (Lab L units, 0-100) at the work resolution under which a frame counts as a repeat.
 # Measured between consecutive frames: 0.0 in a generated static shot, 0.35-0.5 in a slow zoom, 0.8 and
 # more in real street footage; so only true repeats and near-identical frames fall under it.
 REPEAT_TOLERANCE = 0.2
+# Largest |ab difference| under which a held frame's chroma counts as the same: float rounding of the temporal
+# blend, a thousandth of one 8-bit code step (about 0.5 ab units).
+HELD_CHROMA_TOLERANCE = 5e-4
 
 
 class RepeatSkipper:
@@ -72,3 +76,28 @@ class RepeatSkipper:
         if keep:
             self._anchor = (small[keep[-1]], ab[keep[-1] : keep[-1] + 1], confidence[keep[-1] : keep[-1] + 1])
         return ab, confidence
+
+
+class HeldFrame:
+    """The last composed frame, given again for a frame that repeats it exactly.
+
+    A held frame (a static shot, a freeze frame, animation drawn on twos) has the same full-resolution
+    lightness, bit for bit, and, through ``RepeatSkipper`` and the temporal stage, the same chroma to float
+    rounding: its picture is the last one, so the guided upsampling and the color conversion are skipped.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
+
+    def repeat_of(self, lightness: torch.Tensor, ab: torch.Tensor) -> np.ndarray | None:
+        """The last picture if ``lightness`` ``(1, 1, H, W)`` and work-resolution ``ab`` ``(1, 2, h, w)`` repeat its own."""
+        if self._last is None:
+            return None
+        last_lightness, last_ab, rgb = self._last
+        if last_ab.shape != ab.shape or not torch.equal(last_lightness, lightness):
+            return None
+        return rgb if (last_ab - ab).abs().max().item() <= HELD_CHROMA_TOLERANCE else None
+
+    def remember(self, lightness: torch.Tensor, ab: torch.Tensor, rgb: np.ndarray) -> None:
+        """Keep a composed frame: its lightness, its chroma and the picture made of them."""
+        self._last = (lightness, ab, rgb)

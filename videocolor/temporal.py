@@ -234,12 +234,22 @@ class TemporalSmoother:
         return torch.cat(outputs).to(out_device, out_dtype)
 
     def _validity(self, prev: torch.Tensor, cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Trust map ``(N, 1, h, w)`` in [0, 1] and backward flow ``(N, 2, h, w)`` for each (prev, cur) pair."""
-        both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
-        backward, forward = both[: len(cur)], both[len(cur) :]
-        consistent = flow_validity(backward, forward)
-        similar = (warp(prev, backward) - cur).abs() <= self.lightness_tolerance
-        return (consistent & similar).float(), backward
+        """Trust map ``(N, 1, h, w)`` in [0, 1] and backward flow ``(N, 2, h, w)`` for each (prev, cur) pair.
+
+        A pair of identical frames (a static shot, a held frame) has zero flow and full trust, which is what
+        the flow and its checks would find: the optical flow only runs on the pairs that differ.
+        """
+        trust = torch.ones_like(cur)
+        backward = torch.zeros(cur.shape[0], 2, *cur.shape[-2:], device=cur.device, dtype=cur.dtype)
+        moved = [i for i in range(cur.shape[0]) if not torch.equal(prev[i], cur[i])]
+        if moved:
+            prev, cur = prev[moved], cur[moved]
+            both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
+            flow, forward = both[: len(cur)], both[len(cur) :]
+            similar = (warp(prev, flow) - cur).abs() <= self.lightness_tolerance
+            trust[moved] = (flow_validity(flow, forward) & similar).to(trust.dtype)
+            backward[moved] = flow
+        return trust, backward
 
     def _alpha(self, valid: torch.Tensor, carried_conf: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
         """Weight of the carried-over color: zero where the flow is not trusted, else by relative confidence."""
