@@ -15,6 +15,8 @@ Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from th
 (lower is steadier) and colorfulness.
 
 ``--data DIR --ablation`` changes each design choice of the exemplar model alone (in this process).
+``--data DIR --refs-per-shot N``: other-shot cases take the N best-ranked other shots' frames as references, fused
+per pixel (``videocolor/fusion.py``; films rendered with ``--ref-dir`` and ``--refs-per-shot N``).
 
 Usage: ``python scripts/evaluate.py --data ../shared/eval [--ablation]`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
 """
@@ -25,6 +27,7 @@ import argparse
 import contextlib
 import functools
 import io
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -123,8 +126,14 @@ def rendered(flags: list[str], folder: Path) -> evaluation.Method:
     """A case colorized by the command line with ``flags``: ``videocolor image`` for a pair, else a film."""
 
     def method(case: evaluation.Case) -> np.ndarray:
-        reference = folder / "reference.png"
-        cv2.imwrite(str(reference), cv2.cvtColor(case.reference, cv2.COLOR_RGB2BGR))
+        references = folder / "references"  # several: the command line fuses them all (--ref-dir, --refs-per-shot)
+        shutil.rmtree(references, ignore_errors=True)
+        references.mkdir()
+        for i, picture in enumerate((case.reference, *case.more_references)):
+            cv2.imwrite(str(references / f"{i}.png"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+        given = ["--ref", str(references / "0.png")]
+        if case.more_references:
+            given = ["--ref-dir", str(references), "--refs-per-shot", str(1 + len(case.more_references))]
         if len(case.truth) == 1:
             source, output = folder / "gray.png", folder / "colored.png"
             cv2.imwrite(str(source), case.gray[0])
@@ -133,7 +142,7 @@ def rendered(flags: list[str], folder: Path) -> evaluation.Method:
             source = evaluation.write_film(folder / "gray.mp4", case.gray, case.fps)
             output, command = folder / "colored.mkv", [str(source)]  # mkv holds every preset's codec
         with contextlib.redirect_stdout(io.StringIO()):  # `videocolor image` prints the paths it wrote
-            status = cli.main([*command, "--ref", str(reference), "-o", str(output), "--overwrite", "--quiet", *flags])
+            status = cli.main([*command, *given, "-o", str(output), "--overwrite", "--quiet", *flags])
         if status != 0:
             raise RuntimeError(f"videocolor {' '.join(command + flags)} failed")
         if len(case.truth) == 1:
@@ -221,8 +230,8 @@ def _cell(value: float) -> str:
     return "inf" if np.isinf(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def evaluate_real(data: Path, ablation: bool, window: int) -> None:
-    cases = evaluation.load_cases(data, window)
+def evaluate_real(data: Path, ablation: bool, window: int, refs: int) -> None:
+    cases = evaluation.load_cases(data, window, refs)
     names: dict[str, list[str]] = {}
     for case in cases:
         names.setdefault(case.protocol, []).append(case.name)
@@ -244,9 +253,10 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="with --data: each design choice of the exemplar model on and off")
     parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
+    parser.add_argument("--refs-per-shot", type=int, default=1, help="with --data: other-shot cases take the retrieval's N best other shots, fused")
     args = parser.parse_args()
     if args.data is not None:
-        evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW)
+        evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW, args.refs_per_shot)
         return
     height, width = (int(v) for v in args.size.lower().split("x"))
     frames = args.frames or 24

@@ -27,7 +27,7 @@ def setup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def result(setup):
     root, film, refs, _ = setup
-    return analyse(film, ref_dir=refs, quiet=True)
+    return analyse(film, ref_dir=refs, refs_per_shot=3, quiet=True)
 
 
 def test_shots_and_references(setup, result):
@@ -36,13 +36,16 @@ def test_shots_and_references(setup, result):
     assert len(got) == len(starts) and all(abs(g - t) <= (2 if k == 3 else 0) for k, (g, t) in enumerate(zip(got, starts)))
     assert [c.path.name for c in result.choices] == [f"{n}.jpg" for n in SHOT_PHOTOS]
     assert all(c.source == "retrieval" and len(c.candidates) == 5 for c in result.choices)
+    # refs_per_shot 3: the two best-ranked candidates after the chosen one are fused with it
+    assert all(c.fused == tuple(p for p, _ in c.candidates if p != c.path)[:2] for c in result.choices)
     assert result.num_frames == result.shots[-1].end_frame + 1 and result.time_base == Fraction(1, 24000)
     assert all(s.start.pts == 1001 * s.start_frame for s in result.shots)
 
 
 def test_json_and_shot_of_frame(result):
     table = result.to_json()
-    assert set(table[0]) >= {"index", "start_frame", "end_frame", "start_time", "end_time", "reference", "score", "candidates"}
+    assert set(table[0]) >= {"index", "start_frame", "end_frame", "start_time", "end_time", "reference", "fused", "score", "candidates"}
+    assert table[0]["fused"] == [str(p) for p in result.choices[0].fused] and len(table[0]["fused"]) == 2
     assert table[1]["start_time"] == "00:00:00.584"  # frame 14 at 24000/1001 fps
     json.dumps(table)
     assert result.shot_of_frame(0).index == 0 and result.shot_of_frame(result.num_frames - 1).index == 5

@@ -66,6 +66,10 @@ def test_ref_dir_picks_the_matching_reference(pan_clip, ref_dir, tmp_path, capsy
     frame = frames_rgb(tmp_path / "dir.mkv")[0].astype(float)
     saturation = np.abs(frame - frame.mean(axis=2, keepdims=True)).mean()
     assert saturation > 4
+    # Both references fused: the median of two is their mean, per pixel (then smoothed and upsampled alike).
+    assert run_cli(capsys, pan_clip, "--ref-dir", ref_dir, "--refs-per-shot", "2", "-o", tmp_path / "two.mkv", *FAST)[0] == 0
+    fused = frames_lab(tmp_path / "two.mkv")[:, 1:]
+    assert (fused - (astronaut + coffee) / 2).abs().mean() < 0.2 * (astronaut - coffee).abs().mean()
 
 
 def test_image_command(astronaut, color_ref, tmp_path, capsys):

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from videocolor import weights
+from videocolor.fusion import FusedReference
 from videocolor.models import registry
 from videocolor.models.base import Colorizer
 
@@ -129,3 +130,16 @@ def test_a_reference_of_any_size_and_aspect_ratio_works(colorizer, size):
     assert ab.shape == (2, 2, *FRAME) and confidence.shape == (2, 1, *FRAME)
     assert torch.isfinite(ab).all() and torch.isfinite(confidence).all()
     assert confidence.min() >= 0 and confidence.max() <= 1
+
+
+def test_a_model_without_state_takes_several_references_fused(colorizer, prepared):
+    """``recurrent`` declared; one that is not takes a ``FusedReference`` wherever it takes a reference."""
+    assert isinstance(colorizer.recurrent, bool)
+    if colorizer.recurrent:
+        pytest.skip(f"{colorizer.name} is recurrent: it takes one reference per shot")
+    other = colorizer.prepare_reference(reference(seed=4))
+    alone = run(colorizer, prepared, frames(2), batch=2)
+    assert all(torch.equal(a, b) for a, b in zip(alone, run(colorizer, FusedReference((prepared, other, prepared)), frames(2), batch=2)))
+    ab, confidence = run(colorizer, FusedReference((prepared, other)), frames(2), batch=2)
+    assert ab.shape == (2, 2, *FRAME) and confidence.shape == (2, 1, *FRAME)
+    assert not torch.equal(ab, alone[0])

@@ -75,6 +75,7 @@ def test_settings_round_trip_through_a_dict():
         (V + "model = 'magic'", "model must be one of auto, exemplar, devc"),
         (V + "device = 'gpu'", "device must be auto, cpu, cuda or cuda:N"),
         (V + "temporal = 'fast'", "temporal must be one of off, dis, raft"),
+        (V + "refs_per_shot = 6", "refs_per_shot must be in [0, 5]"),
         (V + "preset = 3", "preset must be a string"),
         ("[videocolor.exemplar]\nwork_size = 10", "exemplar.work_size must be at least 32"),
         ("[videocolor.exemplar]\nwork_size = 256.5", "exemplar.work_size must be an integer"),

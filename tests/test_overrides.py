@@ -39,7 +39,7 @@ def test_by_number_and_by_time(folder):
         '[[shot]]\nstart = "6.0"\nend = "00:00:08.000"\nreference = "refs/b.jpg"\n',
     )
     got = read_overrides(path, SHOTS)
-    assert got == {0: folder / "refs/a.jpg", 2: None, 3: folder / "refs/b.jpg"}
+    assert got == {0: (folder / "refs/a.jpg",), 2: None, 3: (folder / "refs/b.jpg",)}
     choices = [ReferenceChoice(k, Path("auto.jpg"), 0.5, [(Path("auto.jpg"), 0.5)]) for k in range(4)]
     applied = apply_overrides(choices, got)
     assert [c.source for c in applied] == ["override", "retrieval", "override", "override"]
@@ -70,6 +70,9 @@ def test_range_spanning_shots(folder):
         ('[[shot]]\nindex = true\nskip = true\n', 1, "unknown shot True"),
         ('# shots\nshot = [1, 2]\n', 2, "must be a \\[\\[shot\\]\\] table"),
         ('shot = [{index = 1, skip = true}, "x"]\n', 1, "must be a"),
+        ('[[shot]]\nindex = 1\nreference = []\n', 1, "a path string or a list of them"),
+        ('[[shot]]\nindex = 1\nreference = ["refs/a.jpg", 3]\n', 1, "a path string or a list of them"),
+        ('[[shot]]\nindex = 1\nreference = ["refs/a.jpg", "refs/nope.jpg"]\n', 1, "nope.jpg not found"),
     ],
 )
 def test_errors_name_file_and_line(folder, text, line, message):
@@ -99,7 +102,22 @@ def test_template_round_trip(folder):
     text = path.read_text()
     assert '# reference = "../refs/b.jpg"  # score 0.600' in text and "00:00:02.000 - 00:00:04.000" in text
     got = read_overrides(path, SHOTS)
-    assert got == {0: path.parent / "../refs/a.jpg", 1: path.parent / "../refs/b.jpg", 2: None, 3: path.parent / "../refs/a.jpg"}
+    assert got == {0: (path.parent / "../refs/a.jpg",), 1: (path.parent / "../refs/b.jpg",), 2: None, 3: (path.parent / "../refs/a.jpg",)}
+
+
+def test_several_references_fused(folder):
+    """A list of references: the first is the shot's reference, the others are fused with it; the template writes them back."""
+    path = _write(folder, '[[shot]]\nindex = 1\nreference = ["refs/b.jpg", "refs/a.jpg"]\n')
+    got = read_overrides(path, SHOTS)
+    assert got == {1: (folder / "refs/b.jpg", folder / "refs/a.jpg")}
+    choices = [ReferenceChoice(k, Path("auto.jpg"), 0.5, [], fused=(Path("second.jpg"),)) for k in range(2)]
+    applied = apply_overrides(choices, got)
+    assert (applied[1].path, applied[1].fused, applied[1].source) == (folder / "refs/b.jpg", (folder / "refs/a.jpg",), "override")
+    assert applied[0].fused == (Path("second.jpg"),)
+    (folder / "out").mkdir()
+    template = write_overrides(folder / "out" / "t.toml", SHOTS[:2], [applied[1], ReferenceChoice(1, None, None, [], "override")])
+    assert 'reference = ["../refs/b.jpg", "../refs/a.jpg"]' in template.read_text()
+    assert read_overrides(template, SHOTS)[0] == (template.parent / "../refs/b.jpg", template.parent / "../refs/a.jpg")
 
 
 def test_edit_keeps_comments_and_other_entries(folder):
@@ -117,7 +135,7 @@ def test_edit_keeps_comments_and_other_entries(folder):
     edit_override(path, SHOTS, 1, skip=True)
     text = path.read_text()
     assert "# my notes" in text and "# opening" in text and "# maybe" in text and "# the shot at 4.5 s" in text
-    assert read_overrides(path, SHOTS) == {0: folder / "refs/b.jpg", 1: None, 2: folder / "refs/a.jpg", 3: folder / "refs/b.jpg"}
+    assert read_overrides(path, SHOTS) == {0: (folder / "refs/b.jpg",), 1: None, 2: (folder / "refs/a.jpg",), 3: (folder / "refs/b.jpg",)}
     with pytest.raises(InputError, match="by time"):  # one entry for shots 3 and 4 cannot change for one of them
         edit_override(_write(folder, '[[shot]]\nstart = "00:00:05"\nend = "00:00:08"\nskip = true\n'), SHOTS, 3)
     edit_override(path, SHOTS, 0)  # neither: the entry goes, the shot returns to the analysis' choice

@@ -81,9 +81,9 @@ def test_board_choices_are_saved_keeping_comments(served, film):
     text = overrides.read_text()
     assert "# my notes on this film" in text and "# the opening pan" in text and "# an alternative" in text
     saved = read_overrides(overrides, board.analysis.shots)
-    assert saved == {0: None, 1: overrides.parent / "refs" / "coffee.jpg"}
+    assert saved == {0: None, 1: (overrides.parent / "refs" / "coffee.jpg",)}
     assert request(f"{url}/api/shot/0", {"skip": False})[0] == 200  # back to the analysis' choice: entry gone
-    assert read_overrides(overrides, board.analysis.shots) == {1: overrides.parent / "refs" / "coffee.jpg"}
+    assert read_overrides(overrides, board.analysis.shots) == {1: (overrides.parent / "refs" / "coffee.jpg",)}
     assert json.loads(request(f"{url}/api/board")[1])["shots"][1]["chosen"] == "coffee.jpg"  # what a reload shows
     assert [p.name for p in overrides.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
@@ -166,7 +166,7 @@ def test_review_in_a_real_browser(served, tmp_path):
         browser.save_screenshot(str(screenshot))
     finally:
         browser.quit()
-    assert read_overrides(overrides, board.analysis.shots) == {0: None, 1: overrides.parent / "refs" / name}
+    assert read_overrides(overrides, board.analysis.shots) == {0: None, 1: (overrides.parent / "refs" / name,)}
     target = os.environ.get("VIDEOCOLOR_REVIEW_SCREENSHOT")  # the README's picture: see its development section
     if target:
         picture = cv2.imread(str(screenshot))

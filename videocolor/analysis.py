@@ -71,6 +71,7 @@ class Analysis:
                 "start_time": format_seconds(shot.start.seconds),
                 "end_time": format_seconds(shot.end.seconds),
                 "reference": str(choice.path) if choice.path else None,
+                "fused": [str(p) for p in choice.fused],
                 "score": choice.score,
                 "source": choice.source,
                 "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
@@ -86,13 +87,15 @@ def analyse(
     ref_dir: str | Path | None = None,
     overrides: str | Path | None = None,
     keyframes: str | Path | None = None,
+    refs_per_shot: int = 1,
     device: torch.device | None = None,
     quiet: bool = False,
 ) -> Analysis:
     """Find the shots of ``video`` and the reference of each.
 
     With ``ref`` every shot uses that picture (``source="user"``); with ``ref_dir`` each shot gets the best
-    of the folder (``source="retrieval"``, top 5 candidates kept); ``overrides`` (a TOML file) is applied
+    of the folder (``source="retrieval"``, top 5 candidates kept; with ``refs_per_shot`` above 1 the next-ranked
+    ones are ``fused`` with it); ``overrides`` (a TOML file) is applied
     last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). ``keyframes`` (a folder
     written by ``keyframes.export_keyframes``) gives each shot with a colored keyframe that picture, before
     the overrides. Raises ``InputError``.
@@ -110,7 +113,8 @@ def analyse(
         ranked = [index.rank(found.images[s.index]) for s in found.shots]
         picks = choose([r for r, _ in ranked], [g for _, g in ranked])
         choices = [
-            ReferenceChoice(s.index, r[p][0], r[p][1], r, "retrieval") for s, (r, _), p in zip(found.shots, ranked, picks)
+            ReferenceChoice(s.index, r[p][0], r[p][1], r, "retrieval", fused=tuple(c for c, _ in r[:p] + r[p + 1 :])[: refs_per_shot - 1])
+            for s, (r, _), p in zip(found.shots, ranked, picks)
         ]
     else:
         source = "user" if ref is not None else "none"

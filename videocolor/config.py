@@ -72,6 +72,10 @@ class Settings:
         batch_size: frames per forward pass; 0 chooses from the device: 8 on the CPU, on a GPU what its free
             memory holds (up to 16).
         temporal: ``off``, ``dis`` (OpenCV DIS flow) or ``raft`` (torchvision RAFT) ab smoothing.
+        refs_per_shot: with a reference folder, how many of each shot's best-ranked references it is colored
+            against, fused per pixel (``fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
+            device choose (``fusion.DEVICE_DEFAULTS``: 1 on a CPU, 3 on a GPU). A recurrent model (DEVC) takes
+            the first alone.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``ffv1``, ``prores_ks``, ``h264_nvenc``;
             ``auto``: NVENC H.264 when rendering on a GPU whose driver FFmpeg can use, else ``libx264``.
         crf: constant rate factor for x264/x265 (lower is better quality).
@@ -86,6 +90,7 @@ class Settings:
     device: str = knob("auto", check=_check_device)
     batch_size: int = knob(0, low=0)
     temporal: str = knob("dis", choices=TEMPORAL)
+    refs_per_shot: int = knob(0, low=0, high=5)
     codec: str = knob("auto", check=_check_codec)
     crf: int = knob(18, low=0, high=63)
     preset: str = knob("medium")

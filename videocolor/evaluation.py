@@ -12,7 +12,9 @@ reference is
 
 - ``in-shot``: the shot's last frame in color, about 1-3 s after the scored frames;
 - ``other-shot``: the middle frame of the other shot of the same film that the project's own reference
-  retrieval ranks first for the scored frames (needs at least two shots).
+  retrieval ranks first for the scored frames (needs at least two shots); with ``refs`` above 1, the
+  middle frames of the next-ranked other shots too (``Case.more_references``), fused per pixel
+  (``fusion.py``) by the methods that take them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from . import metrics, retrieval
 from .baselines import luminance_transfer
 from .color import lab_to_rgb, rgb_to_lightness
 from .frames import lab_to_rgb_array
+from .fusion import FusedReference
 from .io.images import IMAGE_EXTENSIONS, read_rgb
 from .models.base import Colorizer
 from .pipeline import predict_chroma, work_lightness
@@ -55,6 +58,7 @@ class Case:
         truth: ``(T, H, W, 3)`` uint8 true colors (T = 1 for a pair).
         reference: ``(h, w, 3)`` uint8 color reference.
         fps: frame rate of the film (1 for a pair).
+        more_references: the next-ranked references after ``reference``, ``(h, w, 3)`` uint8 each (other-shot, ``refs`` > 1).
     """
 
     protocol: str
@@ -62,6 +66,7 @@ class Case:
     truth: np.ndarray
     reference: np.ndarray
     fps: Fraction
+    more_references: tuple[np.ndarray, ...] = ()
 
     @property
     def gray(self) -> np.ndarray:
@@ -124,8 +129,11 @@ def pair_cases(folder: Path) -> list[Case]:
     return cases
 
 
-def video_cases(path: Path, window: int = WINDOW) -> list[Case]:
-    """The ``in-shot`` and ``other-shot`` cases of one film (see the module docstring), at most ``window`` frames scored."""
+def video_cases(path: Path, window: int = WINDOW, refs: int = 1) -> list[Case]:
+    """The ``in-shot`` and ``other-shot`` cases of one film (see the module docstring), at most ``window`` frames scored.
+
+    ``refs``: other-shot references per case, the retrieval's best first.
+    """
     frames, fps = read_frames(path)
     gray = [(i, i, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY)) for i, f in enumerate(frames)]
     shots = [s for s in detect_shots(gray, fps, 1 / fps).shots if s.num_frames >= MIN_SHOT]
@@ -142,16 +150,17 @@ def video_cases(path: Path, window: int = WINDOW) -> list[Case]:
         others = [j for j in range(len(shots)) if j != i]
         query = retrieval.extract(to_tensor(gray_input(frames[[window.start, window[len(window) // 2], window[-1]]])))
         pool = retrieval.Features(*(getattr(candidates, f)[others] for f in ("globals", "cells", "hists")))
-        best = int(retrieval.rank(query, pool, [Path(str(j)) for j in others], top=1)[0][0].name)
-        cases.append(Case("other-shot", f"{path.stem}:{shot.index}<-{shots[best].index}", frames[window.start : window.stop], middles[best], fps))
+        best, *more = (int(p.name) for p, _ in retrieval.rank(query, pool, [Path(str(j)) for j in others], top=refs))
+        name = f"{path.stem}:{shot.index}<-{shots[best].index}"
+        cases.append(Case("other-shot", name, frames[window.start : window.stop], middles[best], fps, tuple(middles[j] for j in more)))
     return cases
 
 
-def load_cases(folder: Path, window: int = WINDOW) -> list[Case]:
-    """Every case of an evaluation folder: its ``pairs/``, then the video protocols of ``video/*.mp4``."""
+def load_cases(folder: Path, window: int = WINDOW, refs: int = 1) -> list[Case]:
+    """Every case of an evaluation folder: its ``pairs/``, then the video protocols of ``video/*.mp4`` (``refs``: see ``video_cases``)."""
     cases = pair_cases(folder / "pairs") if (folder / "pairs").is_dir() else []
     for film in sorted((folder / "video").glob("*.mp4")) if (folder / "video").is_dir() else []:
-        cases += video_cases(film, window)
+        cases += video_cases(film, window, refs)
     if not cases:
         raise FileNotFoundError(f"{folder}: no pairs/*_target.* and no video/*.mp4")
     return cases
@@ -188,9 +197,11 @@ Upsample = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 def colorize_case(colorizer: Colorizer, case: Case, temporal: str = "dis", upsample: Upsample = guided_upsample) -> np.ndarray:
     """Colorize a case in this process with the library's stages (no codec): ``(T, H, W, 3)`` uint8.
 
-    ``temporal`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations).
+    ``temporal`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations); a case's
+    ``more_references`` are fused with its reference (``fusion.py``).
     """
-    reference = colorizer.prepare_reference(case.reference_rgb().to(colorizer.device))
+    prepared = [colorizer.prepare_reference(to_tensor(r[None])[0].to(colorizer.device)) for r in (case.reference, *case.more_references)]
+    reference = FusedReference(tuple(prepared)) if len(prepared) > 1 else prepared[0]
     smoother = make_smoother(temporal, colorizer.device) if len(case.truth) > 1 else None
     colorizer.reset()
     return np.stack(list(_frames(colorizer, case.gray, reference, smoother, upsample)))

@@ -2,7 +2,8 @@
 
 Each ``[[shot]]`` entry addresses shots by number (``index = 3``, as in ``videocolor shots``) or by time
 (``start = "00:01:02.500"``, optional ``end``: every shot overlapping ``[start, end)``; without ``end``, the
-shot playing at ``start``) and says ``reference = "path"`` (relative to the override file) or ``skip = true``.
+shot playing at ``start``) and says ``reference = "path"`` (relative to the override file) or ``skip = true``;
+``reference = ["a.png", "b.png"]`` colors the shot against each and fuses them per pixel (``fusion.py``).
 Errors name the file and the entry's line.
 """
 
@@ -27,8 +28,8 @@ _ASSIGNED = re.compile(r"^\s*(\"shot\"|'shot'|shot)\s*=")
 _KEYS = {"index", "start", "end", "reference", "skip"}
 
 
-def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | None]:
-    """Parse and check an override file against the film's shots: shot index -> reference (``None``: skip)."""
+def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, tuple[Path, ...] | None]:
+    """Parse and check an override file against the film's shots: shot index -> its references (``None``: skip)."""
     path = Path(path)
     text, data = read_toml(path, "override file")
     unknown = sorted(set(data) - {"shot"})
@@ -36,7 +37,7 @@ def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | 
         raise InputError(f"{path}: expected only [[shot]] entries, found {', '.join(unknown) or 'shot = ...'}")
     lines = [n for n, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
     assigned = [n for n, line in enumerate(text.splitlines(), 1) if _ASSIGNED.match(line)]  # shot = [...] instead of [[shot]]
-    result: dict[int, Path | None] = {}
+    result: dict[int, tuple[Path, ...] | None] = {}
     owner: dict[int, int] = {}
     for n, entry in enumerate(data.get("shot", [])):
         line = lines[n] if n < len(lines) else (assigned[0] if assigned else "?")
@@ -52,7 +53,7 @@ def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, Path | 
     return result
 
 
-def _reference(entry: dict, path: Path, where: str) -> Path | None:
+def _reference(entry: dict, path: Path, where: str) -> tuple[Path, ...] | None:
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; use index or start/end, and reference or skip")
@@ -62,12 +63,15 @@ def _reference(entry: dict, path: Path, where: str) -> Path | None:
         if entry["skip"] is not True:
             raise InputError(f"{where}: skip must be true (remove the entry to keep the chosen reference)")
         return None
-    if not isinstance(entry["reference"], str):
-        raise InputError(f"{where}: reference must be a path string")
-    reference = path.parent / Path(entry["reference"]).expanduser()
-    if not reference.is_file():
-        raise InputError(f"{where}: reference file {reference} not found")
-    return reference
+    given = entry["reference"]
+    names = [given] if isinstance(given, str) else given
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InputError(f"{where}: reference must be a path string or a list of them")
+    references = tuple(path.parent / Path(name).expanduser() for name in names)
+    for reference in references:
+        if not reference.is_file():
+            raise InputError(f"{where}: reference file {reference} not found")
+    return references
 
 
 def _addressed(entry: dict, shots: Sequence[Shot], where: str) -> list[int]:
@@ -105,12 +109,14 @@ def _time(value: object, where: str) -> Fraction:
         raise InputError(f"{where}: {exc}") from None
 
 
-def apply_overrides(choices: Sequence[ReferenceChoice], overrides: dict[int, Path | None]) -> list[ReferenceChoice]:
+def apply_overrides(choices: Sequence[ReferenceChoice], overrides: dict[int, tuple[Path, ...] | None]) -> list[ReferenceChoice]:
     """The choices with overridden shots replaced (``source="override"``, candidates kept for reference)."""
-    return [
-        ReferenceChoice(c.shot, overrides[c.shot], None, c.candidates, "override") if c.shot in overrides else c
-        for c in choices
-    ]
+    return [c if c.shot not in overrides else _overridden(c, overrides[c.shot]) for c in choices]
+
+
+def _overridden(choice: ReferenceChoice, references: tuple[Path, ...] | None) -> ReferenceChoice:
+    first, *fused = references or (None,)
+    return ReferenceChoice(choice.shot, first, None, choice.candidates, "override", fused=tuple(fused))
 
 
 def write_overrides(path: str | Path, shots: Sequence[Shot], choices: Sequence[ReferenceChoice]) -> Path:
@@ -123,8 +129,11 @@ def write_overrides(path: str | Path, shots: Sequence[Shot], choices: Sequence[R
     ]
     for shot, choice in zip(shots, choices):
         out += ["[[shot]]", f"index = {shot.index}  # {shot.start} - {shot.end}, {shot.num_frames} frames"]
-        out.append(f"reference = {_toml_path(choice.path, path)}" if choice.path else "skip = true")
-        out += [f"# reference = {_toml_path(p, path)}  # score {s:.3f}" for p, s in choice.candidates if p != choice.path]
+        if choice.fused:
+            out.append(f"reference = [{', '.join(_toml_path(p, path) for p in (choice.path, *choice.fused))}]")
+        else:
+            out.append(f"reference = {_toml_path(choice.path, path)}" if choice.path else "skip = true")
+        out += [f"# reference = {_toml_path(p, path)}  # score {s:.3f}" for p, s in choice.candidates if p not in (choice.path, *choice.fused)]
         out.append("")
     try:
         path.write_text("\n".join(out), encoding="utf-8")

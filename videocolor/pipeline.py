@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from .accel import PinnedStaging, apply_process_policy, auto_batch_size, freeze_long_lived_objects, mark_ready, stream_for, wait_ready
 from .errors import InputError
 from .frames import frames_to_lightness, lab_to_rgb_array
+from .fusion import FusedReference
 from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
 from .io.images import load_reference
@@ -120,7 +121,8 @@ def predict_chroma(
     Args:
         colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
         small: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution (``work_lightness``).
-        reference: what ``colorizer.prepare_reference`` returned, or ``None`` to leave the frames gray.
+        reference: what ``colorizer.prepare_reference`` returned (a ``fusion.FusedReference`` of several), or
+            ``None`` to leave the frames gray.
         smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
             ``estimate`` for these frames when computed ahead.
         skipper: optional ``reuse.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
@@ -215,15 +217,17 @@ class Renderer:
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
         """The prepared reference of a shot (computed once per distinct picture), ``None`` for a gray shot.
 
-        A colorist's keyframe (``choice.keyframe``) gives a ``propagate.KeyframeReference``.
+        A colorist's keyframe (``choice.keyframe``) gives a ``propagate.KeyframeReference``; a choice with
+        ``fused`` references gives a ``fusion.FusedReference``, unless the model is recurrent (it takes the first).
         """
         if choice.path is None:
             return None
-        key = (choice.path, choice.keyframe)
-        if key not in self._references:
-            prepared = self.colorizer.prepare_reference(load_reference(choice.path))
-            self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, choice.path, choice.keyframe)
-        return self._references[key]
+        paths = (choice.path, *(choice.fused if not self.colorizer.recurrent else ()))
+        for key in ((path, choice.keyframe) for path in paths if (path, choice.keyframe) not in self._references):
+            prepared = self.colorizer.prepare_reference(load_reference(key[0]))
+            self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, *key)
+        found = tuple(self._references[path, choice.keyframe] for path in paths)
+        return FusedReference(found) if len(found) > 1 else found[0]
 
     def colorize_batch(self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None) -> tuple:
         """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start.

@@ -67,6 +67,8 @@ class ReferenceChoice:
         source: ``"retrieval"``, ``"override"``, ``"user"`` (a single ``--ref`` for the whole film) or
             ``"none"`` (analysis without references: cuts only) or ``"keyframe"`` (a colorist's colored keyframe).
         keyframe: for ``"keyframe"``, the pts of the film frame that ``path`` is a colored copy of.
+        fused: further references colorized beside ``path`` and fused with it per pixel (``fusion.py``):
+            the next-ranked candidates (``refs_per_shot`` above 1), or those an override file names.
     """
 
     shot: int
@@ -75,3 +77,4 @@ class ReferenceChoice:
     candidates: list[tuple[Path, float]] = field(default_factory=list)
     source: str = "retrieval"
     keyframe: int | None = None
+    fused: tuple[Path, ...] = ()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..analysis import analyse as analyse_film
 from ..config import Settings
 from ..errors import InputError
+from ..fusion import refs_per_shot
 from ..io.decode import VideoSource
 from ..io.encode import EncodeSettings, check_encodable, resolve_codec
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
@@ -92,6 +93,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     """
     started = time.perf_counter()
     settings = Settings.from_dict(job["settings"])
+    device = use_device(settings)
     source, output, encode = source_of(job), Path(job["output"]), encode_settings(settings)
     with VideoSource(source) as film:
         info = film.info
@@ -110,13 +112,14 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
         keyframes=job.get("keyframes"),
-        device=use_device(settings),
+        refs_per_shot=refs_per_shot(settings.refs_per_shot, device),
+        device=device,
         quiet=settings.quiet,
     )
     table = {
         "time_base": str(result.time_base),
         "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
-        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe] for c in result.choices],
+        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe, [str(p) for p in c.fused]] for c in result.choices],
         "clock": [str(result.clock.time_base), result.clock.start, result.clock.step] if result.clock else None,
         "deep": info.high_bit_depth and pix_fmt_bits(pix_fmt) > 8,
         "pix_fmt": pix_fmt,
@@ -143,7 +146,9 @@ def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
     """The shots and choices stored by ``analyse``."""
     tb = Fraction(table["time_base"])
     shots = [Shot(i, a, b, Timecode(s, tb), Timecode(e, tb)) for i, a, b, s, e in table["shots"]]
-    choices = [ReferenceChoice(i, Path(p) if p else None, score, [], source, key) for i, p, score, source, key in table["choices"]]
+    choices = [
+        ReferenceChoice(i, Path(p) if p else None, score, [], source, key, tuple(map(Path, fused))) for i, p, score, source, key, fused in table["choices"]
+    ]
     return shots, choices
 
 

@@ -17,6 +17,7 @@ class Colorizer(Protocol):
 
     name: str
     device: torch.device
+    recurrent: bool  # carries state from one ``colorize`` call to the next: takes one reference per shot, never fused
 
     def work_shape(self, height: int, width: int) -> tuple[int, int]:
         """The (h, w) at which this model wants frames of a ``height`` x ``width`` film."""
@@ -35,7 +36,8 @@ class Colorizer(Protocol):
 
         Args:
             lightness: ``(B, 1, h, w)`` Lab L in [0, 100] at ``work_shape``, on ``self.device``.
-            reference: the object ``prepare_reference`` returned.
+            reference: the object ``prepare_reference`` returned, or for a model that is not ``recurrent`` a
+                ``fusion.FusedReference`` of several such objects (colored against each, fused per pixel).
 
         Returns:
             ``ab`` ``(B, 2, h, w)`` Lab a/b in about [-110, 110], and ``confidence`` ``(B, 1, h, w)`` in [0, 1].

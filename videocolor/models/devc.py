@@ -207,6 +207,7 @@ class DEVCColorizer:
     """
 
     name = "devc"
+    recurrent = True  # each frame's input holds the previous frame's output
 
     def __init__(
         self, vgg: VGG19, warpnet: WarpNet, colornet: ColorVidNet, device: torch.device | str = "cpu", *,

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..color import lightness_to_gray_rgb, rgb_to_lab
+from ..fusion import FusedReference, fuse
 from .backbone_lite0 import EfficientNetLite0, compute_dtype, shared_efficientnet_lite0
 from .exemplar_card import ExemplarSettings
 
@@ -114,6 +115,7 @@ class ExemplarColorizer:
     """
 
     name = "exemplar"
+    recurrent = False
 
     def __init__(
         self,
@@ -195,10 +197,21 @@ class ExemplarColorizer:
         return ExemplarReference(basis, F.normalize(features @ basis, dim=1), tables)
 
     @torch.inference_mode()
-    def colorize(self, lightness: torch.Tensor, reference: ExemplarReference) -> tuple[torch.Tensor, torch.Tensor]:
-        """Chroma and confidence for ``lightness`` ``(B, 1, h, w)`` in [0, 100]; see ``Colorizer.colorize``."""
-        batch, _, height, width = lightness.shape
+    def colorize(self, lightness: torch.Tensor, reference: ExemplarReference | FusedReference) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chroma and confidence for ``lightness`` ``(B, 1, h, w)`` in [0, 100]; see ``Colorizer.colorize``.
+
+        A ``fusion.FusedReference``: the frames' features are computed once, matched to each reference, and
+        the results fused per pixel (``fusion.fuse``).
+        """
         features = self.matching_features(lightness)
+        if isinstance(reference, FusedReference):
+            results = [self._match(lightness, features, one) for one in reference.references]
+            return fuse(torch.stack([ab for ab, _ in results]), torch.stack([c for _, c in results]))
+        return self._match(lightness, features, reference)
+
+    def _match(self, lightness: torch.Tensor, features: torch.Tensor, reference: ExemplarReference) -> tuple[torch.Tensor, torch.Tensor]:
+        """``colorize`` against one reference, given the frames' ``matching_features``."""
+        batch, _, height, width = lightness.shape
         grid = features.shape[-2:]
         queries = F.normalize(features.flatten(2).transpose(1, 2) @ reference.basis, dim=-1)  # (B, N, K)
         tables = reference.tables

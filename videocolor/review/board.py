@@ -59,8 +59,8 @@ class Board:
         self._lock = threading.Lock()
         self.saved()  # an override file that cannot be read stops the page before it starts
 
-    def saved(self) -> dict[int, Path | None]:
-        """The override file's entries now: shot -> reference (``None``: skip). Raises ``InputError``."""
+    def saved(self) -> dict[int, tuple[Path, ...] | None]:
+        """The override file's entries now: shot -> its references (``None``: skip). Raises ``InputError``."""
         return read_overrides(self.overrides, self.analysis.shots) if self.overrides.exists() else {}
 
     def state(self) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class Board:
         """One shot: its time range, keyframe, chosen reference and score, whether skipped, its candidates."""
         return self._shot(self._index(index), self.saved())
 
-    def _shot(self, index: int, saved: dict[int, Path | None]) -> dict[str, Any]:
+    def _shot(self, index: int, saved: dict[int, tuple[Path, ...] | None]) -> dict[str, Any]:
         shot = self.analysis.shots[index]
         base = self.analysis.choices[index]
         choice = apply_overrides([base], saved)[0] if index in saved else base
