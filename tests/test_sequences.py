@@ -268,3 +268,21 @@ def test_a_deep_scan_into_a_deep_film_keeps_sixteen_bits(tmp_path, pan, referenc
     with av.open(str(tmp_path / "film.mkv")) as container:
         frames = [f.to_ndarray(format="rgb48le") for f in container.decode(video=0)]
     assert len(frames) == 4 and np.mean(frames[0] % 257 != 0) > 0.5
+
+
+def test_a_rotated_film_into_frames_says_the_rotation_is_not_kept(tmp_path, pan, reference, caplog):
+    from videocolor import Settings, colorize_video
+
+    film = tmp_path / "rotated.mp4"
+    with av.open(str(film), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = SIZE[1], SIZE[0], "yuv420p"
+        stream.set_display_rotation(90)
+        for i, rgb in enumerate(pan[:3]):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    colorize_video(film, tmp_path / "frames" / "f_%02d.tif", ref=reference, settings=Settings(temporal="off", device="cpu", quiet=True))
+    assert "cannot hold the film's display rotation (90 degrees)" in caplog.text
+    assert [f.width for f in read_sequence(tmp_path / "frames" / "f_%02d.tif", 1)] == [SIZE[1]] * 3  # as stored

@@ -96,9 +96,13 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     device = use_device(settings)
     source, output, encode = source_of(job), Path(job["output"]), encode_settings(settings)
     with VideoSource(source) as film:
+        if is_pattern(output):
+            next(film.decoded_frames(), None)  # the display rotation is read from the first frame
         info = film.info
     if is_pattern(output):
         pix_fmt = output_pix_fmt(output, info)
+        if info.rotation:
+            log.warning("%s: image files cannot hold the film's display rotation (%d degrees); frames are written as stored", output, info.rotation)
     else:
         check_encodable(output, info, encode)
         pix_fmt = encode.pix_fmt
