@@ -7,6 +7,7 @@ and exit status 130 as a Ctrl-C during a render, never a traceback.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from .errors import INTERRUPTED, interrupts_held
@@ -19,4 +20,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130
-    return run()
+    try:
+        return run()
+    finally:  # the command has finished: a Ctrl-C while the interpreter exits would be a death by signal (-2)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
