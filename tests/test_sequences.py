@@ -286,3 +286,15 @@ def test_a_rotated_film_into_frames_says_the_rotation_is_not_kept(tmp_path, pan,
     colorize_video(film, tmp_path / "frames" / "f_%02d.tif", ref=reference, settings=Settings(temporal="off", device="cpu", quiet=True))
     assert "cannot hold the film's display rotation (90 degrees)" in caplog.text
     assert [f.width for f in read_sequence(tmp_path / "frames" / "f_%02d.tif", 1)] == [SIZE[1]] * 3  # as stored
+
+
+def test_keyframes_of_a_scan_for_the_colorists_workflow(tmp_path, pan, capsys):
+    """``videocolor shots`` reads a sequence too: its keyframes export at the scan's full resolution and 16 bits."""
+    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:6], "gray16be", start=50)
+    keys = tmp_path / "keys"
+    assert main(["shots", str(tmp_path / "scans"), "--fps", "18", "--export-keyframes", str(keys), "--quiet"]) == 0
+    assert "00:00:00.333" in capsys.readouterr().out  # 6 frames at 18 fps end at 1/3 s
+    picture = cv2.imread(str(keys / "shot_0000.png"), cv2.IMREAD_UNCHANGED)
+    assert picture.shape[:2] == SIZE and picture.dtype == np.uint16
+    code, err = run_cli(capsys, "shots", pattern, "--fps", "0", "--export-keyframes", tmp_path / "k2")
+    assert_one_line_error(code, err, "--fps 0")

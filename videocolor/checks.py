@@ -34,11 +34,15 @@ def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> So
     """The film ``input`` names: a video file, or an image sequence at ``fps`` frames per second (a pattern such
     as ``scans/frame_%06d.dpx``, or a folder holding one such pattern; see ``io.sequence.find_sequence``).
 
-    ``fps`` is refused for a video file: a film keeps its own frame rate.
+    ``fps`` is refused for a video file: a film keeps its own frame rate. A sequence without ``fps`` is timed at
+    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not).
     """
     path = Path(input)
     if path.is_dir() or (is_pattern(path) and not path.is_file()):
-        return find_sequence(path, parse_rate(fps) if fps is not None else None)
+        sequence = find_sequence(path, parse_rate(fps) if fps is not None else None)
+        if fps is None:
+            log.warning("%s: no --fps given; timed at %s fps (FFmpeg's default)", sequence, DEFAULT_RATE)
+        return sequence
     path = require_file(path, "a video file")
     if fps is not None:
         raise InputError(f"{path}: --fps is for image sequences; a video file keeps its own frame rate")
@@ -47,13 +51,11 @@ def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> So
 
 def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_given: bool) -> Path:
     """``check_output`` for a film; an image sequence output (a pattern such as ``out/frame_%06d.png``) goes into a
-    new folder, which must not exist yet (never merged into, nor replaced). An image sequence without ``fps`` is
-    timed at ``DEFAULT_RATE``, with a warning; into a video file, whose speed depends on it, it is refused."""
+    new folder, which must not exist yet (never merged into, nor replaced). An image sequence without ``fps`` into a
+    video file, whose speed depends on it, is refused."""
     output = Path(output)
-    if isinstance(source, FrameSequence) and not fps_given:
-        if not is_pattern(output):
-            raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
-        log.warning("%s: no --fps given; timed at %s fps (FFmpeg's default), which changes no frame of the output", source, DEFAULT_RATE)
+    if isinstance(source, FrameSequence) and not fps_given and not is_pattern(output):
+        raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
     if not is_pattern(output):
         return check_output(output, [] if isinstance(source, FrameSequence) else [source], overwrite)
     if output.parent.exists():

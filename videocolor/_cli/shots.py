@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="videocolor shots",
         description="Find the shots of a film and rank the reference pictures for each.",
     )
-    parser.add_argument("input", help="the film to analyse")
+    parser.add_argument("input", help="the film to analyse, or numbered image frames (a pattern such as scans/f_%%06d.dpx, or their folder)")
+    parser.add_argument("--fps", help="frame rate of an image sequence input, for the shot times (default 25)")
     parser.add_argument("--ref-dir", help="folder of color reference pictures (to rank them per shot)")
     parser.add_argument("--overrides", help="TOML file of per-shot overrides to apply")
     parser.add_argument("--json", action="store_true", help="print the shot table as JSON")
@@ -46,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     with interrupts_held():
         from ..analysis import analyse
-        from ..checks import check_output
+        from ..checks import check_film, check_output
         from ..keyframes import check_export_folder, export_keyframes
         from ..overrides import write_overrides
 
@@ -59,7 +60,8 @@ def _run(args: argparse.Namespace) -> int:
             check_output(path, [args.input], args.overwrite)
     if args.export_keyframes:
         check_export_folder(args.export_keyframes, args.overwrite)
-    result = analyse(args.input, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
+    film = check_film(args.input, args.fps)
+    result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -69,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.write_overrides:
         write_overrides(args.write_overrides, result.shots, result.choices)
     if args.export_keyframes:
-        entries = export_keyframes(args.input, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
+        entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     return 0
 
