@@ -1,5 +1,6 @@
 """The real-footage evaluation, run on a tiny generated evaluation folder (never on ../shared)."""
 
+import dataclasses
 import importlib.util
 from fractions import Fraction
 from pathlib import Path
@@ -105,3 +106,7 @@ def test_script_renders_cases_through_the_command_line(cases, tmp_path):
         colored = method(case)
         assert colored.shape == case.truth.shape
         assert evaluation.score(colored, case)[0] > evaluation.score(case.gray, case)[0] + 3
+    # Other-shot with a second reference, the scored shot's own frame: rendered with --ref-dir and --refs-per-shot 2.
+    wrong = cases[4]
+    both = dataclasses.replace(wrong, more_references=(cases[5].reference,))
+    assert evaluation.score(method(both), both)[0] > evaluation.score(method(wrong), wrong)[0] + 1
