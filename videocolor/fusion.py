@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-# References per shot when the settings leave it to the device (``Settings.refs_per_shot`` 0): on a CPU each
-# one adds about a third of the model's time, which the speed budget has no room for.
+# References per shot when the settings leave it to the device (``Settings.refs_per_shot`` 0): each one is
+# matched and read on its own, which the CPU's speed budget has no room for.
 DEVICE_DEFAULTS = {"cpu": 1, "cuda": 3}
 
 
