@@ -18,7 +18,7 @@ Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from th
 ``--data DIR --refs-per-shot N``: other-shot cases take the N best-ranked other shots' frames as references, fused
 per pixel (``videocolor/fusion.py``; films rendered with ``--ref-dir`` and ``--refs-per-shot N``).
 
-Usage: ``python scripts/evaluate.py --data ../shared/eval [--ablation]`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
+Usage: ``python scripts/evaluate.py --data ../shared/eval [--ablation | --rows NAME ...]`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import contextlib
 import functools
 import io
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -171,7 +172,7 @@ def bilinear(ab: torch.Tensor, lightness: torch.Tensor, lightness_full: torch.Te
     return F.interpolate(ab, size=lightness_full.shape[-2:], mode="bilinear", align_corners=False)
 
 
-PROTOTYPE = {"tap_weights": (0.0, 1.0, 1.0, 1.0, 1.0), "subspace": 0, "bins": 0, "fallback": None, "temperature": 0.01}
+PROTOTYPE = {"tap_weights": (0.0, 1.0, 1.0, 1.0, 1.0), "subspace": 0, "bins": 0, "fallback": None, "temperature": 0.01, "flow_refinement": None}
 # Ablation rows: ExemplarColorizer arguments changed from its CPU defaults, temporal stage, chroma upsampling.
 ABLATION: dict[str, tuple[dict, str, evaluation.Upsample]] = {
     "default (CPU: work 256, stride 8)": ({}, "dis", guided_upsample),
@@ -186,6 +187,9 @@ ABLATION: dict[str, tuple[dict, str, evaluation.Upsample]] = {
     "work 512, stride 4 (a GPU's default)": ({"work_size": 512, "match_stride": 4}, "dis", guided_upsample),
     "bilinear upsampling (no guided filter)": ({}, "dis", bilinear),
     "temporal stage off": ({}, "off", guided_upsample),
+    "flow refinement off (semantic match only)": ({"flow_refinement": None}, "dis", guided_upsample),
+    "flow refinement without the homography": ({"homography": False}, "dis", guided_upsample),
+    "flow refinement with DIS medium": ({"flow_refinement": "medium"}, "dis", guided_upsample),
     "plain prototype (all of the above off)": (PROTOTYPE, "off", bilinear),
 }
 
@@ -204,7 +208,7 @@ def ablation_markdown(results: dict[str, dict[str, list[tuple[float, ...]]]]) ->
     """PSNR per protocol (means over cases) and the in-shot warp error, one row per ablation."""
     protocols = list(results)
     lines = ["| change | " + " | ".join(f"{p} PSNR" for p in protocols) + " | in-shot warp err x1e3 |", "|---|" + "---:|" * (len(protocols) + 1)]
-    for name in ABLATION:
+    for name in (name for name in ABLATION if name in results[protocols[0]]):
         means = [np.mean(np.array(results[p][name]), axis=0) for p in protocols]
         warp = np.mean(np.array(results["in-shot"][name]), axis=0)[3] if "in-shot" in results else np.nan
         lines.append(f"| {name} | " + " | ".join(_cell(m[0]) for m in means) + f" | {_cell(warp)} |")
@@ -230,19 +234,29 @@ def _cell(value: float) -> str:
     return "inf" if np.isinf(value) else f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
-def evaluate_real(data: Path, ablation: bool, window: int, refs: int) -> None:
+def chosen(methods: dict[str, evaluation.Method], rows: list[str] | None) -> dict[str, evaluation.Method]:
+    """The ``rows`` of ``methods`` (all of them for ``None``); exit 2 naming a row that does not exist."""
+    if rows is None:
+        return methods
+    if unknown := [row for row in rows if row not in methods]:
+        print(f"--rows: no row named {', '.join(unknown)} (rows: {'; '.join(methods)})", file=sys.stderr)
+        raise SystemExit(2)
+    return {row: methods[row] for row in rows}
+
+
+def evaluate_real(data: Path, ablation: bool, window: int, refs: int, rows: list[str] | None = None) -> None:
     cases = evaluation.load_cases(data, window, refs)
     names: dict[str, list[str]] = {}
     for case in cases:
         names.setdefault(case.protocol, []).append(case.name)
     progress = lambda line: print(f"done: {line}", flush=True)  # noqa: E731
     if ablation:
-        results = evaluation.evaluate(cases, ablation_methods(), progress=progress)
+        results = evaluation.evaluate(cases, chosen(ablation_methods(), rows), progress=progress)
         print(f"\nAblation on {data} ({', '.join(f'{len(v)} {k}' for k, v in names.items())}; at most {window} frames a shot), in this process, no codec:\n")
         print(ablation_markdown(results))
         return
     with tempfile.TemporaryDirectory() as folder:
-        results = evaluation.evaluate(cases, real_methods(Path(folder)), progress=progress)
+        results = evaluation.evaluate(cases, chosen(real_methods(Path(folder)), rows), progress=progress)
     print(f"\nReal footage in {data}: gray input = CIE L of the truth as the pixel value; RGB PSNR/SSIM against the truth.")
     print(real_markdown(results, names))
 
@@ -254,9 +268,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
     parser.add_argument("--refs-per-shot", type=int, default=1, help="with --data: other-shot cases take the retrieval's N best other shots, fused")
+    parser.add_argument("--rows", nargs="+", help="with --data: the rows to run (of the real-footage table, or with --ablation of the ablation), names as printed (default: all)")
     args = parser.parse_args()
     if args.data is not None:
-        evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW, args.refs_per_shot)
+        evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW, args.refs_per_shot, args.rows)
         return
     height, width = (int(v) for v in args.size.lower().split("x"))
     frames = args.frames or 24

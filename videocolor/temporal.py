@@ -190,7 +190,7 @@ class TemporalSmoother:
         """
         lightness = lightness.to(self.device, torch.promote_types(lightness.dtype, torch.float32))
         sequence = lightness if previous is None else torch.cat((previous.to(lightness), lightness))
-        return self._validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
+        return self.validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
 
     def smooth(
         self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor, motion: Motion | None = None
@@ -233,8 +233,11 @@ class TemporalSmoother:
         self._lightness = lightness[-1:]
         return torch.cat(outputs).to(out_device, out_dtype)
 
-    def _validity(self, prev: torch.Tensor, cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Trust map ``(N, 1, h, w)`` in [0, 1] and backward flow ``(N, 2, h, w)`` for each (prev, cur) pair.
+    def validity(self, prev: torch.Tensor, cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trust map ``(N, 1, h, w)`` in {0, 1} and backward flow ``(N, 2, h, w)`` (cur -> prev) for each (prev, cur) pair.
+
+        ``prev`` and ``cur``: ``(N, 1, h, w)`` Lab L in [0, 100]. Trusted: forward-backward consistent and the
+        warped ``prev`` within ``lightness_tolerance`` of ``cur`` (also used to match a frame to its reference).
 
         A pair of identical frames (a static shot, a held frame) has zero flow and full trust, which is what
         the flow and its checks would find: the optical flow only runs on the pairs that differ.

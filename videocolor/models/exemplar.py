@@ -21,6 +21,7 @@ from ..color import lightness_to_gray_rgb, rgb_to_lab
 from ..fusion import FusedReference, fuse
 from .backbone_lite0 import EfficientNetLite0, compute_dtype, shared_efficientnet_lite0
 from .exemplar_card import ExemplarSettings
+from .exemplar_flow import DIS_PRESET, FlowReference, FlowRefiner
 
 # Target positions matched per chunk: bounds the similarity matrix at chunk x reference positions.
 _CHUNK = 1024
@@ -61,11 +62,13 @@ class ExemplarReference:
         features: ``(N, K)`` unit-norm matching features of the reference's grayscale version, in ``basis``.
         tables: ``(N, 3 * bins + 2)``: per cell ``n_k``, ``s_k`` of a, ``s_k`` of b (``bins`` each), then
             its mean a and mean b.
+        flow: what the flow refinement needs of the reference (``None`` without it).
     """
 
     basis: torch.Tensor
     features: torch.Tensor
     tables: torch.Tensor
+    flow: FlowReference | None
 
 
 def fit_long_side(height: int, width: int, long_side: int, multiple: int = 1) -> tuple[int, int]:
@@ -112,6 +115,10 @@ class ExemplarColorizer:
         fallback: ``(low, high)`` confidence: under ``high`` a cell's matched table blends linearly into the
             reference's whole table (its color for each lightness), reached at ``low``; ``None``: never.
         precision: the backbone's compute precision (``backbone_lite0.compute_dtype``); matching stays float32.
+        flow_refinement: DIS preset of the optical flow to the reference along which the chroma is corrected
+            pixel by pixel where the flow passes its consistency checks (``exemplar_flow``; they fail on a
+            reference of another scene); ``None``: never.
+        homography: let the flow refinement align the reference by a homography first where the direct flow fails.
     """
 
     name = "exemplar"
@@ -130,6 +137,8 @@ class ExemplarColorizer:
         bins: int = BINS,
         fallback: tuple[float, float] | None = FALLBACK,
         precision: str = "float32",
+        flow_refinement: str | None = DIS_PRESET,
+        homography: bool = True,
     ) -> None:
         if reference_stride % match_stride:
             raise ValueError(f"reference_stride ({reference_stride}) must be a multiple of match_stride ({match_stride})")
@@ -144,6 +153,7 @@ class ExemplarColorizer:
         self.fallback = fallback
         self.backbone: EfficientNetLite0 = shared_efficientnet_lite0(self.device)
         self.dtype = compute_dtype(precision, self.device)
+        self.refiner = FlowRefiner(self.device, flow_refinement, homography=homography) if flow_refinement else None
 
     def work_shape(self, height: int, width: int) -> tuple[int, int]:
         return fit_long_side(height, width, self.work_size, multiple=self.grid_stride)
@@ -194,7 +204,8 @@ class ExemplarColorizer:
         kernels = bin_kernels(lightness, self.bins)
         cells = torch.cat((kernels, kernels * ab[:, :1], kernels * ab[:, 1:], ab), dim=1)
         tables = F.avg_pool2d(cells, self.reference_stride)[0].flatten(1).T.contiguous()
-        return ExemplarReference(basis, F.normalize(features @ basis, dim=1), tables)
+        flow = self.refiner.prepare(lab) if self.refiner is not None else None
+        return ExemplarReference(basis, F.normalize(features @ basis, dim=1), tables, flow)
 
     @torch.inference_mode()
     def colorize(self, lightness: torch.Tensor, reference: ExemplarReference | FusedReference) -> tuple[torch.Tensor, torch.Tensor]:
@@ -232,6 +243,8 @@ class ExemplarColorizer:
         warped = F.interpolate(warped.transpose(1, 2).reshape(batch, -1, *grid), size=coarse.shape[-2:], mode="bilinear", align_corners=False)
         ab = F.interpolate(read_tables(warped, coarse, self.bins), size=size, mode="bilinear", align_corners=False)
         confidence = F.interpolate(confidence.reshape(batch, 1, *grid), size=size, mode="bilinear", align_corners=False)
+        if self.refiner is not None:
+            ab, confidence = self.refiner.refine(lightness, ab, confidence, reference.flow)
         return ab.clamp_(-_AB_LIMIT, _AB_LIMIT), confidence
 
 
