@@ -268,7 +268,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
     parser.add_argument("--refs-per-shot", type=int, default=1, help="with --data: other-shot cases take the retrieval's N best other shots, fused")
-    parser.add_argument("--rows", nargs="+", help="with --data: the rows to run (of the real-footage table, or with --ablation of the ablation), names as printed (default: all)")
+    parser.add_argument("--rows", nargs="+", help="with --data: the rows to run (of the real-footage table, or with --ablation "
+                        "of the ablation), names as printed (default: all)")
     args = parser.parse_args()
     if args.data is not None:
         evaluate_real(args.data, args.ablation, args.frames or evaluation.WINDOW, args.refs_per_shot, args.rows)

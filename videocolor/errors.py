@@ -43,9 +43,10 @@ def interrupts_held() -> Iterator[None]:
     library's fallback ``except`` swallowed it, and numpy was left without ``add``: a traceback later, or a
     render that ignored the Ctrl-C), or be raised inside code torch runs through ``PyRun_String``, after
     which CPython 3.11 ends the process by SIGINT at exit although the interrupt was handled. Outside the
-    main thread (where Python delivers no signals) it holds nothing.
+    main thread (where Python delivers no signals), or where Ctrl-C is ignored (``nohup``, a background job),
+    it holds nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         yield
         return
     received: list[int] = []

@@ -361,11 +361,10 @@ class Renderer:
                     raise encoder.error
             raise_from(decoder)
             put(colored, DONE, stop)
-            encoder.join()
             raise_from(encoder)
         except BaseException:
             stop.set()
-            decoder.join()
-            encoder.join()
+            decoder.wait()
+            encoder.wait()
             raise
         return gray
