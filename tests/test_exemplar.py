@@ -109,3 +109,19 @@ def test_flow_refinement_leaves_the_colors_from_another_scene_alone(other):
     frame, reference = _photo("astronaut"), _photo(other)
     change = (_chroma(frame, reference, True) - _chroma(frame, reference, False)).norm(dim=1)
     assert change.mean() < 0.2 and (change > 1).float().mean() < 0.03  # measured: 0 and 0.075, 1.5%
+
+
+def test_a_batch_against_another_scene_is_given_up_after_its_first_frame():
+    colorizer = ExemplarColorizer("cpu", work_size=192, flow_refinement=DIS_PRESET)
+    frames = torch.cat([_lab(_photo("astronaut", shift))[:, :1] for shift in (0, 2, 4)])
+    reference = colorizer.prepare_reference(_photo("coffee"))
+    carried, aligned = [], []
+    carry, align = colorizer.refiner._carry, colorizer.refiner._align
+    colorizer.refiner._carry = lambda lightness, lab: carried.append(len(lightness)) or carry(lightness, lab)
+    colorizer.refiner._align = lambda lightness, ref: aligned.append(len(lightness)) or align(lightness, ref)
+    colorizer.colorize(frames, reference)
+    assert carried == [1] and aligned == [1]  # one flow and one homography search, not three of each
+    moved = colorizer.prepare_reference(_photo("astronaut", shift=5))
+    carried.clear()
+    colorizer.colorize(frames, moved)
+    assert carried == [1, 2]  # the same scene: every frame refined

@@ -36,6 +36,10 @@ DIS_PRESET = "fast"
 LIGHTNESS_TOLERANCE = 10.0
 # Share of trusted pixels in a 3x3 window under which the flow is not used at all (full weight at 1).
 MIN_SHARE = 0.3
+# Share of the first frame of a batch (neighbouring frames of one shot) the direct flow must trust, or the
+# homography align, for the batch to be refined at all: a reference of another scene is then given up after
+# one flow and one homography search, not one of each per frame.
+SKIP_BELOW = 0.01
 # The homography is tried only for frames whose direct flow trusts less than this share of the frame (the
 # pairs it helps: 0.01-0.26; in-shot frames, 0.3-0.7, gained nothing from it at 0.5).
 ALIGN_BELOW = 0.3
@@ -110,7 +114,12 @@ class FlowRefiner:
         lab = reference.lab.to(lightness)
         if lab.shape[-2:] != size:
             lab = F.interpolate(lab, size=size, mode="bilinear", align_corners=False)
-        trust, carried = self._carry(lightness, lab.expand(len(lightness), -1, -1, -1))
+        trust, carried = self._carry(lightness[:1], lab)
+        if trust.mean() < SKIP_BELOW and (not self.homography or self._align(lightness[:1], reference) is None):
+            return ab, confidence  # another scene: the neighbouring frames of the batch are not tried either
+        if len(lightness) > 1:
+            rest = self._carry(lightness[1:], lab.expand(len(lightness) - 1, -1, -1, -1))
+            trust, carried = (torch.cat(pair) for pair in zip((trust, carried), rest))
         for i in range(len(lightness)):
             if not self.homography or trust[i].mean() >= ALIGN_BELOW:
                 continue
