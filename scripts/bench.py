@@ -234,7 +234,10 @@ def main() -> None:
             row_ref = film_frame(film, work / "street_ref.png") if name == "street" else ref
             results[name] = pairs(film, row_ref, work, args, config)
             print(f"done: {name}", file=sys.stderr, flush=True)
-        analysis = run_task({"kind": "analysis", "src": str(films.get("pans", films["start-up (1 frame)"])), "ref": str(ref)})
+        analysed = next((films[kind] for kind in ("pans", "zoom", "static") if kind in films), None)
+        if analysed is None:  # no generated film among the rows: one for the analysis pass alone
+            analysed = make_clip("pans", work / "pans.mp4", (height, width), args.frames)
+        analysis = run_task({"kind": "analysis", "src": str(analysed), "ref": str(ref)})
         memory = {}
         if args.memory:
             for n in (args.frames, 3 * args.frames):
