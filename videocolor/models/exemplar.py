@@ -159,7 +159,9 @@ class ExemplarColorizer:
         return fit_long_side(height, width, self.work_size, multiple=self.grid_stride)
 
     def reset(self) -> None:
-        """The exemplar model has no temporal state."""
+        """At a cut: the flow refinement tries the new shot's frames afresh (the model has no other state)."""
+        if self.refiner is not None:
+            self.refiner.reset()
 
     @torch.inference_mode()
     def matching_features(self, lightness: torch.Tensor) -> torch.Tensor:

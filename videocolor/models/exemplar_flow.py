@@ -36,10 +36,12 @@ DIS_PRESET = "fast"
 LIGHTNESS_TOLERANCE = 10.0
 # Share of trusted pixels in a 3x3 window under which the flow is not used at all (full weight at 1).
 MIN_SHARE = 0.3
-# Share of the first frame of a batch (neighbouring frames of one shot) the direct flow must trust, or the
-# homography align, for the batch to be refined at all: a reference of another scene is then given up after
-# one flow and one homography search, not one of each per frame.
+# Share of a frame the flow must trust (directly or through the homography) for it to be refined. A frame
+# under it rests the refinement for the next RETRY_EVERY - 1 frames of the shot: on a reference of another
+# scene the flow and the homography search fail frame after frame, and cost more than the backbone. The
+# decision follows the frames' order, never the batch size, so a film renders alike in batches of 1 or 8.
 SKIP_BELOW = 0.01
+RETRY_EVERY = 8
 # The homography is tried only for frames whose direct flow trusts less than this share of the frame (the
 # pairs it helps: 0.01-0.26; in-shot frames, 0.3-0.7, gained nothing from it at 0.5).
 ALIGN_BELOW = 0.3
@@ -89,6 +91,7 @@ class FlowRefiner:
         self.homography = homography
         self._orb = cv2.ORB_create(KEYPOINTS)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self.reset()
 
     def prepare(self, lab: torch.Tensor) -> FlowReference:
         """The flow's view of a reference ``lab`` ``(1, 3, h, w)`` at the work resolution: it and its keypoints."""
@@ -114,27 +117,34 @@ class FlowRefiner:
         lab = reference.lab.to(lightness)
         if lab.shape[-2:] != size:
             lab = F.interpolate(lab, size=size, mode="bilinear", align_corners=False)
-        trust, carried = self._carry(lightness[:1], lab)
-        if trust.mean() < SKIP_BELOW and (not self.homography or self._align(lightness[:1], reference) is None):
-            return ab, confidence  # another scene: the neighbouring frames of the batch are not tried either
-        if len(lightness) > 1:
-            rest = self._carry(lightness[1:], lab.expand(len(lightness) - 1, -1, -1, -1))
-            trust, carried = (torch.cat(pair) for pair in zip((trust, carried), rest))
+        if reference is not self._reference:  # a new shot's reference: its frames are tried afresh
+            self.reset()
+            self._reference = reference
+        ab, confidence = ab.clone(), confidence.clone()
         for i in range(len(lightness)):
-            if not self.homography or trust[i].mean() >= ALIGN_BELOW:
+            if self._resting:  # frames follow one another: the reference of another scene is not retried at once
+                self._resting -= 1
                 continue
-            aligned = self._align(lightness[i : i + 1], reference)
-            if aligned is None:
-                # A batch holds neighbouring frames of one shot: where no homography is found for one, none is
-                # looked for in the others. ORB, matching and RANSAC cost more than the backbone, and on a
-                # reference of another scene they fail on every frame (a pan film: the render 10% slower).
-                break
-            more, moved = self._carry(lightness[i : i + 1], aligned[:, :3])
-            more = more * (aligned[:, 3:] > 0.99)  # only where the aligned reference covers the frame
-            better = more > trust[i : i + 1]
-            trust[i : i + 1] = torch.where(better, more, trust[i : i + 1])
-            carried[i : i + 1] = torch.where(better, moved, carried[i : i + 1])
-        return trust * carried + (1 - trust) * ab, torch.maximum(confidence, trust)
+            frame = lightness[i : i + 1]
+            trust, carried = self._carry(frame, lab)
+            if self.homography and trust.mean() < ALIGN_BELOW:
+                aligned = self._align(frame, reference)
+                if aligned is not None:
+                    more, moved = self._carry(frame, aligned[:, :3])
+                    more = more * (aligned[:, 3:] > 0.99)  # only where the aligned reference covers the frame
+                    better = more > trust
+                    trust, carried = torch.where(better, more, trust), torch.where(better, moved, carried)
+            if trust.mean() < SKIP_BELOW:
+                self._resting = RETRY_EVERY - 1
+                continue
+            ab[i : i + 1] = trust * carried + (1 - trust) * ab[i : i + 1]
+            confidence[i : i + 1] = torch.maximum(confidence[i : i + 1], trust)
+        return ab, confidence
+
+    def reset(self) -> None:
+        """Forget which frames were given up: call at every cut (``ExemplarColorizer.reset`` does)."""
+        self._reference: FlowReference | None = None
+        self._resting = 0
 
     def _carry(self, lightness: torch.Tensor, reference_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Trust ``(B, 1, h, w)`` in [0, 1] and the reference's ab ``(B, 2, h, w)`` carried by the flow onto each frame."""
