@@ -108,7 +108,13 @@ def luminance_to_lightness(luminance: torch.Tensor) -> torch.Tensor:
 
 
 def lightness_to_gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
-    """The neutral sRGB image of a given Lab lightness: ``(*, 1, H, W)`` in [0, 100] -> ``(*, 3, H, W)`` in [0, 1]."""
+    """The neutral sRGB image of a given Lab lightness: ``(*, 1, H, W)`` in [0, 100] -> ``(*, 3, H, W)`` in [0, 1].
+
+    A neutral color's linear R, G and B all equal its luminance, so one channel's curves give it: the whole
+    Lab -> RGB conversion of three channels cost 7% of the default model's time, as its backbone's input.
+    """
     _check_channels(lightness, 1, "lightness")
-    lab = torch.cat((lightness, torch.zeros_like(lightness), torch.zeros_like(lightness)), dim=-3)
-    return lab_to_rgb(lab)
+    fy = (lightness + 16) / 116
+    luminance = torch.where(fy > 6 / 29, fy.pow(3), (fy - 4 / 29) / _KAPPA)
+    gray = linear_to_srgb(luminance).clamp_(0, 1)
+    return torch.cat((gray, gray, gray), dim=-3)
