@@ -125,3 +125,29 @@ def test_frames_against_another_scene_rest_the_refinement_after_one_fails():
     carried.clear()
     colorizer.colorize(frames, moved)
     assert carried == [1, 1, 1]  # a new reference (a new shot): tried afresh, and the same scene: every frame refined
+
+
+def test_fused_references_each_follow_the_frames_order_whatever_the_batch():
+    """Fusion refines each reference in turn for every batch: each one's rest counts its own frames."""
+    colorizer = ExemplarColorizer("cpu", work_size=192, flow_refinement=DIS_PRESET, homography=False)
+    refiner = colorizer.refiner
+    frames = torch.cat([torch.zeros(1, 1, 8, 8)] + [torch.full((1, 1, 8, 8), 50.0)] * 3)  # the first matches nothing
+    references = [colorizer.refiner.prepare(torch.rand(1, 3, 8, 8) * 100) for _ in range(2)]
+    tried = []
+
+    def carry(lightness, lab):
+        tried.append(lightness.mean().item())
+        return (lightness > 0).float(), torch.zeros(1, 2, 8, 8)
+
+    refiner._carry = carry
+
+    def run(batch: int) -> list[float]:
+        refiner.reset()
+        tried.clear()
+        for i in range(0, len(frames), batch):
+            for reference in references:  # as ``ExemplarColorizer.colorize`` matches a FusedReference
+                chunk = frames[i : i + batch]
+                refiner.refine(chunk, torch.zeros(len(chunk), 2, 8, 8), torch.zeros(len(chunk), 1, 8, 8), reference)
+        return sorted(tried)
+
+    assert run(1) == run(4) == [0.0, 0.0]  # each reference gave up at the black frame and rested after it

@@ -55,7 +55,7 @@ _RATIO = 0.8
 _RANSAC_PX, _RANSAC_DRAWS = 3.0, 200
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the refiner keeps its per-reference state in a dict
 class FlowReference:
     """A reference prepared for the flow refinement.
 
@@ -117,13 +117,10 @@ class FlowRefiner:
         lab = reference.lab.to(lightness)
         if lab.shape[-2:] != size:
             lab = F.interpolate(lab, size=size, mode="bilinear", align_corners=False)
-        if reference is not self._reference:  # a new shot's reference: its frames are tried afresh
-            self.reset()
-            self._reference = reference
         ab, confidence = ab.clone(), confidence.clone()
         for i in range(len(lightness)):
-            if self._resting:  # frames follow one another: the reference of another scene is not retried at once
-                self._resting -= 1
+            if self._resting.get(reference, 0):  # frames follow one another: another scene is not retried at once
+                self._resting[reference] -= 1
                 continue
             frame = lightness[i : i + 1]
             trust, carried = self._carry(frame, lab)
@@ -135,16 +132,19 @@ class FlowRefiner:
                     better = more > trust
                     trust, carried = torch.where(better, more, trust), torch.where(better, moved, carried)
             if trust.mean() < SKIP_BELOW:
-                self._resting = RETRY_EVERY - 1
+                self._resting[reference] = RETRY_EVERY - 1
                 continue
             ab[i : i + 1] = trust * carried + (1 - trust) * ab[i : i + 1]
             confidence[i : i + 1] = torch.maximum(confidence[i : i + 1], trust)
         return ab, confidence
 
     def reset(self) -> None:
-        """Forget which frames were given up: call at every cut (``ExemplarColorizer.reset`` does)."""
-        self._reference: FlowReference | None = None
-        self._resting = 0
+        """Forget which references were given up: call at every cut (``ExemplarColorizer.reset`` does).
+
+        The count of frames left to rest is kept per reference, so the several references of a fused shot,
+        refined in turn for each batch, each follow the frames' order as a single one does.
+        """
+        self._resting: dict[FlowReference, int] = {}
 
     def _carry(self, lightness: torch.Tensor, reference_lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Trust ``(B, 1, h, w)`` in [0, 1] and the reference's ab ``(B, 2, h, w)`` carried by the flow onto each frame."""
