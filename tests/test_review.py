@@ -9,6 +9,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from videocolor.cli import main
 from videocolor.overrides import read_overrides
 from videocolor.review import Board, make_server
 
+TOKEN = "X-Videocolor-Token"
 COMMENTED = """# my notes on this film
 [[shot]]
 index = 0  # the opening pan
@@ -41,72 +43,102 @@ def film(tmp_path_factory):
     return path, refs
 
 
+class Served(NamedTuple):
+    url: str
+    overrides: Path
+    board: Board
+    token: str
+    port: int
+
+    def call(self, path: str, body: object | None = None, raw: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        """``path`` asked for as the page asks (the token header, the page's origin, JSON)."""
+        return request(self.url + path, body, raw, {TOKEN: self.token, **(headers or {})})
+
+
 @pytest.fixture
-def served(film, tmp_path):
-    """A running server over a board whose override file already holds a commented entry; yields (url, file, board)."""
-    path, refs = film
-    overrides = tmp_path / "shots.toml"
-    shutil.copytree(refs, tmp_path / "refs")
-    overrides.write_text(COMMENTED)
-    board = Board(path, tmp_path / "refs", overrides, candidates=2)
-    server = make_server(board, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", overrides, board
-    server.shutdown()
-    server.server_close()
-    thread.join()
+def serve(film, tmp_path):
+    """Start servers over a board of the film (the override file holds ``text``, or is missing for ``None``)."""
+    started = []
+
+    def start(text: str | None = COMMENTED, **options) -> Served:
+        path, refs = film
+        overrides = tmp_path / "shots.toml"
+        if not (tmp_path / "refs").exists():
+            shutil.copytree(refs, tmp_path / "refs")
+        if text is not None:
+            overrides.write_text(text)
+        server = make_server(Board(path, tmp_path / "refs", overrides, candidates=2), port=0, **options)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        port = server.server_address[1]
+        return Served(f"http://127.0.0.1:{port}", overrides, server.RequestHandlerClass.board, server.token, port)
+
+    yield start
+    for server, thread in started:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
-def request(url: str, body: object | None = None, raw: bytes | None = None) -> tuple[int, bytes]:
+@pytest.fixture
+def served(serve):
+    """A running server over a board whose override file already holds a commented entry."""
+    return serve()
+
+
+def request(url: str, body: object | None = None, raw: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    """GET ``url`` (POST with a body) with the page's origin and JSON for a POST, over ``headers`` (None: not sent)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    sent = {"Origin": "/".join(url.split("/")[:3]), "Content-Type": "application/json"} if data is not None else {}
+    sent = {k: v for k, v in {**sent, **(headers or {})}.items() if v is not None}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")) as answer:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=sent, method="POST" if data is not None else "GET")) as answer:
             return answer.status, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
 
 
 def test_board_choices_are_saved_keeping_comments(served, film):
-    url, overrides, board = served
-    status, data = request(f"{url}/api/board")
+    overrides, board = served.overrides, served.board
+    status, data = served.call("/api/board")
     shots = json.loads(data)["shots"]
     assert status == 200 and [s["index"] for s in shots] == [0, 1]
     assert shots[0]["chosen"] == "astronaut.png" and shots[0]["source"] == "override"
     assert shots[1]["source"] == "retrieval" and len(shots[1]["candidates"]) == 2
     assert json.loads(data)["refs"] == ["astronaut.png", "cat.png", "coffee.jpg"]
-    status, data = request(f"{url}/api/shot/1", {"reference": "coffee.jpg"})
+    status, data = served.call("/api/shot/1", {"reference": "coffee.jpg"})
     assert status == 200 and json.loads(data)["chosen"] == "coffee.jpg"
-    assert request(f"{url}/api/shot/0", {"skip": True})[0] == 200
+    assert served.call("/api/shot/0", {"skip": True})[0] == 200
     text = overrides.read_text()
     assert "# my notes on this film" in text and "# the opening pan" in text and "# an alternative" in text
     saved = read_overrides(overrides, board.analysis.shots)
     assert saved == {0: None, 1: (overrides.parent / "refs" / "coffee.jpg",)}
-    assert request(f"{url}/api/shot/0", {"skip": False})[0] == 200  # back to the analysis' choice: entry gone
+    assert served.call("/api/shot/0", {"skip": False})[0] == 200  # back to the analysis' choice: entry gone
     assert read_overrides(overrides, board.analysis.shots) == {1: (overrides.parent / "refs" / "coffee.jpg",)}
-    assert json.loads(request(f"{url}/api/board")[1])["shots"][1]["chosen"] == "coffee.jpg"  # what a reload shows
+    assert json.loads(served.call("/api/board")[1])["shots"][1]["chosen"] == "coffee.jpg"  # what a reload shows
     assert [p.name for p in overrides.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
 def test_pictures_and_bad_requests(served):
-    url, overrides, _ = served
+    overrides = served.overrides
     for path in ("/keyframe/1", "/preview/0/cat.png", "/ref/coffee.jpg"):
-        status, data = request(url + path)
+        status, data = served.call(path)
         assert status == 200 and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[0] == 180
     before = overrides.read_bytes()
     for path, code in [
         ("/ref/notes.txt", 404), ("/ref/..%2Fshots.toml", 404), ("/preview/0/..%2F..%2Fetc%2Fpasswd", 404),
         ("/keyframe/7", 404), ("/keyframe/-1", 404), ("/etc/passwd", 404), ("/api/board/x", 404),
     ]:
-        status, data = request(url + path)
+        status, data = served.call(path)
         assert status == code and "error" in json.loads(data), path
     for body, raw in [({"reference": "nowhere.png"}, None), ({"skip": "yes"}, None), (None, b"{not json"), ({"a": 1, "b": 2}, None)]:
-        status, data = request(f"{url}/api/shot/0", body, raw)
+        status, data = served.call("/api/shot/0", body, raw)
         assert 400 <= status < 500 and "Traceback" not in data.decode() and "error" in json.loads(data)
-    assert request(f"{url}/api/shot/9", {"skip": True})[0] == 404
+    assert served.call("/api/shot/9", {"skip": True})[0] == 404
     assert overrides.read_bytes() == before
     overrides.write_text("[[shot]]\nindex = 0\nreference = \n")  # broken by hand while the page is open
-    status, data = request(f"{url}/api/shot/1", {"skip": True})
+    status, data = served.call("/api/shot/1", {"skip": True})
     assert status == 409 and "shots.toml" in json.loads(data)["error"]
     assert overrides.read_text() == "[[shot]]\nindex = 0\nreference = \n"  # nothing lost
 
@@ -140,7 +172,7 @@ def test_review_in_a_real_browser(served, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, overrides, board = served
+    url, overrides, board = served.url, served.overrides, served.board
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
     browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
     try:
