@@ -14,7 +14,7 @@ import time
 import pytest
 
 from videocolor.cli import main
-from videocolor.errors import InputError
+from videocolor.errors import InputError, OutputError
 from videocolor.overrides import read_overrides
 from videocolor.review import make_server
 
@@ -217,6 +217,9 @@ def test_library_checks_port_and_host(served, caplog):
             make_server(board, port=port)
     with pytest.raises(InputError, match="allow-remote"):
         make_server(board, "0.0.0.0", 0)
+    for host in ("nosuch.invalid", "é" * 70, "[::1]"):
+        with pytest.raises(OutputError, match="cannot listen there"):
+            make_server(board, host, 0, allow_remote=True)
     server = make_server(board, "0.0.0.0", 0, allow_remote=True)
     try:
         assert "anyone who can reach port" in caplog.text

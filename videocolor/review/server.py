@@ -218,7 +218,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("review: " + format, *args)
+        log.debug("review: " + format, *(str(a).replace(self.token, "<token>") for a in args))  # DEBUG logs get shared
 
 
 class _Server(ThreadingHTTPServer):
@@ -257,8 +257,9 @@ def make_server(
                                             "csp": csp, "timeout": timeout, "any_ip_host": host in _WILDCARDS})
     try:
         server = server_class((host, port), handler)
-    except (OSError, OverflowError) as exc:
-        raise OutputError(f"{host}:{port}: cannot listen there ({getattr(exc, 'strerror', None) or exc}); choose another --port") from None
+    except (OSError, TypeError, ValueError) as exc:  # TypeError, ValueError: a host name that cannot be encoded
+        raise OutputError(f"{host}:{port}: cannot listen there ({getattr(exc, 'strerror', None) or exc}); choose another --host "
+                          "or --port") from None
     port = server.server_address[1]
     names = {"127.0.0.1", "localhost", "[::1]", f"[{host}]" if ":" in host else host} - {""}
     handler.hosts = frozenset(f"{name}:{port}".lower() for name in names) | (frozenset(n.lower() for n in names) if port == 80 else frozenset())
