@@ -6,8 +6,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from videocolor.errors import InputError
 from videocolor.overrides import apply_overrides, edit_override, read_overrides, write_overrides
@@ -145,53 +143,6 @@ def test_edit_keeps_comments_and_other_entries(folder):
     fresh = folder / "new.toml"
     edit_override(fresh, SHOTS, 3, skip=True)
     assert read_overrides(fresh, SHOTS) == {3: None}
-
-
-REF_NAMES = ("a.jpg", "b.jpg", "~c.jpg", 'q"uote é.jpg', "back\\slash.jpg")
-STARTS = {
-    "missing": None,
-    "empty array": "# kept\nshot = []\n",
-    "hand-written": (
-        "# kept: my notes\n\n[[shot]]\nindex = 0  # opening\nreference = \"refs/a.jpg\"\n\n"
-        "[[shot]]\nstart = \"00:00:04.500\"  # kept: the shot at 4.5 s\nskip = true\n\n"
-        "[[ shot ]]\nindex = 3\nreference = [\"refs/b.jpg\", \"refs/a.jpg\"]  # fused\n"
-    ),
-    "inline array": "# kept\nshot = [{index = 1, skip = true}, {start = 6.5, reference = 'refs/b.jpg'}]  # kept too\n",
-}
-
-
-@given(
-    start=st.sampled_from(sorted(STARTS)),
-    changes=st.lists(st.tuples(st.integers(0, 3), st.sampled_from((*REF_NAMES, "skip", "clear", "clear"))), max_size=14),
-)
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_every_sequence_of_edits_leaves_a_valid_file(folder, start, changes):
-    """Choices, skips and clears in any order (skip three times included) keep the file valid TOML that reads back
-    as exactly the entries chosen, with the comments of the entries not removed."""
-    for name in REF_NAMES:
-        (folder / "refs" / name).write_bytes(b"x")
-    path = folder / "edited.toml"
-    path.unlink(missing_ok=True)
-    if STARTS[start] is not None:
-        path.write_text(STARTS[start])
-    expected = read_overrides(path, SHOTS) if path.exists() else {}
-    cleared: set[int] = set()
-    for index, change in changes:
-        if change == "clear":
-            edit_override(path, SHOTS, index)
-            expected.pop(index, None)
-            cleared.add(index)
-        elif change == "skip":
-            edit_override(path, SHOTS, index, skip=True)
-            expected[index] = None
-        else:
-            edit_override(path, SHOTS, index, reference=folder / "refs" / change)
-            expected[index] = (folder / "refs" / change,)
-        assert read_overrides(path, SHOTS) == expected
-    text = path.read_text() if path.exists() else ""
-    kept = [line for line in (STARTS[start] or "").splitlines() if "# kept" in line]
-    assert all(line.split("# kept")[1] in text for line in kept if "4.5 s" not in line or 2 not in cleared)
-    assert not list(folder.glob(".*"))  # no temporary file left
 
 
 def test_a_layout_that_cannot_be_edited_is_left_alone(folder, monkeypatch):

@@ -177,6 +177,7 @@ def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, refere
     """
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT
 
     path = Path(path)
     text, data, before = "# videocolor shot overrides (see videocolor shots --write-overrides); edited by videocolor review.\n", {}, {}
@@ -198,7 +199,7 @@ def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, refere
     if reference is None and not skip:
         if found is not None:
             del entries[found]
-        if entries is not None and not entries:  # an empty array of tables would be written as ``shot = []``
+        if isinstance(entries, AoT) and not entries:  # it would be written as ``shot = []``, an inline array
             del document["shot"]
     else:
         if found is None:
@@ -230,9 +231,6 @@ def _append_entry(document: Any, index: int) -> int:
     from tomlkit.items import AoT
 
     entries = document.get("shot")
-    if entries is not None and not entries:
-        del document["shot"]  # ``shot = []``: becomes an array of tables
-        entries = None
     if entries is None:
         entries = tomlkit.aot()
         document.append("shot", entries)
