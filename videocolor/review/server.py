@@ -12,11 +12,12 @@ Only this machine's own page may read or change anything, though any website the
 requests to the port, and a name of the attacker's can resolve to 127.0.0.1 (DNS rebinding):
 
 - every request must name the served address in ``Host`` (``127.0.0.1:PORT``, ``localhost:PORT``, the
-  ``host`` given), else 421;
+  ``host`` given; for a wildcard host, which needs ``allow_remote``, any IP address: an address cannot be
+  rebound, a name can), else 421;
 - every route but the page needs the run's random token, which only the page holds (foreign pages cannot
   read it): in the ``X-Videocolor-Token`` header, or for pictures as ``?token=`` (an ``<img>`` sends no
   header; a cookie would not do, since cookies ignore ports and ``SameSite`` treats ``127.0.0.1:OTHER`` as
-  the same site); a browser's ``Sec-Fetch-Site`` must say ``same-origin`` where it is sent;
+  the same site); a browser's ``Sec-Fetch-Site``, where sent, must say ``same-origin`` (or ``none``: typed in);
 - a POST also needs ``Content-Type: application/json`` and an ``Origin`` equal to ``http://`` + ``Host``.
   A POST without ``Origin`` is refused: every current browser sends it on a POST, and a script of the
   user's can send it as well as the token;
@@ -99,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._host_served():
             return
         origin = self.headers.get("Origin")
-        if origin is None or origin.lower() != f"http://{self.headers['Host']}".lower():
+        if origin is None or origin.strip().lower() != f"http://{self.headers['Host'].strip()}".lower():
             return self._error(HTTPStatus.FORBIDDEN, f"a POST from another origin ({origin or 'none given'}) is refused")
         kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if kind != "application/json":
