@@ -144,6 +144,8 @@ ATTACKER = """<!doctype html>
 <script>
 fetch("VICTIM/api/shot/1", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: '{"skip": true}'})
   .then(() => mark("no-cors", "sent"), () => mark("no-cors", "failed"));
+fetch("VICTIM/api/shot/1", {method: "POST", headers: {"Content-Type": "application/json", "X-Videocolor-Token": "guess"},
+  body: '{"skip": true}'}).then(r => mark("cors", r.status), () => mark("cors", "failed"));  // its preflight is refused
 fetch("VICTIM/api/board").then(r => r.text()).then(t => mark("board", t), () => mark("board", "blocked"));
 fetch("VICTIM/").then(r => r.text()).then(t => mark("page", t), () => mark("page", "blocked"));
 document.getElementById("plain").submit();
@@ -172,13 +174,13 @@ def test_another_origin_can_neither_change_nor_read(served, browser, tmp_path, m
     try:
         browser.get(f"http://127.0.0.1:{attacker.server_address[1]}/index.html")
         wait = WebDriverWait(browser, 60)
-        results = wait.until(lambda b: (r := b.execute_script("return window.results")) and len(r) == 7 and len(posts) >= 3 and r)
+        results = wait.until(lambda b: (r := b.execute_script("return window.results")) and len(r) == 8 and len(posts) >= 3 and r)
     finally:
         attacker.shutdown()
         attacker.server_close()
     assert sorted(posts) == ["/api/shot/0", "/api/shot/1", "/api/shot/1"]
     assert {k: results[k] for k in ("keyframe", "guessed", "preview", "ref")} == dict.fromkeys(("keyframe", "guessed", "preview", "ref"), "error")
-    assert results["board"] == results["page"] == "blocked"
+    assert results["board"] == results["page"] == "blocked" and results["cors"] == "failed"
     assert served.overrides.read_bytes() == before
     browser.get(f"http://rebind.test:{served.port}/")  # DNS rebinding: the attacker's name, now this machine
     assert served.token not in browser.page_source and "answers only for" in browser.page_source
