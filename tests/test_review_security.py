@@ -6,8 +6,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
+import select
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 
@@ -250,3 +255,24 @@ def test_skip_pressed_three_times_on_a_fresh_file(serve, film, tmp_path):
                             settings=Settings(temporal="off", preset="ultrafast", quiet=True))
     shot = served.board.analysis.shots[0]
     assert (report.frames, report.gray_frames) == (28, shot.end_frame - shot.start_frame + 1)  # shot 0 skipped: left gray
+
+
+def test_allow_remote_serves_with_a_warning(film, tmp_path):
+    """The command line: --host 0.0.0.0 --allow-remote serves, says who can change the choices, and Ctrl-C stops it."""
+    path, refs = film
+    command = [sys.executable, "-m", "videocolor", "review", str(path), "--ref-dir", str(refs), "--overrides", str(tmp_path / "s.toml"),
+               "--host", "0.0.0.0", "--allow-remote", "--port", "0", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        line = process.stdout.readline() if ready else ""
+        port = int(re.search(r"http://0\.0\.0\.0:(\d+)/", line).group(1))
+        assert raw(port, "GET", "/", [("Host", f"127.0.0.1:{port}")])[0] == 200
+        assert raw(port, "GET", "/", [("Host", f"evil.example:{port}")])[0] == 421
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+    finally:
+        process.kill()
+        process.wait()
+    err = process.stderr.read()
+    assert "anyone who can reach port" in err and "Traceback" not in err
