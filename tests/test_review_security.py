@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -276,3 +277,15 @@ def test_allow_remote_serves_with_a_warning(film, tmp_path):
         process.wait()
     err = process.stderr.read()
     assert "anyone who can reach port" in err and "Traceback" not in err
+
+
+def test_pictures_of_any_name_load_with_the_token(serve, film, tmp_path):
+    """A reference called ``cat?#% 2.png``: its preview's address is escaped, so the page's ``?token=`` still arrives."""
+    shutil.copytree(film[1], tmp_path / "refs")
+    shutil.copy(tmp_path / "refs" / "cat.png", tmp_path / "refs" / "cat?#% 2.png")
+    served = serve()
+    candidates = json.loads(served.call("/api/board")[1])["shots"][1]["candidates"]
+    assert sorted(c["name"] for c in candidates) == ["cat.png", "cat?#% 2.png"]
+    for candidate in candidates:
+        status, _, data = get(served, f"{candidate['preview']}?token={served.token}")
+        assert status == 200 and data[:2] == b"\xff\xd8", candidate
