@@ -75,3 +75,14 @@ def _range(low: float | None, high: float | None, low_open: bool) -> str:
     if low is not None:
         return f"{'above' if low_open else 'at least'} {low}"
     return f"at most {high}"
+
+
+def accepted(f: Field) -> str:
+    """What a knob field accepts, in words (the settings reference page): its type, then its choices or range."""
+    low, high, low_open, choices, _ = f.metadata["knob"]
+    kind = _TYPE_NAMES.get(type(f.default), type(f.default).__name__)
+    if choices:
+        return f"one of {', '.join(map(str, choices))}"
+    if low is not None or high is not None:
+        return f"{kind}, {_range(low, high, low_open)}"
+    return kind
