@@ -180,7 +180,7 @@ def run_task(task: dict, env: dict | None = None) -> dict:
 def devc_memory(work: Path, ref: Path, device: str) -> dict:
     """Render a short 1920x1080 clip with --model devc on release-shaped random weights; peak memory."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from devc_fixtures import write_fake_devc_zip
+    from helpers import write_fake_devc_zip
 
     from videocolor import weights
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import synth
 import torch
-from conftest import mirrored_reference
+from helpers import mirrored_reference
 
 from videocolor.accel import apply_process_policy, auto_batch_size, freeze_long_lived_objects, keep_freed_memory, torch_threads
 from videocolor.frames import frames_to_lightness

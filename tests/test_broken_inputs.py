@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 import synth
-from conftest import SIZE
+from helpers import SIZE
 
 import videocolor
 from videocolor import Settings
