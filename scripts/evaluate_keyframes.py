@@ -14,29 +14,21 @@ import argparse
 import json
 import shutil
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import synth
 
 from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
+from videocolor.evaluation import read_frames
 from videocolor.keyframes import INDEX_NAME, export_keyframes
-
-
-def read_rgb(path: Path) -> tuple[np.ndarray, Fraction]:
-    """All frames of a video as uint8 ``(T, H, W, 3)`` and its frame rate."""
-    with av.open(str(path)) as container:
-        rate = Fraction(container.streams.video[0].average_rate)
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]), rate
 
 
 def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, list[dict]]:
     """Truth frames, the gray film, the keyframe folder (true colors), the baseline's override file, and the keyframe list."""
-    truth, rate = read_rgb(film)
+    truth, rate = read_frames(film)
     gray = synth.write_clip(folder / "gray.mp4", truth, fps=rate, gray=True, audio_seconds=0)
     keys, refs = folder / "keys", folder / "refs"
     found = analyse(gray, quiet=True)
@@ -66,7 +58,7 @@ def main() -> None:
         colorize_video(gray, ours, keyframes=keys, settings=settings)
         base = folder / "baseline.mp4"
         colorize_video(gray, base, ref_dir=folder / "refs", overrides=overrides, settings=settings)
-        results = {"keyframes": read_rgb(ours)[0], "--ref keyframe per shot": read_rgb(base)[0]}
+        results = {"keyframes": read_frames(ours)[0], "--ref keyframe per shot": read_frames(base)[0]}
     print(f"{args.film.name}: {len(truth)} frames, {len(entries)} shots; RGB PSNR dB against the true colors\n")
     print("| method | " + " | ".join(f"key {e['index']} (frame {e['frame']})" for e in entries) + " | min at keys | whole film |")
     print("|---|" + "---:|" * (len(entries) + 2))

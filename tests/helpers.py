@@ -22,6 +22,7 @@ import synth
 import torch
 
 from videocolor.color import rgb_to_lab
+from videocolor.evaluation import read_frames
 from videocolor.io.images import write_rgb
 
 SIZE = (90, 160)  # (H, W) of the default test film
@@ -101,8 +102,7 @@ def make_ref_dir(folder: Path) -> Path:
 
 def frames_rgb(path: Path) -> np.ndarray:
     """Every decoded video frame of ``path``: uint8 ``(T, H, W, 3)``."""
-    with av.open(str(path)) as container:
-        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return read_frames(path)[0]
 
 
 def frames_lab(path: Path) -> torch.Tensor:

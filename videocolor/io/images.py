@@ -7,7 +7,6 @@ EXIF orientation; this module turns whatever it returns into one tensor contract
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ import torch
 
 from ..color import rgb_to_lab
 from ..errors import InputError, OutputError
+from .atomic import write_atomic
 
 log = logging.getLogger("videocolor")
 
@@ -136,9 +136,4 @@ def write_rgb(path: str | Path, rgb: torch.Tensor) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise OutputError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    tmp = path.with_name(f".{path.name}.videocolor-tmp")
-    try:
-        encoded.tofile(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, encoded.tobytes())
