@@ -52,12 +52,21 @@ def reference_files(folder: str | Path) -> list[Path]:
 def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
     """Read an image file as RGB ``(3, H, W)`` float32 in [0, 1] (gray images are replicated to 3 channels).
 
-    Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
-    With ``max_side``, a larger picture is shrunk (area average) to that long side as it is decoded: JPEGs
-    decode at 1/2, 1/4 or 1/8 scale directly, so a huge picture never exists at full size in float.
+    Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped: ``read_rgba`` keeps it),
+    palette and CMYK. With ``max_side``, a larger picture is shrunk (area average) to that long side as it is
+    decoded: JPEGs decode at 1/2, 1/4 or 1/8 scale directly, so a huge picture never exists at full size in float.
     Raises ``InputError`` naming the file when it is missing or not a readable image.
     """
-    path = Path(path)
+    return _read(Path(path), max_side, alpha=False)
+
+
+def read_rgba(path: str | Path) -> torch.Tensor:
+    """Read an image file as RGBA ``(4, H, W)`` float32 in [0, 1] at full size: RGB as ``read_rgb``, then its
+    alpha (straight, not premultiplied), 1 where the file has none. Raises ``InputError`` as ``read_rgb``."""
+    return _read(Path(path), None, alpha=True)
+
+
+def _read(path: Path, max_side: int | None, alpha: bool) -> torch.Tensor:
     try:  # opening tells a missing file or a folder apart (``checks`` loads references with this module)
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -72,18 +81,30 @@ def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
     if max_side is not None and max(image.shape[:2]) > max_side:
         scale = max_side / max(image.shape[:2])
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    if image.dtype == np.uint16:
-        scaled = image.astype(np.float32) / 65535.0
-    elif image.dtype == np.uint8:
-        scaled = image.astype(np.float32) / 255.0
-    else:
-        scaled = np.clip(image.astype(np.float32), 0.0, 1.0)
-    if scaled.ndim == 2:
-        scaled = np.repeat(scaled[..., None], 3, axis=2)
-    elif scaled.shape[2] == 4:
-        scaled = scaled[..., :3]
-    rgb = scaled[..., ::-1] if scaled.shape[2] == 3 else np.repeat(scaled[..., :1], 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
+    gray = image.ndim == 2 or image.shape[2] < 3
+    planes = [_unit(image if image.ndim == 2 else image[..., 0])] * 3 if gray else [_unit(image[..., c]) for c in (2, 1, 0)]
+    if alpha:
+        planes.append(_unit(_alpha(path, data, image.shape[:2])))
+    return torch.from_numpy(np.stack(planes)).contiguous()
+
+
+def _unit(plane: np.ndarray) -> np.ndarray:
+    """A uint8, uint16 or float plane as float32 in [0, 1]."""
+    if plane.dtype == np.uint16:
+        return plane.astype(np.float32) / 65535.0
+    if plane.dtype == np.uint8:
+        return plane.astype(np.float32) / 255.0
+    return np.clip(plane.astype(np.float32), 0.0, 1.0)
+
+
+def _alpha(path: Path, data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The alpha plane ``size`` of an encoded picture (gray+alpha or RGBA), all opaque when it has none."""
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.ndim == 2 or raw.shape[2] not in (2, 4):
+        return np.ones(size, np.float32)
+    if raw.shape[:2] != tuple(size):  # OpenCV turns the colors by the EXIF orientation, not the raw planes
+        raise InputError(f"{path}: its transparency cannot be read with its EXIF orientation; save it upright")
+    return raw[..., -1]
 
 
 def _decode(data: np.ndarray, max_side: int | None) -> np.ndarray | None:
