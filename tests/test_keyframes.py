@@ -268,6 +268,22 @@ def test_an_older_index_is_read_with_a_warning_and_still_checked(film, colored, 
     assert "shot_0000.jpg" in _refused(path, swapped)
     half = _copy(colored, tmp_path / "half", lambda f: edit_shots(f, lambda shots: [dict(e, lightness=None) for e in shots]))
     assert "wrong type or missing" in _refused(path, half)
+    # An older index's frame that the analysis did not pick (decoded to be checked): its own colors pass, another frame's not.
+    step = (entries[1].pts - entries[0].pts) // (entries[1].frame - entries[0].frame)
+    moved = entries[0].frame + 2
+
+    def other_frame(picture):
+        def change(folder):
+            older(folder)
+            shots = json.loads((folder / INDEX_NAME).read_text())
+            shots[0].update(frame=moved, pts=entries[0].pts + 2 * step, time=moved / 25)
+            (folder / INDEX_NAME).write_text(json.dumps(shots))
+            save_image(folder / "shot_0000.jpg", picture)
+        return change
+
+    found = analyse(path, keyframes=_copy(colored, tmp_path / "moved", other_frame(truth[moved])), quiet=True)
+    assert moved not in found.keyframes[0] and found.choices[0].keyframe == entries[0].pts + 2 * step
+    assert f"frame {moved} (00:00:00.{40 * moved:03d})" in _refused(path, _copy(colored, tmp_path / "moved_far", other_frame(truth[moved + 10])))
     corrupt = _copy(colored, tmp_path / "corrupt", lambda f: edit_shots(f, lambda shots: [
         dict(e, lightness=dict(e["lightness"], data="!!")) for e in shots]))
     assert "not a keyframe list" in _refused(path, corrupt)
@@ -303,3 +319,13 @@ def test_transparent_areas_keep_no_color_with_a_warning(film, colored, tmp_path,
     assert np.abs(lightness_u8(frame) - lightness_u8(frames_rgb(path)[entries[0].frame])).mean() < 1.5  # the film's lightness
     gone = _copy(colored, tmp_path / "gone", rgba(np.zeros(SIZE, np.uint8)))  # all transparent: not colored
     assert analyse(path, keyframes=gone, quiet=True).choices[0].source == "none"
+    for name, depth in (("shot_0000.webp", np.uint8), ("shot_0000.png", np.uint16)):  # other formats with alpha, 16 bits
+        def other(folder, name=name, depth=depth):
+            (folder / "shot_0000.jpg").unlink()
+            scale = 257 if depth == np.uint16 else 1
+            cv2.imwrite(str(folder / name), np.dstack((cv2.cvtColor(key, cv2.COLOR_RGB2BGR), alpha)).astype(depth) * scale,
+                        [cv2.IMWRITE_WEBP_QUALITY, 101])
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="videocolor"):
+            assert analyse(path, keyframes=_copy(colored, tmp_path / f"other{depth.__name__}", other), quiet=True).choices[0].source == "keyframe"
+        assert [r for r in caplog.records if "50% of it is transparent" in r.getMessage()], name

@@ -308,7 +308,7 @@ def _check_shows(path: Path, rgba: torch.Tensor, entry: KeyframeEntry, folder: P
             )
     see_through = float((rgba[3] < 1).float().mean())
     if see_through > 0:
-        log.warning("%s: %.0f%% of it is transparent; the gray frame shows there and keeps no color", path, max(1, 100 * see_through))
+        log.warning("%s: %.0f%% of it is transparent (or translucent); the gray frame shows through there, with no color", path, max(1, 100 * see_through))
 
 
 def _checked(path: Path, size: tuple[int, int]) -> torch.Tensor:

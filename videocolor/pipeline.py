@@ -27,7 +27,7 @@ from .frames import frames_to_lightness, lab_to_rgb_array
 from .fusion import FusedReference
 from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
-from .io.images import load_reference, read_rgba
+from .io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
 from .io.timeline import Clock
 from .keyframes import composite
 from .models.base import Colorizer
@@ -225,7 +225,7 @@ class Renderer:
             return None
         paths = (choice.path, *(choice.fused if not self.colorizer.recurrent else ()))
         for key in ((path, choice.keyframe) for path in paths if (path, choice.keyframe) not in self._references):
-            picture = load_reference(key[0]) if choice.keyframe is None else composite(read_rgba(key[0]))  # transparent: no color
+            picture = load_reference(key[0]) if choice.keyframe is None else composite(read_rgba(key[0], REFERENCE_MAX_SIDE))  # transparent: no color
             prepared = self.colorizer.prepare_reference(picture)
             self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, *key)
         found = tuple(self._references[path, choice.keyframe] for path in paths)

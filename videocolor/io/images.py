@@ -60,10 +60,11 @@ def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
     return _read(Path(path), max_side, alpha=False)
 
 
-def read_rgba(path: str | Path) -> torch.Tensor:
-    """Read an image file as RGBA ``(4, H, W)`` float32 in [0, 1] at full size: RGB as ``read_rgb``, then its
-    alpha (straight, not premultiplied), 1 where the file has none. Raises ``InputError`` as ``read_rgb``."""
-    return _read(Path(path), None, alpha=True)
+def read_rgba(path: str | Path, max_side: int | None = None) -> torch.Tensor:
+    """Read an image file as RGBA ``(4, H, W)`` float32 in [0, 1]: RGB as ``read_rgb``, then its alpha (straight,
+    not premultiplied), 1 where the file has none. A picture with alpha is read as stored (no EXIF turn).
+    Raises ``InputError`` as ``read_rgb``."""
+    return _read(Path(path), max_side, alpha=True)
 
 
 def _read(path: Path, max_side: int | None, alpha: bool) -> torch.Tensor:
@@ -75,7 +76,8 @@ def _read(path: Path, max_side: int | None, alpha: bool) -> torch.Tensor:
         raise InputError(f"{path}: is a folder, not an image") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    image = _decode(data, max_side) if data.size else None
+    see_through = _with_alpha(data) if alpha else None  # colors and alpha of one decode: same size, same depth
+    image = see_through if see_through is not None else _decode(data, max_side) if data.size else None
     if image is None:
         raise InputError(f"{path}: not an image (or an unsupported/corrupt image file)")
     if max_side is not None and max(image.shape[:2]) > max_side:
@@ -84,7 +86,7 @@ def _read(path: Path, max_side: int | None, alpha: bool) -> torch.Tensor:
     gray = image.ndim == 2 or image.shape[2] < 3
     planes = [_unit(image if image.ndim == 2 else image[..., 0])] * 3 if gray else [_unit(image[..., c]) for c in (2, 1, 0)]
     if alpha:
-        planes.append(_unit(_alpha(path, data, image.shape[:2])))
+        planes.append(_unit(image[..., -1]) if see_through is not None else np.ones(image.shape[:2], np.float32))
     return torch.from_numpy(np.stack(planes)).contiguous()
 
 
@@ -97,14 +99,16 @@ def _unit(plane: np.ndarray) -> np.ndarray:
     return np.clip(plane.astype(np.float32), 0.0, 1.0)
 
 
-def _alpha(path: Path, data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The alpha plane ``size`` of an encoded picture (gray+alpha or RGBA), all opaque when it has none."""
+def _with_alpha(data: np.ndarray) -> np.ndarray | None:
+    """An encoded PNG, WebP or TIFF as stored, gray+alpha ``(H, W, 2)`` or BGRA ``(H, W, 4)``; ``None`` without alpha.
+
+    Other formats have no alpha (and a CMYK JPEG decodes to 4 channels as stored).
+    """
+    head = data[:12].tobytes()
+    if not (head.startswith((b"\x89PNG", b"II*\x00", b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        return None
     raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if raw is None or raw.ndim == 2 or raw.shape[2] not in (2, 4):
-        return np.ones(size, np.float32)
-    if raw.shape[:2] != tuple(size):  # OpenCV turns the colors by the EXIF orientation, not the raw planes
-        raise InputError(f"{path}: its transparency cannot be read with its EXIF orientation; save it upright")
-    return raw[..., -1]
+    return raw if raw is not None and raw.ndim == 3 and raw.shape[2] in (2, 4) else None
 
 
 def _decode(data: np.ndarray, max_side: int | None) -> np.ndarray | None:
