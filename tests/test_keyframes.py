@@ -19,6 +19,7 @@ from videocolor.cli import main
 from videocolor.errors import InputError, OutputError
 from videocolor.frames import lightness_u8
 from videocolor.keyframes import INDEX_NAME, export_keyframes, read_keyframes
+from videocolor.lightness_print import lightness_print, print_match
 from videocolor.overrides import read_overrides
 from videocolor.preview import Previewer
 from videocolor.review import Board
@@ -251,6 +252,16 @@ def test_a_keyframe_that_does_not_show_its_frame_is_refused(film, colored, tmp_p
     for k, rgb in enumerate(relit):  # a colorist's own re-lighting and colors: still the frame
         folder = _copy(colored, tmp_path / f"relit{k}", picture(rgb))
         assert analyse(path, keyframes=folder, quiet=True).choices[0].source == "keyframe", k
+
+
+def test_a_flat_frame_is_shown_by_a_flat_picture_only():
+    yy, xx = np.mgrid[-1 : 1 : 90j, -1 : 1 : 160j]
+    blank = np.full((90, 160), 95, np.float32)  # a white title card: no changes of lightness to correlate
+    photo = lightness_u8(synth.still(synth.load_photo("astronaut"), SIZE))
+    assert print_match(lightness_print(blank), blank * (1 - 0.5 * (xx**2 + yy**2) / 2)) == 1.0  # re-lit, vignetted
+    assert print_match(lightness_print(blank), photo) == 0.0  # another shot's keyframe
+    assert print_match(lightness_print(photo), blank) == 0.0  # and the other way round
+    assert print_match(lightness_print(np.full((1, 1), 50, np.float32)), photo) == 1.0  # a 1x1 film: nothing to compare
 
 
 def test_an_older_index_is_read_with_a_warning_and_still_checked(film, colored, tmp_path, caplog):

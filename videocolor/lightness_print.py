@@ -23,6 +23,9 @@ import numpy as np
 PRINT_SIDE = 32  # the print's long side in px: 16 and 64 separated the measured cases less well (keyframes.MIN_MATCH)
 _MIN_PAIRS = 4  # fewer pixel pairs than this to compare (a 1x1 film, a transparent picture): nothing to tell apart
 _FLAT = 1e-6  # variance of a print's differences under which it is flat (a black or blank frame)
+# Spread (standard deviation, L units) of a picture's differences at the print's size under which it shows a flat
+# frame too: a vignette of 0.5 over a blank frame of L 30 / 60 / 95 spreads them 0.8 / 1.5 / 2.4; three photos, 9-18.
+_FLAT_PICTURE = 3.0
 
 
 def lightness_print(lightness: np.ndarray) -> np.ndarray:
@@ -44,8 +47,9 @@ def print_match(print_: np.ndarray, lightness: np.ndarray, opaque: np.ndarray | 
         opaque: bool ``(H, W)``, the picture's pixels to compare (default all): a pair of neighbours counts
             only when both are opaque.
 
-    Returns 1.0 when there is nothing to compare: a flat frame (black, blank), or fewer than 4 pairs of
-    neighbours (a frame of a pixel or two, a picture transparent nearly everywhere).
+    Returns 1.0 when there is nothing to compare (fewer than 4 pairs of neighbours: a frame of a pixel or two,
+    a picture transparent nearly everywhere). A flat frame (black, blank) has no changes to correlate: a
+    picture nearly flat too gives 1.0, any other 0.0.
     """
     size = print_.shape[::-1]
     picture = cv2.resize(lightness_print(lightness).astype(np.float32) / 2.55, size, interpolation=cv2.INTER_AREA)
@@ -59,7 +63,7 @@ def print_match(print_: np.ndarray, lightness: np.ndarray, opaque: np.ndarray | 
         return 1.0
     a, b = a - a.mean(), b - b.mean()
     if (a * a).mean() < _FLAT:
-        return 1.0
+        return 1.0 if np.sqrt((b * b).mean()) < _FLAT_PICTURE else 0.0
     spread = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / spread) if spread > 0 else 0.0
 
