@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import torch
 
+from .temporal import DIS_MIN_SIDE
+
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 
 _CDC_DISTANCES = (1, 2, 4)
@@ -94,6 +96,8 @@ def warp_error(frames: Frames, flow_frames: Frames | None = None) -> float:
         raise ValueError(f"flow_frames {guide.shape} do not match frames {clip.shape}")
     if len(clip) < 2:
         raise ValueError("warp error needs at least 2 frames")
+    if max(clip.shape[1:3]) < DIS_MIN_SIDE:
+        raise ValueError(f"warp error needs frames of {DIS_MIN_SIDE} px or more on one side (the flow's), got {clip.shape[2]}x{clip.shape[1]}")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     gray = [_gray_u8(f) for f in guide]
     errors = []

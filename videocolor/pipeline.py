@@ -27,8 +27,9 @@ from .frames import frames_to_lightness, lab_to_rgb_array
 from .fusion import FusedReference
 from .io.decode import VideoInfo, VideoSource
 from .io.encode import EncodeSettings
-from .io.images import load_reference
+from .io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
 from .io.timeline import Clock
+from .keyframes import composite
 from .models.base import Colorizer
 from .propagate import KeyframeReference, Propagation, propagation_flow
 from .reuse import HeldFrame, RepeatSkipper
@@ -224,7 +225,8 @@ class Renderer:
             return None
         paths = (choice.path, *(choice.fused if not self.colorizer.recurrent else ()))
         for key in ((path, choice.keyframe) for path in paths if (path, choice.keyframe) not in self._references):
-            prepared = self.colorizer.prepare_reference(load_reference(key[0]))
+            picture = load_reference(key[0]) if choice.keyframe is None else composite(read_rgba(key[0], REFERENCE_MAX_SIDE))  # transparent: no color
+            prepared = self.colorizer.prepare_reference(picture)
             self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, *key)
         found = tuple(self._references[path, choice.keyframe] for path in paths)
         return FusedReference(found) if len(found) > 1 else found[0]

@@ -97,7 +97,7 @@ class Previewer:
             if reference not in self._references:
                 choice = self.analysis.choices[shot]
                 if choice.keyframe is not None and reference == choice.path:
-                    rgb = load_keyframe(reference, tuple(lightness.shape[-2:]))
+                    rgb = load_keyframe(reference, tuple(lightness.shape[-2:]), lambda: lightness[0])
                 else:
                     rgb = load_reference(reference)
                 self._references[reference] = self.colorizer.prepare_reference(rgb)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .color import rgb_to_lab
 from .io.decode import VideoSource
-from .keyframes import load_keyframe
+from .keyframes import film_lightness, load_keyframe
 from .models.base import Colorizer
 from .temporal import TemporalSmoother, warp
 from .types import FrameBatch
@@ -83,7 +83,7 @@ class Propagation:
     ) -> None:
         self.colorizer, self.key, self.flow = colorizer, key, flow
         device = colorizer.device
-        rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:])).to(device)
+        rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:]), lambda: self._key_lightness(film)).to(device)
         self.key_ab = rgb_to_lab(rgb[None])[:, 1:]  # (1, 2, H, W)
         small_ab = F.interpolate(self.key_ab, size=first.small.shape[-2:], mode="area")
         self._seed = torch.cat((small_ab, torch.ones_like(small_ab[:, :2])), 1)  # ab, confidence, certainty
@@ -92,6 +92,11 @@ class Propagation:
         self._before: dict[int, torch.Tensor] = {}
         if first.pts[0] < key.pts:
             self._backward(film, first.pts[0], batch_size, small_lightness)
+
+    def _key_lightness(self, film: str | Path) -> torch.Tensor | None:
+        """The film's frame the keyframe shows, as Lab L ``(1, H, W)`` (``None`` when it cannot be decoded)."""
+        with VideoSource(film) as source:
+            return next((film_lightness(rgb) for _, rgb in source.frames(self.key.pts, self.key.pts + 1)), None)
 
     @torch.inference_mode()
     def _backward(self, film: str | Path, start: int, batch_size: int, small_lightness: Callable[[np.ndarray], torch.Tensor]) -> None:

@@ -24,6 +24,7 @@ Motion = tuple[torch.Tensor | None, torch.Tensor | None]  # (trust, backward flo
 _DIS_PRESETS = ("ultrafast", "fast", "medium")
 _RAFT_VARIANTS = ("small", "large")
 _RAFT_MIN_SIZE = 128
+DIS_MIN_SIDE = 12  # OpenCV DIS refuses a picture whose sides are both shorter (cv2.error)
 _EPS = 1e-6
 
 
@@ -240,12 +241,16 @@ class TemporalSmoother:
         warped ``prev`` within ``lightness_tolerance`` of ``cur`` (also used to match a frame to its reference).
 
         A pair of identical frames (a static shot, a held frame) has zero flow and full trust, which is what
-        the flow and its checks would find: the optical flow only runs on the pairs that differ.
+        the flow and its checks would find: the optical flow only runs on the pairs that differ. Frames too
+        small for the flow (DIS under ``DIS_MIN_SIDE`` px on both sides) that differ are not trusted anywhere:
+        nothing is carried between them (no temporal smoothing, refinement or propagation), each keeps its own colors.
         """
         trust = torch.ones_like(cur)
         backward = torch.zeros(cur.shape[0], 2, *cur.shape[-2:], device=cur.device, dtype=cur.dtype)
         moved = [i for i in range(cur.shape[0]) if not torch.equal(prev[i], cur[i])]
-        if moved:
+        if moved and self.method == "dis" and max(cur.shape[-2:]) < DIS_MIN_SIDE:
+            trust[moved] = 0
+        elif moved:
             prev, cur = prev[moved], cur[moved]
             both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
             flow, forward = both[: len(cur)], both[len(cur) :]
