@@ -31,15 +31,13 @@ from .color import rgb_to_lab
 from .io.decode import VideoSource
 from .keyframes import film_lightness, load_keyframe
 from .models.base import Colorizer
-from .temporal import TemporalSmoother, warp
+from .temporal import TemporalSmoother, carry_weight, warp
 from .types import FrameBatch
 
 BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it (10 s at 25 fps; 43 MB at a 256x112 work size)
 # DIS preset of the propagation's flow: "medium" gained 0.07 dB over "ultrafast" (the temporal stage's) on a
 # real film, for 4 ms more per frame pair at the work resolution, in keyframe shots only.
 FLOW_PRESET = "medium"
-SMOOTH_WEIGHT = 0.85  # as the temporal stage: the most carried color weighs once the keyframe has faded
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -154,8 +152,7 @@ class Propagation:
         """The next frame's state ``(1, 4, h, w)`` (ab, confidence, certainty) from the last one carried along ``flow``."""
         carried_ab, carried_conf, certainty = warp(state, flow).split((2, 1, 1), 1)
         certainty = certainty * trust
-        relative = (2 * carried_conf / (carried_conf + confidence + _EPS)).clamp(max=1)
-        alpha = torch.maximum(certainty, trust * SMOOTH_WEIGHT * relative)
+        alpha = torch.maximum(certainty, carry_weight(trust, carried_conf, confidence))  # the temporal stage's, once the keyframe has faded
         return torch.cat((alpha * carried_ab + (1 - alpha) * ab, alpha * carried_conf + (1 - alpha) * confidence, certainty), 1)
 
 
