@@ -17,6 +17,7 @@ import numpy as np
 from ..analysis import analyse
 from ..config import Settings
 from ..io.images import is_image_file, read_rgb
+from ..io.sequence import FrameSequence, Source
 from ..models.build import use_device
 from ..overrides import apply_overrides, edit_override, read_overrides
 from ..preview import Previewer
@@ -26,11 +27,20 @@ THUMB_HEIGHT = 180
 _JPEG_QUALITY = 85
 
 
+def default_overrides(film: str | Path | FrameSequence) -> Path:
+    """Where a film's choices go by default: ``<film stem>_shots.toml`` beside a film, ``<folder>_shots.toml`` beside
+    a scan's folder (never inside it, among the frames)."""
+    if isinstance(film, FrameSequence):
+        folder = film.pattern.parent.absolute()
+        return folder.with_name(f"{folder.name}_shots.toml")
+    return Path(film).with_name(f"{Path(film).stem}_shots.toml")
+
+
 class Board:
     """A film's shots, their candidates and the override file the choices go to.
 
     Args:
-        film: the film.
+        film: the film: a video file, or a ``FrameSequence`` (a film scan, see ``checks.check_film``).
         ref_dir: the reference folder (every picture in it can be chosen).
         overrides: the override file (created at the first choice when missing; an existing one must parse).
         keyframes: optional keyframe folder with colored keyframes.
@@ -40,7 +50,7 @@ class Board:
 
     def __init__(
         self,
-        film: str | Path,
+        film: str | Path | FrameSequence,
         ref_dir: str | Path,
         overrides: str | Path,
         *,
@@ -49,7 +59,8 @@ class Board:
         candidates: int = 3,
     ) -> None:
         settings = settings or Settings()
-        self.film, self.ref_dir, self.overrides = Path(film), Path(ref_dir), Path(overrides)
+        self.film: Source = film if isinstance(film, FrameSequence) else Path(film)
+        self.ref_dir, self.overrides = Path(ref_dir), Path(overrides)
         use_device(settings)  # the thread policy before the analysis
         self.analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
