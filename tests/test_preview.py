@@ -9,11 +9,12 @@ import synth
 import torch
 from helpers import SIZE, mirrored_reference, save_image, two_shots, write_sequence
 
+from videocolor import Settings
 from videocolor.cli import main
 from videocolor.color import rgb_to_lab
 from videocolor.errors import InputError
 from videocolor.io.sequence import FrameSequence
-from videocolor.preview import TILE_HEIGHT, parse_shots
+from videocolor.preview import TILE_HEIGHT, parse_shots, preview_sheet
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,9 @@ def test_a_scan_is_previewed_like_a_film(film, scan, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "no shot 99999999999; the film has shots 0 to 1" in err, err
     assert not (tmp_path / "s.png").exists()
+    sheet = preview_sheet(str(scan), tmp_path / "lib.png", fps="24", ref_dir=refs, shots=[range(1, 2)], candidates=1,
+                          settings=Settings(device="cpu", quiet=True))  # the library takes the pattern and rate too
+    assert cv2.imread(str(sheet)).shape[0] == TILE_HEIGHT + 4
 
 
 def test_a_scan_is_reviewed_like_a_film(film, scan, monkeypatch, capsys):

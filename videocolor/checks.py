@@ -6,6 +6,7 @@ way (and before a long render) whichever door it came in by.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from fractions import Fraction
@@ -30,13 +31,16 @@ def require_file(path: PathLike, kind: str) -> Path:
     return path
 
 
-def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> Source:
+def check_film(input: PathLike | FrameSequence, fps: str | float | Fraction | None = None) -> Source:
     """The film ``input`` names: a video file, or an image sequence at ``fps`` frames per second (a pattern such
     as ``scans/frame_%06d.dpx``, or a folder holding one such pattern; see ``io.sequence.find_sequence``).
 
     ``fps`` is refused for a video file: a film keeps its own frame rate. A sequence without ``fps`` is timed at
-    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not).
+    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not). A ``FrameSequence`` (one
+    this function returned) is the film itself, at ``fps`` when given.
     """
+    if isinstance(input, FrameSequence):
+        return input if fps is None else dataclasses.replace(input, rate=parse_rate(fps))
     path = Path(input)
     if path.is_dir() or (is_pattern(path) and not path.is_file()):
         sequence = find_sequence(path, parse_rate(fps) if fps is not None else None)

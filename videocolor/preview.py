@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from .analysis import Analysis, analyse
+from .checks import check_film
 from .config import Settings
 from .errors import InputError, OutputError
 from .frames import frames_to_lightness
 from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import load_reference
-from .io.sequence import FrameSequence, Source
+from .io.sequence import FrameSequence
 from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
 from .models.build import build_colorizer, use_device
 from .pipeline import colorize_lightness
@@ -59,8 +61,7 @@ class Previewer:
 
     def __init__(self, film: str | Path | FrameSequence, analysis: Analysis, settings: Settings | None = None, long_side: int = 640) -> None:
         settings = settings or Settings()
-        self.film: Source = film if isinstance(film, FrameSequence) else Path(film)
-        self.analysis = analysis
+        self.film, self.analysis = check_film(film), analysis
         self.colorizer = build_colorizer(settings, use_device(settings))
         self.long_side = long_side
         self._lightness: dict[int, torch.Tensor] = {}
@@ -121,14 +122,19 @@ def preview_sheet(
     film: str | Path | FrameSequence,
     output: str | Path,
     *,
+    fps: str | float | Fraction | None = None,
     ref_dir: str | Path | None = None,
     keyframes: str | Path | None = None,
     shots: Sequence[int | range] | None = None,
     candidates: int = 3,
     settings: Settings | None = None,
 ) -> Path:
-    """Analyse ``film`` (a video file, or a ``FrameSequence``: see ``checks.check_film``) and write its preview sheet
-    (see :func:`write_preview_sheet`); returns the picture's path."""
+    """Analyse ``film`` and write its preview sheet (see :func:`write_preview_sheet`); returns the picture's path.
+
+    ``film``: a video file, or a film scan (a pattern such as ``scans/f_%06d.dpx``, or its folder) at ``fps``
+    frames per second, or a ``FrameSequence`` (see ``checks.check_film``).
+    """
+    film = check_film(film, fps)
     settings = settings or Settings()
     use_device(settings)
     analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)

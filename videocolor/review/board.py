@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from ..analysis import analyse
+from ..checks import check_film
 from ..config import Settings
 from ..io.images import is_image_file, read_rgb
-from ..io.sequence import FrameSequence, Source
+from ..io.sequence import FrameSequence
 from ..models.build import use_device
 from ..overrides import apply_overrides, edit_override, read_overrides
 from ..preview import Previewer
@@ -40,7 +41,7 @@ class Board:
     """A film's shots, their candidates and the override file the choices go to.
 
     Args:
-        film: the film: a video file, or a ``FrameSequence`` (a film scan, see ``checks.check_film``).
+        film: the film: a video file, or a film scan (a ``FrameSequence`` from ``checks.check_film``, with its rate).
         ref_dir: the reference folder (every picture in it can be chosen).
         overrides: the override file (created at the first choice when missing; an existing one must parse).
         keyframes: optional keyframe folder with colored keyframes.
@@ -59,12 +60,11 @@ class Board:
         candidates: int = 3,
     ) -> None:
         settings = settings or Settings()
-        self.film: Source = film if isinstance(film, FrameSequence) else Path(film)
-        self.ref_dir, self.overrides = Path(ref_dir), Path(overrides)
+        self.film, self.ref_dir, self.overrides = check_film(film), Path(ref_dir), Path(overrides)
         use_device(settings)  # the thread policy before the analysis
-        self.analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
+        self.analysis = analyse(self.film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
-        self.previewer = Previewer(film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
+        self.previewer = Previewer(self.film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
         self.candidates = candidates
         self._jpegs: dict[tuple[str, ...], bytes] = {}
         self._lock = threading.Lock()
