@@ -245,6 +245,27 @@ def test_damaged_scans_stop_every_command_that_reads_them(tmp_path, pan, referen
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scans"]
 
 
+@pytest.mark.parametrize(
+    ("command", "flag", "name"),
+    [([], "-o", "f_0002.png"), ([], "-o", "f_0099.png"), (["shots", "--ref-dir", "REFS"], "--sheet", "f_0003.png"),
+     (["shots", "--ref-dir", "REFS"], "--write-overrides", "f_0042.png"), (["preview", "--ref-dir", "REFS"], "-o", "f_0001.png"),
+     (["preview", "--ref-dir", "REFS"], "-o", "link.png"), (["shots"], "--export-keyframes", "."),
+     (["review", "--ref-dir", "REFS"], "--overrides", "f_0007.png")],
+)
+def test_no_output_is_written_over_a_frame_of_the_scan(tmp_path, pan, reference, capsys, command, flag, name):
+    """Not a frame (with --overwrite too), not a new number that would join the film, not through a link."""
+    pattern = small_scan(tmp_path / "scans", pan)
+    (tmp_path / "link.png").symlink_to(pattern.with_name("f_0001.png"))
+    output = tmp_path / name if name == "link.png" else pattern.parent / name
+    frames = {p.name: p.read_bytes() for p in pattern.parent.iterdir()}
+    args = [str(reference.parent) if a == "REFS" else a for a in command]
+    reference_args = ["--ref", reference] if not command else []
+    overwrite = [] if command[:1] == ["review"] else ["--overwrite"]  # the review page edits its file in place
+    code, err = run_cli(capsys, *args, pattern, "--fps", "24", *reference_args, flag, output, *overwrite, "--quiet")
+    assert_one_line_error(code, err, output, "input scan")
+    assert {p.name: p.read_bytes() for p in pattern.parent.iterdir()} == frames
+
+
 def test_frames_lost_after_the_check_are_not_passed_over(tmp_path, pan):
     """A frame emptied or removed between the check and the read: the decoder's count against the numbering names it."""
     pattern = small_scan(tmp_path / "scans", pan)

@@ -61,7 +61,7 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     if isinstance(source, FrameSequence) and not fps_given and not is_pattern(output):
         raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
     if not is_pattern(output):
-        return check_output(output, [] if isinstance(source, FrameSequence) else [source], overwrite)
+        return check_output(output, [source], overwrite)
     if output.parent.exists():
         raise OutputError(f"{output.parent}: already exists; an image sequence is written into a new folder: remove it or choose another")
     if not output.parent.parent.is_dir():
@@ -75,11 +75,14 @@ def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
     return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
 
 
-def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
-    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
+def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], overwrite: bool) -> Path:
+    """Refuse to write over an input (a file, or any frame a film scan's pattern numbers), into a missing folder, or
+    over an existing file without ``overwrite``."""
     output = Path(output)
     for path in inputs:
-        if output.resolve() == Path(path).resolve():
+        if isinstance(path, FrameSequence) and path.names_a_frame(output):
+            raise OutputError(f"{output}: would be a frame of the input scan {path}; choose another output")
+        if not isinstance(path, FrameSequence) and output.resolve() == Path(path).resolve():
             raise OutputError(f"{output}: output path is the input file; choose another output")
     if not output.parent.is_dir():
         raise OutputError(f"{output}: output folder {output.parent} does not exist")

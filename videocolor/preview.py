@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .analysis import Analysis, analyse
-from .checks import check_film
+from .checks import check_film, check_output
 from .config import Settings
 from .errors import InputError, OutputError
 from .frames import frames_to_lightness
@@ -132,9 +132,11 @@ def preview_sheet(
     """Analyse ``film`` and write its preview sheet (see :func:`write_preview_sheet`); returns the picture's path.
 
     ``film``: a video file, or a film scan (a pattern such as ``scans/f_%06d.dpx``, or its folder) at ``fps``
-    frames per second, or a ``FrameSequence`` (see ``checks.check_film``).
+    frames per second, or a ``FrameSequence`` (see ``checks.check_film``). ``output`` is replaced when it exists,
+    but never an input file (nor a frame of the scan).
     """
     film = check_film(film, fps)
+    check_output(output, [film], overwrite=True)
     settings = settings or Settings()
     use_device(settings)
     analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)

@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
     with interrupts_held():
-        from ..checks import check_output
+        from ..checks import check_film, check_output
         from ..errors import InputError
         from ..preview import parse_shots, preview_sheet
 
@@ -45,9 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.candidates < 0:
         raise InputError(f"--candidates must be 0 or more, got {args.candidates}")
     shots = parse_shots(args.shots) if args.shots else None
-    check_output(args.output, [args.input], args.overwrite)
+    film = check_film(args.input, args.fps)
+    check_output(args.output, [film], args.overwrite)
     settings = settings_from_args(args)
-    sheet = preview_sheet(args.input, args.output, fps=args.fps, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots,
+    sheet = preview_sheet(film, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots,
                           candidates=args.candidates, settings=settings)
     print(sheet)
     return 0

@@ -118,6 +118,17 @@ class FrameSequence:
         except av.FFmpegError as exc:
             raise InputError(f"{self.file(0)}: not an image FFmpeg can read ({exc.strerror or exc})") from None
 
+    def names_a_frame(self, path: str | Path) -> bool:
+        """Whether writing ``path`` would write a frame of this film: a file of its folder (directly or through a
+        link) that its pattern numbers, whatever the number (a new one would join the film at the next read)."""
+        prefix, width, suffix = _parts(self.pattern.name)
+        folder = self.pattern.parent.resolve()
+        for target in (Path(path).absolute(), Path(path).resolve()):
+            digits = _digits(target.name, prefix, suffix)
+            if digits is not None and _padded(digits, width) and target.parent.resolve() == folder:
+                return True
+        return False
+
     def absolute(self) -> FrameSequence:
         return FrameSequence(self.pattern.absolute(), self.start, self.count, self.rate)
 
@@ -194,20 +205,13 @@ def _numbers(pattern: Path) -> list[int]:
     ``InputError`` when the folder also numbers files of the same name with another padding (``f_1.png`` beside
     ``f_%04d.png``'s ``f_0004.png``): which of them make the film would be a guess.
     """
-    spec = _PATTERN.search(pattern.name)
-    width = int(spec.group(1) or "0")
-    prefix, suffix = pattern.name[: spec.start()], pattern.name[spec.end() :]
+    prefix, width, suffix = _parts(pattern.name)
     numbers, others = [], []
     for entry in os.scandir(pattern.parent):
-        name = entry.name
-        if not (name.startswith(prefix) and name.endswith(suffix)) or len(name) <= len(prefix) + len(suffix):
-            continue
-        digits = name[len(prefix) : len(name) - len(suffix)]
-        if not (digits.isdigit() and digits.isascii()):
-            continue
-        if len(digits) == width or (len(digits) > width and (digits == "0" or digits[0] != "0")):
+        digits = _digits(entry.name, prefix, suffix)
+        if digits is not None and _padded(digits, width):
             numbers.append(int(digits))
-        else:
+        elif digits is not None:
             others.append(digits)
     if numbers and others:
         other = min(others, key=lambda digits: (len(digits), digits))
@@ -216,6 +220,26 @@ def _numbers(pattern: Path) -> list[int]:
             f"{prefix}{other}{suffix} and {numbered(pattern, min(numbers)).name}); rename them to one padding"
         )
     return sorted(numbers)
+
+
+def _parts(name: str) -> tuple[str, int, str]:
+    """A pattern's file name as (what comes before the number, its width, what comes after): ``f_%04d.png`` ->
+    ``("f_", 4, ".png")``; width 0 for ``%d``."""
+    spec = _PATTERN.search(name)
+    return name[: spec.start()], int(spec.group(1) or "0"), name[spec.end() :]
+
+
+def _digits(name: str, prefix: str, suffix: str) -> str | None:
+    """The frame number's digits of a file ``name`` numbered between ``prefix`` and ``suffix``, else ``None``."""
+    if not (name.startswith(prefix) and name.endswith(suffix)) or len(name) <= len(prefix) + len(suffix):
+        return None
+    digits = name[len(prefix) : len(name) - len(suffix)]
+    return digits if digits.isdigit() and digits.isascii() else None
+
+
+def _padded(digits: str, width: int) -> bool:
+    """Whether ``%0<width>d`` writes a number as ``digits`` (width 0: ``%d``)."""
+    return len(digits) == width or (len(digits) > width and (digits == "0" or digits[0] != "0"))
 
 
 def _padding(prefix: str, digits: str, suffix: str) -> str:

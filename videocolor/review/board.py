@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..analysis import analyse
-from ..checks import check_film
+from ..checks import check_film, check_output
 from ..config import Settings
 from ..io.images import is_image_file, read_rgb
 from ..io.sequence import FrameSequence
@@ -43,7 +43,8 @@ class Board:
     Args:
         film: the film: a video file, or a film scan (a ``FrameSequence`` from ``checks.check_film``, with its rate).
         ref_dir: the reference folder (every picture in it can be chosen).
-        overrides: the override file (created at the first choice when missing; an existing one must parse).
+        overrides: the override file (created at the first choice when missing; an existing one must parse; not the
+            film, nor a name the scan's pattern numbers).
         keyframes: optional keyframe folder with colored keyframes.
         settings: model settings for the previews.
         candidates: ranked candidates shown per shot.
@@ -60,7 +61,8 @@ class Board:
         candidates: int = 3,
     ) -> None:
         settings = settings or Settings()
-        self.film, self.ref_dir, self.overrides = check_film(film), Path(ref_dir), Path(overrides)
+        self.film, self.ref_dir = check_film(film), Path(ref_dir)
+        self.overrides = check_output(overrides, [self.film], overwrite=True)  # edited in place, never over the film
         use_device(settings)  # the thread policy before the analysis
         self.analysis = analyse(self.film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
