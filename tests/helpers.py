@@ -371,3 +371,24 @@ def write_fake_devc_zip(
             torch.save(state, buffer)
             zf.writestr(prefix + name, buffer.getvalue())
     return path
+
+
+def gray16(rgb: np.ndarray) -> np.ndarray:
+    """A frame's luma as 16-bit gray, rich in values no 8-bit source has (not multiples of 257)."""
+    return (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * 257 + np.linspace(0, 200, rgb.shape[1])).astype(np.uint16)
+
+
+def write_sequence(folder: Path, name: str, frames: list[np.ndarray], pix_fmt: str, start: int = 1) -> Path:
+    """Numbered gray images (``name`` a pattern such as ``f_%04d.png``) of ``frames`` in ``pix_fmt``, from ``start``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    codec = {".png": "png", ".tif": "tiff", ".dpx": "dpx", ".exr": "exr"}[Path(name).suffix]
+    with av.open(str(folder / name), "w", format="image2", options={"start_number": str(start)}) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        for i, rgb in enumerate(frames):
+            gray = np.repeat(gray16(rgb)[..., None], 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(gray, format="rgb48le").reformat(format=pix_fmt)
+            frame.pts = i
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return folder / name

@@ -6,6 +6,7 @@ way (and before a long render) whichever door it came in by.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from fractions import Fraction
@@ -30,13 +31,16 @@ def require_file(path: PathLike, kind: str) -> Path:
     return path
 
 
-def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> Source:
+def check_film(input: PathLike | FrameSequence, fps: str | float | Fraction | None = None) -> Source:
     """The film ``input`` names: a video file, or an image sequence at ``fps`` frames per second (a pattern such
     as ``scans/frame_%06d.dpx``, or a folder holding one such pattern; see ``io.sequence.find_sequence``).
 
     ``fps`` is refused for a video file: a film keeps its own frame rate. A sequence without ``fps`` is timed at
-    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not).
+    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not). A ``FrameSequence`` (one
+    this function returned) is the film itself, at ``fps`` when given.
     """
+    if isinstance(input, FrameSequence):
+        return input if fps is None else dataclasses.replace(input, rate=parse_rate(fps))
     path = Path(input)
     if path.is_dir() or (is_pattern(path) and not path.is_file()):
         sequence = find_sequence(path, parse_rate(fps) if fps is not None else None)
@@ -57,7 +61,7 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     if isinstance(source, FrameSequence) and not fps_given and not is_pattern(output):
         raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
     if not is_pattern(output):
-        return check_output(output, [] if isinstance(source, FrameSequence) else [source], overwrite)
+        return check_output(output, [source], overwrite)
     if output.parent.exists():
         raise OutputError(f"{output.parent}: already exists; an image sequence is written into a new folder: remove it or choose another")
     if not output.parent.parent.is_dir():
@@ -71,11 +75,14 @@ def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
     return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
 
 
-def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
-    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
+def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], overwrite: bool) -> Path:
+    """Refuse to write over an input (a file, or any frame a film scan's pattern numbers), into a missing folder, or
+    over an existing file without ``overwrite``."""
     output = Path(output)
     for path in inputs:
-        if output.resolve() == Path(path).resolve():
+        if isinstance(path, FrameSequence) and path.names_a_frame(output):
+            raise OutputError(f"{output}: would be a frame of the input scan {path}; choose another output")
+        if not isinstance(path, FrameSequence) and output.resolve() == Path(path).resolve():
             raise OutputError(f"{output}: output path is the input file; choose another output")
     if not output.parent.is_dir():
         raise OutputError(f"{output}: output folder {output.parent} does not exist")
