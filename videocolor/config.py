@@ -151,7 +151,7 @@ class Settings:
 def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
     """The text and parsed content of a TOML file; one-line ``InputError`` naming it (``kind``) otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows editors write, is not part of the TOML
         return text, tomllib.loads(text)
     except FileNotFoundError:
         raise InputError(f"{path}: {kind} not found") from None

@@ -33,7 +33,7 @@ def expand_inputs(inputs: Sequence[str | Path] = (), list_file: str | Path | Non
     paths: list[Path] = []
     if list_file is not None:
         try:
-            lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(list_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no part of the first path
         except OSError as exc:
             raise InputError(f"{list_file}: cannot read the list of films ({exc.strerror})") from None
         base = Path(list_file).parent
