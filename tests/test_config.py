@@ -77,6 +77,14 @@ def test_settings_round_trip_through_a_dict():
         (V + "temporal = 'fast'", "temporal must be one of off, dis, raft"),
         (V + "refs_per_shot = 6", "refs_per_shot must be in [0, 5]"),
         (V + "preset = 3", "preset must be a string"),
+        (V + "preset = 'fastest'", "setting preset 'fastest' must be auto or an x264 speed preset with codec auto"),
+        (V + "preset = 'p4'", "setting preset 'p4' must be auto or an x264 speed preset"),
+        (V + "codec = 'libx264'\npreset = 'p4'", "setting preset 'p4' is not a preset of libx264; choose one of ultrafast,"),
+        (V + "codec = 'libx265'\npreset = 'Slow'", "setting preset 'Slow' is not a preset of libx265"),
+        (V + "codec = 'ffv1'\npix_fmt = 'yuv444p'\npreset = 'slow'", "setting preset 'slow': encoder ffv1 has no speed presets"),
+        (V + "codec = 'mpeg4'\npreset = 'medium'", "setting preset 'medium': encoder mpeg4 has no speed presets"),
+        (V + "codec = 'libvpx-vp9'\npreset = 'p4'", "setting preset 'p4' is not a preset of libvpx-vp9"),
+        (V + "codec = 'h264_nvenc'\npreset = 'p9'", "setting preset 'p9' is not a preset of h264_nvenc"),
         ("[videocolor.exemplar]\nwork_size = 10", "exemplar.work_size must be at least 32"),
         ("[videocolor.exemplar]\nwork_size = 256.5", "exemplar.work_size must be an integer"),
         ("[videocolor.exemplar]\nmatch_stride = 3", "exemplar.match_stride must be one of 0, 2, 4, 8, 16"),
@@ -180,6 +188,20 @@ def test_a_utf8_bom_is_accepted_in_every_user_file(tmp_path, kind):
     else:
         (tmp_path / "films.txt").write_bytes(bom + b"a.mp4\n# note\nb.mp4\n")
         assert expand_inputs(list_file=tmp_path / "films.txt") == [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+
+
+@pytest.mark.parametrize(
+    "codec, preset, options",
+    [("libx264", "slow", {"preset": "slow"}), ("libx265", "auto", {"preset": "medium"}), ("h264_nvenc", "p2", {"preset": "p2"}),
+     ("h264_nvenc", "veryslow", {"preset": "p7"}), ("libvpx-vp9", "ultrafast", {"deadline": "realtime", "cpu-used": "8"}),
+     ("libvpx-vp9", "auto", {"deadline": "good", "cpu-used": "2"}), ("ffv1", "auto", {}), ("mpeg4", "auto", {"flags": "+qscale"})],
+)
+def test_a_preset_the_encoder_has_reaches_it(codec, preset, options):
+    from videocolor.io.encoders import EncodeSettings, encoder_options
+
+    settings = Settings(codec=codec, preset=preset, pix_fmt="yuv444p" if codec == "ffv1" else "yuv420p")
+    given = encoder_options(EncodeSettings(settings.codec, settings.crf, settings.preset, settings.pix_fmt))
+    assert options.items() <= given.items()
 
 
 def test_missing_config(tmp_path):
