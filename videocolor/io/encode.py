@@ -189,7 +189,8 @@ def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, s
 def _cannot_hold(output: Path, codec: str, exc: Exception) -> str:
     suffix = output.suffix.lower() or "raw"
     auto = AUTO_CODECS.get(suffix, ("libx264",))[0]
-    return f"{output}: a {suffix} file cannot hold {codec} video ({exc}); set codec = \"auto\" ({auto} for {suffix}) or write a .mkv"
+    advice = f"set codec = \"auto\" ({auto} for {suffix}) or write a .mkv" if auto != codec else "write a .mkv, .mp4 or .mov"
+    return f"{output}: a {suffix} file cannot hold {codec} video ({exc}); {advice}"
 
 
 def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.ndarray, pts: int) -> list[av.Packet]:
