@@ -3,9 +3,10 @@
 ``codec = "auto"`` lets the output container choose (``AUTO_CODECS``): H.264 for MP4, MOV, Matroska and the rest
 (NVENC on a GPU whose driver FFmpeg can use), VP9 for WebM, MPEG-4 Part 2 for AVI. AVI stores decode times only,
 so its video is written without B-frames whatever the codec (``DECODE_ORDER_ONLY``): frames that an encoder
-reorders would come back out of order. Measured with PyAV and Debian's ffprobe 5.1: MPEG-4 Part 2 in AVI reads
-back at its exact times in both, while H.264 in AVI (even without B-frames) comes back from FFmpeg's AVI demuxer
-one frame late; VP9 in WebM reads back exactly.
+reorders would come back out of order. Measured with PyAV 18 and Debian's ffprobe 5.1: MPEG-4 Part 2 in AVI reads
+back at its exact times in both; H.264 in AVI, even without B-frames, has no frame pts in ffprobe and comes out of
+PyAV's demuxer one frame late (pts 1, 2, ... for 0, 1, ...), so it is only the fallback for formats MPEG-4 lacks;
+VP9 in WebM reads back exactly (at Matroska's 1 ms clock).
 """
 
 from __future__ import annotations
