@@ -280,6 +280,18 @@ def test_odd_time_base_pts_come_out_exact(astronaut, color_ref, tmp_path, suffix
     assert other_player(out)["errors"] == ""
 
 
+def test_avi_of_a_90khz_capture_counts_frames(astronaut, color_ref, tmp_path):
+    """MPEG-4 Part 2's clock takes at most 1/65535 (avcodec_open2 refused 1/90000): AVI, which counts frames anyway,
+    then gets the frame rate's clock, and every frame reads back in order in both players."""
+    src, _ = odd_clock_film(tmp_path / "capture.nut", synth.pan(astronaut, 10, SIZE))
+    out = tmp_path / "capture.avi"
+    videocolor.colorize_video(src, out, ref=color_ref, settings=FAST)
+    found = other_player(out)
+    assert found["errors"] == "" and (found["video"], found["frames"]) == ("mpeg4", 10)
+    times = frame_pts(out)
+    assert len(times) == 10 and all(b > a for a, b in zip(times, times[1:]))
+
+
 def test_segments_hold_the_source_pts(astronaut, tmp_path):
     """The per-segment NUT files themselves carry the source's exact pts, not shifted by the encoder's delay."""
     from videocolor.io.decode import VideoSource
