@@ -240,6 +240,15 @@ def test_every_output_kind_plays_in_another_player(pan_clip, color_ref, tmp_path
     assert not list(tmp_path.glob(".*"))
 
 
+@pytest.mark.parametrize("name", ["f_%04d.png", "f_%04d.tif", "f_%04d.dpx"])
+def test_image_sequence_outputs_play_in_another_player(pan_clip, color_ref, tmp_path, name):
+    """An image sequence output is read by FFmpeg's own image2 demuxer too: no error, every frame."""
+    out = tmp_path / "frames" / name
+    videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
+    found = other_player(out)
+    assert found["errors"] == "" and found["frames"] == 12 and found["audio"] is None
+
+
 @pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
 def test_avi_reads_back_in_order_with_an_explicit_codec(astronaut, color_ref, tmp_path, codec):
     """AVI keeps decode order only: B-frames are turned off whatever the encoder (x264 uses them at its default
