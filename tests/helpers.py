@@ -8,7 +8,10 @@ pyproject's pytest section), never from another test module.
 from __future__ import annotations
 
 import io
+import json
 import math
+import shutil
+import subprocess
 import zipfile
 from collections.abc import Callable
 from fractions import Fraction
@@ -17,6 +20,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 import skimage.data
 import synth
 import torch
@@ -392,3 +396,27 @@ def write_sequence(folder: Path, name: str, frames: list[np.ndarray], pix_fmt: s
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return folder / name
+
+
+def other_player(path: Path) -> dict[str, object]:
+    """What Debian's FFmpeg tools (not PyAV) find in ``path``: ``errors`` (``ffmpeg -v error`` decoding it all),
+    ``video`` and ``audio`` (codec names), ``frames`` (video frames decoded by ffprobe), ``audio_seconds`` (from the
+    first audio packet's start to the last one's end). Tests that use it skip when ``ffprobe`` is absent."""
+    if not shutil.which("ffprobe") or not shutil.which("ffmpeg"):
+        pytest.skip("Debian's ffmpeg/ffprobe are not installed")
+    errors = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True).stderr
+    probe = json.loads(subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_packets", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True).stdout)
+    streams = {s["index"]: s for s in probe["streams"]}
+    video = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    audio = next((s for s in probe["streams"] if s["codec_type"] == "audio"), None)
+    spans = [(float(p["pts_time"]), float(p["pts_time"]) + float(p.get("duration_time", 0))) for p in probe["packets"]
+             if streams[p["stream_index"]]["codec_type"] == "audio" and "pts_time" in p]
+    return {
+        "errors": errors.strip(),
+        "video": video["codec_name"],
+        "audio": audio["codec_name"] if audio else None,
+        "frames": int(video["nb_read_frames"]),
+        "audio_seconds": max(e for _, e in spans) - min(s for s, _ in spans) if spans else 0.0,
+    }

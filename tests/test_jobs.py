@@ -64,6 +64,30 @@ def test_batch_three_films_and_a_corrupt_one(films, ref_dir, fast_config, tmp_pa
     assert "films done 3, films failed 1" in capsys.readouterr().out
 
 
+def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path):
+    """AVI, MPEG-PS and raw H.264 films: the batch named their outputs with its own code (``.mpg``, ``.h264``) and
+    then refused them ("use .mkv or .mp4"); it now gets ``checks.default_output``'s names, and every film is done."""
+    import synth
+    from helpers import SIZE, other_player
+
+    from videocolor.checks import default_output
+    from videocolor.jobs.work import encode_settings
+
+    clip = synth.pan(astronaut, 6, SIZE)
+    sources = [synth.write_clip(tmp_path / "reel.avi", clip),  # AVI with AAC: written back as AVI
+               synth.write_clip(tmp_path / "news.mpg", clip, codec="mpeg2video", audio_seconds=0),
+               synth.write_clip(tmp_path / "camera.h264", clip, audio_seconds=0)]
+    settings = Settings(temporal="off", device="cpu", quiet=True)
+    report = run_batch(sources, out_dir=tmp_path / "out", ref=color_ref, settings=settings)
+    assert not report.failed
+    outputs = sorted(Path(f.output).name for f in report.films)
+    assert outputs == sorted(default_output(s, encode_settings(settings)).name for s in sources)
+    assert outputs == ["camera_color.mkv", "news_color.mkv", "reel_color.avi"]
+    for name in outputs:
+        found = other_player(tmp_path / "out" / name)
+        assert found["errors"] == "" and found["frames"] == 6
+
+
 @pytest.fixture(scope="module")
 def long_film(tmp_path_factory) -> Path:
     """Six 2-second pans at 5 fps: several shot segments (the detector may join short shots)."""

@@ -13,22 +13,15 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, OutputError
+from .io.encode import read_back_problem
+from .io.encoders import EncodeSettings
+from .io.files import require_file
 from .io.images import load_reference, reference_files
 from .io.sequence import DEFAULT_RATE, FrameSequence, Source, find_sequence, is_pattern, parse_rate
 
 PathLike = str | Path
 
 log = logging.getLogger("videocolor")
-
-
-def require_file(path: PathLike, kind: str) -> Path:
-    """``path`` as a ``Path`` if it is an existing file, else an ``InputError`` naming it (``kind``: "a video")."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not {kind}")
-    return path
 
 
 def check_film(input: PathLike | FrameSequence, fps: str | float | Fraction | None = None) -> Source:
@@ -69,10 +62,24 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     return output
 
 
-def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
-    """``<input stem>_color<input ext>`` beside the input."""
-    path = Path(input_path)
-    return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
+def default_output(source: Source | PathLike, encode: EncodeSettings | None = None, folder: PathLike | None = None) -> Path:
+    """The default output of ``source``, the one naming rule of single runs, batches, images and sequences.
+
+    A file gives ``<stem>_color<ext>`` and an image sequence ``<folder>_color/<same file pattern>``
+    (``scans/f_%04d.dpx`` -> ``scans_color/f_%04d.dpx``), beside the source or in ``folder`` (a batch's out dir).
+    A film (``encode`` given: the video encoding its output gets) is written as ``.mkv`` instead when its own
+    container would not read back (``io.encode.read_back_problem``: raw ``.h264``, H.264 in ``.mpg``, ...), which
+    Matroska does for every encoder FFmpeg has.
+    """
+    if isinstance(source, FrameSequence):
+        scans = source.pattern.parent.absolute()
+        return (Path(folder) if folder is not None else scans.parent) / f"{scans.name}_color" / source.pattern.name
+    path = Path(source)
+    suffix = path.suffix
+    if encode is not None and (not suffix or read_back_problem(suffix.lower(), encode)):
+        log.info("%s: writing the colorized film as .mkv (a %s file would not read back)", path, suffix or "raw")
+        suffix = ".mkv"
+    return (Path(folder) if folder is not None else path.parent) / f"{path.stem}_color{suffix}"
 
 
 def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], overwrite: bool) -> Path:
@@ -97,7 +104,7 @@ def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: 
     """The output file of each input image: ``output`` itself (one input), inside ``output`` (an existing folder),
     or ``default_output`` beside each input; every input must exist and no two may share an output."""
     if output is not None and Path(output).is_dir():
-        targets = [Path(output) / f"{p.stem}_color{p.suffix}" for p in inputs]
+        targets = [default_output(p, folder=output) for p in inputs]
     elif output is not None:
         if len(inputs) > 1:
             raise OutputError(f"{output}: several inputs need an existing output folder, not a file name")

@@ -200,7 +200,7 @@ def read_index(folder: str | Path, shots: Sequence[Shot], size: tuple[int, int])
     if not path.is_file():
         raise InputError(f"{path}: not found; export the keyframes with videocolor shots FILM --export-keyframes {folder}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # with or without a BOM
         film = data["film"] if isinstance(data, dict) else None
         entries = [KeyframeEntry(**item) for item in (data["shots"] if isinstance(data, dict) else data)]
         marks = [e.print() for e in entries]

@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..checks import require_file
 from ..errors import InputError
+from .files import require_file
 from .sequence import FrameSequence, Source
 from .timeline import Clock
 

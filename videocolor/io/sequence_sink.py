@@ -17,15 +17,9 @@ import numpy as np
 
 from ..errors import OutputError
 from .decode import VideoInfo, pix_fmt_bits
-from .sequence import FrameSequence, ffmpeg_pattern, numbered
+from .sequence import ffmpeg_pattern, numbered
 
 ENCODERS = {".dpx": "dpx", ".exr": "exr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
-
-
-def default_sequence_output(sequence: FrameSequence) -> Path:
-    """``<folder>_color/<same file pattern>`` beside the sequence's folder (``scans/f_%04d.dpx`` -> ``scans_color/f_%04d.dpx``)."""
-    folder = sequence.pattern.parent.absolute()
-    return folder.with_name(f"{folder.name}_color") / sequence.pattern.name
 
 
 def output_pix_fmt(pattern: Path, info: VideoInfo) -> str:
