@@ -59,11 +59,11 @@ def make_ref(path: Path) -> Path:
 
 def film_frame(film: Path, path: Path) -> Path:
     """The middle frame of a color film, as the reference of its row."""
-    import av
     import cv2
 
-    with av.open(str(film)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    from videocolor.evaluation import read_frames
+
+    frames = read_frames(film)[0]
     cv2.imwrite(str(path), cv2.cvtColor(frames[len(frames) // 2], cv2.COLOR_RGB2BGR))
     return path
 
@@ -180,7 +180,7 @@ def run_task(task: dict, env: dict | None = None) -> dict:
 def devc_memory(work: Path, ref: Path, device: str) -> dict:
     """Render a short 1920x1080 clip with --model devc on release-shaped random weights; peak memory."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from devc_fixtures import write_fake_devc_zip
+    from helpers import write_fake_devc_zip
 
     from videocolor import weights
 

@@ -33,7 +33,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import synth
@@ -52,12 +51,6 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CLIPS = (("pan", "astronaut"), ("zoom", "coffee"), ("pan", "china"), ("zoom", "chelsea"))
 POLICIES = ("in-shot", "other-shot")
 COLUMNS = ("PSNR", "SSIM", "warp err x1e3", "CDC x1e3", "colorfulness")
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    """All frames of a video as uint8 ``(T, H, W, 3)``."""
-    with av.open(str(path)) as container:
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
 def make_reference(policy: str, photo: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -86,7 +79,7 @@ def baseline(colorize: Callable[[torch.Tensor], torch.Tensor], film: np.ndarray)
 def ours(film_path: Path, reference_path: Path, temporal: str, folder: Path) -> np.ndarray:
     output = folder / f"ours_{temporal}.mp4"
     colorize_video(film_path, output, ref=reference_path, settings=Settings(temporal=temporal, quiet=True), overwrite=True)
-    return read_rgb(output)
+    return evaluation.read_frames(output)[0]
 
 
 def evaluate(frames: int, size: tuple[int, int], folder: Path) -> dict[tuple[str, str], list[tuple[float, ...]]]:
@@ -96,8 +89,8 @@ def evaluate(frames: int, size: tuple[int, int], folder: Path) -> dict[tuple[str
         photo = synth.load_photo(name)
         clip = synth.pan(photo, frames, size) if kind == "pan" else synth.zoom(photo, frames, size)
         film_path = synth.write_clip(folder / "film.mp4", clip, audio_seconds=0)
-        truth = read_rgb(synth.write_clip(folder / "truth.mp4", clip, gray=False, audio_seconds=0))
-        film = read_rgb(film_path)
+        truth = evaluation.read_frames(synth.write_clip(folder / "truth.mp4", clip, gray=False, audio_seconds=0))[0]
+        film = evaluation.read_frames(film_path)[0]
         results.setdefault(("-", "truth"), []).append(score(truth, truth))
         results.setdefault(("-", "gray"), []).append(score(baseline(gray, film), truth))
         for policy in POLICIES:

@@ -6,6 +6,13 @@ would. Two renders are scored against the truth (RGB PSNR): ``--keyframes`` (pro
 keyframe), and the baseline: each shot rendered with its keyframe picture as an ordinary reference (what
 ``--ref keyframe`` per shot gives), through an override file. Prints PSNR at every keyframe and over the
 whole film. Usage: ``python scripts/evaluate_keyframes.py /path/to/street_bikes.mp4``.
+
+With ``--prints EVAL_DIR`` (the real-footage set: ``pairs/`` and ``video/``) it measures instead how well
+colored keyframes match their frame's lightness print (``lightness_print.print_match``), the numbers behind
+``keyframes.MIN_MATCH``: each real pair's target and each shot's keyframe of each film (from the gray film's
+analysis) colored and re-lit 25 ways, against wrong pictures (other shots' keyframes of the film, also
+re-colored and re-lit: swapped keyframes; other films' frames; a stereo view of the same scene; the same shot
+1, 5 and 25 frames away).
 """
 
 from __future__ import annotations
@@ -14,35 +21,32 @@ import argparse
 import json
 import shutil
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import synth
+import torch
 
 from videocolor import Settings, colorize_video, metrics
 from videocolor.analysis import analyse
-from videocolor.keyframes import INDEX_NAME, export_keyframes
-
-
-def read_rgb(path: Path) -> tuple[np.ndarray, Fraction]:
-    """All frames of a video as uint8 ``(T, H, W, 3)`` and its frame rate."""
-    with av.open(str(path)) as container:
-        rate = Fraction(container.streams.video[0].average_rate)
-        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]), rate
+from videocolor.baselines import luminance_transfer
+from videocolor.color import lab_to_rgb
+from videocolor.evaluation import read_frames
+from videocolor.frames import lightness_u8
+from videocolor.keyframes import INDEX_NAME, MIN_MATCH, export_keyframes
+from videocolor.lightness_print import lightness_print, print_match
 
 
 def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, list[dict]]:
     """Truth frames, the gray film, the keyframe folder (true colors), the baseline's override file, and the keyframe list."""
-    truth, rate = read_rgb(film)
+    truth, rate = read_frames(film)
     gray = synth.write_clip(folder / "gray.mp4", truth, fps=rate, gray=True, audio_seconds=0)
     keys, refs = folder / "keys", folder / "refs"
     found = analyse(gray, quiet=True)
     export_keyframes(gray, keys, found.shots, found.keyframes)
     refs.mkdir()
-    entries = json.loads((keys / INDEX_NAME).read_text())
+    entries = json.loads((keys / INDEX_NAME).read_text())["shots"]
     lines = []
     for entry in entries:
         bgr = cv2.cvtColor(truth[entry["frame"]], cv2.COLOR_RGB2BGR)
@@ -54,10 +58,99 @@ def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, lis
     return truth, gray, keys, overrides, entries
 
 
+def hue(rgb: np.ndarray, degrees: float = 0, saturation: float = 1.0) -> np.ndarray:
+    """RGB uint8 with its HSV hue turned and saturation scaled (lightness changes with them, as in a paint tool)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + degrees * 256 / 360) % 256
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
+
+
+def tone(rgb: np.ndarray, gain: float = 1.0, bias: float = 0.0, gamma: float = 1.0, vignette: float = 0.0) -> np.ndarray:
+    """A global re-lighting of RGB uint8: contrast ``gain``, brightness ``bias``, ``gamma``, a radial vignette."""
+    x = np.clip(rgb.astype(np.float32) / 255 * gain + bias, 0, 1) ** gamma
+    h, w = x.shape[:2]
+    yy, xx = np.mgrid[-1 : 1 : h * 1j, -1 : 1 : w * 1j]
+    return np.clip(x * (1 - vignette * (xx**2 + yy**2) / 2)[..., None] * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def colorings(truth: np.ndarray, other: np.ndarray):
+    """``(name, RGB uint8)``: 25 ways a colorist may color and re-light the frame whose true colors are ``truth``."""
+    yield "true colors", truth
+    for degrees in (60, 120, 180):
+        yield f"hue {degrees}", hue(truth, degrees)
+    for saturation in (0.3, 2.0):
+        yield f"saturation x{saturation}", hue(truth, 0, saturation)
+    lightness = torch.from_numpy(lightness_u8(truth))[None, None]
+    ab = luminance_transfer(lightness, torch.from_numpy(other).permute(2, 0, 1).float() / 255)
+    yield "luminance transfer", (lab_to_rgb(torch.cat((lightness, ab), 1))[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    field = cv2.resize(np.random.default_rng(1).uniform(0.4, 1.0, (3, 4, 3)).astype(np.float32), truth.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    yield "painted tints", np.clip(lightness[0, 0].numpy()[..., None] / 100 * field * 255 / field.mean(), 0, 255).astype(np.uint8)
+    small = cv2.resize(truth, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    yield "JPEG q60 half size", cv2.imdecode(cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 60])[1], cv2.IMREAD_COLOR)
+    relight = {"brightness +0.15": {"bias": 0.15}, "brightness -0.15": {"bias": -0.15}, "contrast x0.6": {"gain": 0.6, "bias": 0.2},
+               "contrast x1.5": {"gain": 1.5, "bias": -0.25}, "gamma 0.5": {"gamma": 0.5}, "gamma 2": {"gamma": 2.0},
+               "vignette 0.3": {"vignette": 0.3}, "vignette 0.5": {"vignette": 0.5}}
+    for name, change in relight.items():
+        yield name, tone(truth, **change)
+        yield f"{name}, hue 120", tone(hue(truth, 120), **change)
+
+
+def measure_prints(folder: Path) -> None:
+    """Print the distributions of ``print_match`` for right and wrong keyframes on the real-footage set ``folder``."""
+    def score(frame: np.ndarray, picture: np.ndarray) -> float:  # a picture of another shape is stretched to the frame's
+        return print_match(lightness_print(lightness_u8(frame)), lightness_u8(np.ascontiguousarray(picture)))
+
+    load = lambda p: cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)  # noqa: E731
+    targets = {p.name.split("_target")[0]: p for p in sorted((folder / "pairs").glob("*_target.*"))}
+    pairs = {name: (load(p), load(p.with_name(p.name.replace("_target", "_ref")))) for name, p in targets.items()}
+    films = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in sorted((folder / "video").glob("*.mp4")):
+            truth, rate = read_frames(path)
+            gray = synth.write_clip(Path(tmp) / path.name, truth, fps=rate, gray=True, audio_seconds=0)
+            found = analyse(gray, quiet=True)
+            films[path.stem] = (truth, read_frames(gray)[0], [found.keyframes[s.index][len(found.keyframes[s.index]) // 2] for s in found.shots])
+    right: dict[str, list[float]] = {}
+    wrong: dict[str, list[float]] = {}
+    names = sorted(pairs)
+    frames = [(f"pair {n}", pairs[n][0], pairs[n][0], pairs[names[(i + 1) % len(names)]][0]) for i, n in enumerate(names)]
+    for film, (truth, gray, keys) in films.items():
+        frames += [(f"{film} shot {s}", gray[k], truth[k], truth[keys[(s + 1) % len(keys)]]) for s, k in enumerate(keys)]
+    for name, frame, truth, other in frames:
+        for kind, picture in colorings(truth, other):
+            right.setdefault(kind, []).append(score(frame, picture))
+        for other_name, _, other_truth, _ in frames:
+            same_film = name.split(" shot ")[0] == other_name.split(" shot ")[0] and " shot " in name
+            if other_name != name and not (name.startswith("pair fruit") and other_name.startswith("pair fruit")):
+                kinds = [("true colors", other_truth), ("hue 120", hue(other_truth, 120)), ("gamma 0.5", tone(other_truth, gamma=0.5))]
+                for _, picture in kinds if same_film else kinds[:1]:
+                    wrong.setdefault("another shot of the film" if same_film else "another film's frame", []).append(score(frame, picture))
+        if name.startswith("pair "):
+            wrong.setdefault("a stereo view of the same scene (for scale)", []).append(score(frame, pairs[name[5:]][1]))
+    for truth, gray, keys in films.values():
+        for k in keys:
+            for step in (1, 5, 25):
+                if k + step < len(truth):
+                    wrong.setdefault(f"the same shot {step} frames away (for scale)", []).append(score(gray[k], truth[k + step]))
+    print(f"print_match of a colored keyframe against its frame's print; threshold MIN_MATCH = {MIN_MATCH}\n")
+    print("| keyframe | cases | min | 1st pct | median | max |\n|---|---:|---:|---:|---:|---:|")
+    every = [v for values in right.values() for v in values]
+    for name, values in [*right.items(), ("all colorings", every), *wrong.items()]:
+        v = np.array(values)
+        print(f"| {name} | {len(v)} | {v.min():.2f} | {np.percentile(v, 1):.2f} | {np.median(v):.2f} | {v.max():.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("film", type=Path, help="a real color film with several shots")
+    parser.add_argument("film", type=Path, nargs="?", help="a real color film with several shots")
+    parser.add_argument("--prints", type=Path, metavar="EVAL_DIR", help="measure keyframe lightness matches on the real-footage set")
     args = parser.parse_args()
+    if args.prints is not None:
+        measure_prints(args.prints)
+        return
+    if args.film is None:
+        parser.error("give a film, or --prints EVAL_DIR")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         truth, gray, keys, overrides, entries = prepare(args.film, folder)
@@ -66,7 +159,7 @@ def main() -> None:
         colorize_video(gray, ours, keyframes=keys, settings=settings)
         base = folder / "baseline.mp4"
         colorize_video(gray, base, ref_dir=folder / "refs", overrides=overrides, settings=settings)
-        results = {"keyframes": read_rgb(ours)[0], "--ref keyframe per shot": read_rgb(base)[0]}
+        results = {"keyframes": read_frames(ours)[0], "--ref keyframe per shot": read_frames(base)[0]}
     print(f"{args.film.name}: {len(truth)} frames, {len(entries)} shots; RGB PSNR dB against the true colors\n")
     print("| method | " + " | ".join(f"key {e['index']} (frame {e['frame']})" for e in entries) + " | min at keys | whole film |")
     print("|---|" + "---:|" * (len(entries) + 2))

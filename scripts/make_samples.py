@@ -1,10 +1,10 @@
 """Make the shipped samples from public-domain photos bundled with scikit-image and scikit-learn.
 
-    python scripts/make_samples.py          # writes samples/newsreel.mp4, samples/refs/*.jpg, samples/before_after.jpg
+    python scripts/make_samples.py          # writes samples/newsreel.mp4, samples/refs/*.jpg, docs/images/before_after.jpg
 
 ``newsreel.mp4`` is a 4-second grayscale film of two shots (a pan over the astronaut, a cut, a zoom into a
 cup of coffee) with a stereo audio track; ``refs/`` holds a color view of each scene plus two distractors.
-``before_after.jpg`` is made by videocolor itself from the film, for the README.
+``before_after.jpg`` is made by videocolor itself from the film, for the README and the docs' front page.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def main() -> None:
     film, refs = SAMPLES / "newsreel.mp4", SAMPLES / "refs"
     make_film(film)
     make_refs(refs)
-    make_before_after(film, refs, SAMPLES / "before_after.jpg")
-    for path in sorted(SAMPLES.rglob("*")):
+    make_before_after(film, refs, SAMPLES.parent / "docs" / "images" / "before_after.jpg")
+    for path in sorted([*SAMPLES.rglob("*"), SAMPLES.parent / "docs" / "images" / "before_after.jpg"]):
         if path.is_file() and ".videocolor-index" not in path.parts:
             print(f"{path.relative_to(SAMPLES.parent)}  {path.stat().st_size / 1024:.0f} KiB")
 

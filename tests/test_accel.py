@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import synth
 import torch
-from conftest import mirrored_reference
+from helpers import mirrored_reference
 
 from videocolor.accel import apply_process_policy, auto_batch_size, freeze_long_lived_objects, keep_freed_memory, torch_threads
 from videocolor.frames import frames_to_lightness
-from videocolor.io.encode import EncodeSettings, encoder_options, resolve_codec
+from videocolor.io.encoders import EncodeSettings, encoder_options, for_output
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer
 from videocolor.pipeline import work_lightness
@@ -99,11 +99,11 @@ def test_frozen_objects_leave_the_collectors_generations():
 
 
 def test_codec_auto_is_x264_on_the_cpu_and_nvenc_gets_constant_quality():
-    assert resolve_codec("auto", "cpu") == "libx264"
-    assert resolve_codec("libx265", "cuda") == "libx265"
+    assert for_output(EncodeSettings("auto"), ".mp4").codec == "libx264"
+    assert for_output(EncodeSettings("libx265", gpu=True), ".mkv").codec == "libx265"
     assert encoder_options(EncodeSettings("libx264", 20, "slow")) == {"crf": "20", "preset": "slow"}
     nvenc = encoder_options(EncodeSettings("h264_nvenc", 20, "slow"))
-    assert nvenc["cq"] == "20" and nvenc["preset"] == "p4"
+    assert nvenc["cq"] == "20" and nvenc["preset"] == "p5"  # x264's slow on NVENC's scale
     assert encoder_options(EncodeSettings("ffv1")) == {}
 
 

@@ -10,13 +10,15 @@ import av
 import numpy as np
 import pytest
 import synth
-from conftest import SIZE
+from helpers import SIZE
 
 import videocolor
 from videocolor import Settings
+from videocolor.checks import default_output
 from videocolor.errors import InputError, OutputError
 from videocolor.io.analysis_reader import AnalysisReader
-from videocolor.io.encode import EncodeSettings, read_back_problem, video_output
+from videocolor.io.encode import read_back_problem
+from videocolor.io.encoders import EncodeSettings
 
 FAST = Settings(temporal="off", preset="ultrafast", quiet=True)
 
@@ -137,13 +139,15 @@ def test_a_pipe_is_refused_at_once(color_ref, tmp_path):
 
 
 def test_outputs_are_written_only_in_containers_that_read_back(frames, color_ref, tmp_path):
-    x264 = EncodeSettings()
+    x264 = EncodeSettings("libx264")
     assert read_back_problem(".mpg", x264)  # H.264 in MPEG-PS: written, then no timestamps on reading
-    assert read_back_problem(".avi", x264)  # B-frames in AVI come back out of order
+    assert read_back_problem(".h264", EncodeSettings())  # raw H.264 has no timestamps at all
+    assert not read_back_problem(".avi", x264)  # AVI keeps decode order only: written without B-frames
     assert not read_back_problem(".mp4", x264) and not read_back_problem(".mkv", x264)
     src = write_video(tmp_path / "film.mpg", frames[:6], format="mpeg")
-    assert video_output(src, x264) == tmp_path / "film_color.mkv"
-    assert video_output(tmp_path / "film.mov", x264) == tmp_path / "film_color.mov"
+    assert default_output(src, EncodeSettings()) == tmp_path / "film_color.mkv"
+    assert default_output(tmp_path / "film.mov", EncodeSettings()) == tmp_path / "film_color.mov"
+    assert default_output(tmp_path / "film.avi", EncodeSettings()) == tmp_path / "film_color.avi"
     with pytest.raises(OutputError, match=r"out\.mpg: FFmpeg writes libx264 video into \.mpg files but"):
         videocolor.colorize_video(src, tmp_path / "out.mpg", ref=color_ref, settings=FAST)
     report = videocolor.colorize_video(src, ref=color_ref, settings=FAST)

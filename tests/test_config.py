@@ -77,11 +77,30 @@ def test_settings_round_trip_through_a_dict():
         (V + "temporal = 'fast'", "temporal must be one of off, dis, raft"),
         (V + "refs_per_shot = 6", "refs_per_shot must be in [0, 5]"),
         (V + "preset = 3", "preset must be a string"),
+        (V + "preset = 'fastest'", "setting preset 'fastest' must be auto or an x264 speed preset with codec auto"),
+        (V + "preset = 'p4'", "setting preset 'p4' must be auto or an x264 speed preset"),
+        (V + "codec = 'libx264'\npreset = 'p4'", "setting preset 'p4' is not a preset of libx264; choose one of ultrafast,"),
+        (V + "codec = 'libx265'\npreset = 'Slow'", "setting preset 'Slow' is not a preset of libx265"),
+        (V + "codec = 'ffv1'\npix_fmt = 'yuv444p'\npreset = 'slow'", "setting preset 'slow': encoder ffv1 has no speed presets"),
+        (V + "codec = 'mpeg4'\npreset = 'medium'", "setting preset 'medium': encoder mpeg4 has no speed presets"),
+        (V + "codec = 'libvpx-vp9'\npreset = 'p4'", "setting preset 'p4' is not a preset of libvpx-vp9"),
+        (V + "codec = 'h264_nvenc'\npreset = 'p9'", "setting preset 'p9' is not a preset of h264_nvenc"),
         ("[videocolor.exemplar]\nwork_size = 10", "exemplar.work_size must be at least 32"),
         ("[videocolor.exemplar]\nwork_size = 256.5", "exemplar.work_size must be an integer"),
         ("[videocolor.exemplar]\nmatch_stride = 3", "exemplar.match_stride must be one of 0, 2, 4, 8, 16"),
         ("[videocolor.exemplar]\nreference_stride = 12", "must be a multiple of exemplar.match_stride"),
-        ("[videocolor.exemplar]\ntemperature = 0", "exemplar.temperature must be in (0.0, 1.0]"),
+        ("[videocolor.exemplar]\ntemperature = 0", "exemplar.temperature must be in [1e-30, 1]"),
+        ("[videocolor.exemplar]\ntemperature = nan", "exemplar.temperature must be a finite number, got nan"),
+        ("[videocolor.exemplar]\ntemperature = -nan", "exemplar.temperature must be a finite number"),
+        ("[videocolor.exemplar]\ntemperature = inf", "exemplar.temperature must be a finite number, got inf"),
+        ("[videocolor.exemplar]\ntemperature = -inf", "exemplar.temperature must be a finite number"),
+        ("[videocolor.exemplar]\ntemperature = 1e-45", "exemplar.temperature must be in [1e-30, 1], got 1e-45"),
+        ("[videocolor.exemplar]\ntemperature = 5e-324", "exemplar.temperature must be in [1e-30, 1]"),
+        ("[videocolor.exemplar]\ntemperature = -0.02", "exemplar.temperature must be in [1e-30, 1]"),
+        ("[videocolor.exemplar]\ntemperature = 1.5", "exemplar.temperature must be in [1e-30, 1]"),
+        ("[videocolor.devc]\ntemperature = nan", "devc.temperature must be a finite number"),
+        ("[videocolor.devc]\ntemperature = 1e-40", "devc.temperature must be in [1e-30, 1]"),
+        ("[videocolor.devc]\ntemperature = -1e-10", "devc.temperature must be in [1e-30, 1]"),
         ("[videocolor.devc]\nsmoothing = 'yes'", "devc.smoothing must be true or false"),
         (V + "work_size = 320\n[videocolor.exemplar]\nwork_size = 256", "set both flat and in [videocolor.exemplar]"),
         ("[videocolor\n", "not valid TOML"),
@@ -109,6 +128,80 @@ def test_bad_flag_values_are_checked_too():
         Settings().replace(batch_size=-1)
     with pytest.raises(InputError, match="exemplar.work_size must be at least 32"):
         Settings().replace_section("exemplar", work_size=8)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e-45, 0.0, -1.0, 2.0])
+def test_float_settings_from_python_are_finite_and_in_range(value):
+    for name in ("exemplar", "devc"):
+        with pytest.raises(InputError, match=f"setting {name}.temperature must be"):
+            Settings().replace_section(name, temperature=value)
+
+
+def test_the_temperature_bounds_are_kept_by_the_model():
+    """At the lowest temperature allowed, the matching is still finite: a hard argmax, not the NaN (a white film) of 1e-45."""
+    import torch
+
+    from videocolor.models.devc import attend
+
+    theta, phi = (torch.nn.functional.normalize(torch.randn(16, n), dim=0) for n in (30, 20))
+    theta[:, 0] = phi[:, 0]  # a cosine of exactly 1: the largest logit there is
+    colors = torch.randn(2, 20)
+    lowest, _ = attend(theta, phi, colors, Settings().replace_section("devc", temperature=1e-30).section("devc").temperature)
+    assert torch.isfinite(lowest).all() and torch.allclose(lowest[:, 0], colors[:, 0])
+    assert torch.isnan(attend(theta, phi, colors, 1e-45)[0]).any()  # what the bound keeps out
+
+
+def test_flag_values_are_checked_and_named_by_their_flag(tmp_path, capsys):
+    for flags, message in [(["--batch-size", "-1"], "--batch-size -1: setting batch_size must be at least 0"),
+                           (["--work-size", "8"], "--work-size 8: setting exemplar.work_size must be at least 32"),
+                           (["--device", "gpu"], "--device gpu: setting device must be")]:
+        assert cli.main([str(tmp_path / "film.mp4"), "--ref", "x.png", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err
+
+
+@pytest.mark.parametrize("kind", ["config", "override", "keyframes", "list"])
+def test_a_utf8_bom_is_accepted_in_every_user_file(tmp_path, kind):
+    """Windows editors start UTF-8 files with a byte order mark: TOML and JSON parsers refuse it."""
+    import json
+    from fractions import Fraction
+
+    from videocolor.jobs.batch import expand_inputs
+    from videocolor.keyframes import INDEX_NAME, read_index
+    from videocolor.overrides import read_overrides
+    from videocolor.timecode import Timecode
+    from videocolor.types import Shot
+
+    bom = b"\xef\xbb\xbf"
+    shots = [Shot(0, 0, 9, Timecode(0, Fraction(1, 25)), Timecode(10, Fraction(1, 25)))]
+    if kind == "config":
+        (tmp_path / "my.toml").write_bytes(bom + b"[videocolor]\ncrf = 20\n[videocolor.exemplar]\ntemperature = 0.05\n")
+        settings = load_settings(tmp_path / "my.toml")
+        assert settings.crf == 20 and settings.section("exemplar").temperature == 0.05
+    elif kind == "override":
+        (tmp_path / "film.toml").write_bytes(bom + b"[[shot]]\nindex = 0\nskip = true\n")
+        assert read_overrides(tmp_path / "film.toml", shots) == {0: None}
+    elif kind == "keyframes":
+        entry = {"index": 0, "frame": 4, "pts": 4, "time": 0.16, "start_frame": 0, "end_frame": 9, "file": "shot_0000.png"}
+        (tmp_path / INDEX_NAME).write_bytes(bom + json.dumps([entry]).encode())
+        assert [e.frame for e in read_index(tmp_path, shots, (90, 160))] == [4]  # an older index (a list): read with a warning
+    else:
+        (tmp_path / "films.txt").write_bytes(bom + b"a.mp4\n# note\nb.mp4\n")
+        assert expand_inputs(list_file=tmp_path / "films.txt") == [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+
+
+@pytest.mark.parametrize(
+    "codec, preset, options",
+    [("libx264", "slow", {"preset": "slow"}), ("libx265", "auto", {"preset": "medium"}), ("h264_nvenc", "p2", {"preset": "p2"}),
+     ("h264_nvenc", "veryslow", {"preset": "p7"}), ("libvpx-vp9", "ultrafast", {"deadline": "realtime", "cpu-used": "8"}),
+     ("libvpx-vp9", "auto", {"deadline": "good", "cpu-used": "2"}), ("ffv1", "auto", {}), ("mpeg4", "auto", {"flags": "+qscale"})],
+)
+def test_a_preset_the_encoder_has_reaches_it(codec, preset, options):
+    from videocolor.io.encoders import EncodeSettings, encoder_options
+
+    settings = Settings(codec=codec, preset=preset, pix_fmt="yuv444p" if codec == "ffv1" else "yuv420p")
+    given = encoder_options(EncodeSettings(settings.codec, settings.crf, settings.preset, settings.pix_fmt))
+    assert options.items() <= given.items()
 
 
 def test_missing_config(tmp_path):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from devc_fixtures import COLORNET_PATH, FAKE_AB, OFFICIAL_PARAMS, TABLES, VGG19_CONV_PATH, WARPNET_PATH, write_fake_devc_zip
+from helpers import COLORNET_PATH, FAKE_AB, OFFICIAL_PARAMS, TABLES, VGG19_CONV_PATH, WARPNET_PATH, write_fake_devc_zip
 
 from videocolor import weights
 from videocolor.config import Settings

@@ -3,8 +3,7 @@
 import av
 import pytest
 import synth
-from devc_fixtures import FAKE_AB, write_fake_devc_zip
-from helpers import SIZE, frames_lab
+from helpers import FAKE_AB, SIZE, frames_lab, write_fake_devc_zip
 
 from videocolor import weights
 from videocolor.cli import main

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import synth
 import torch
-from conftest import save_image
+from helpers import save_image
 
 from videocolor import evaluation
 from videocolor.color import rgb_to_lightness

@@ -64,6 +64,30 @@ def test_batch_three_films_and_a_corrupt_one(films, ref_dir, fast_config, tmp_pa
     assert "films done 3, films failed 1" in capsys.readouterr().out
 
 
+def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path):
+    """AVI, MPEG-PS and raw H.264 films: the batch named their outputs with its own code (``.mpg``, ``.h264``) and
+    then refused them ("use .mkv or .mp4"); it now gets ``checks.default_output``'s names, and every film is done."""
+    import synth
+    from helpers import SIZE, other_player
+
+    from videocolor.checks import default_output
+    from videocolor.jobs.work import encode_settings
+
+    clip = synth.pan(astronaut, 6, SIZE)
+    sources = [synth.write_clip(tmp_path / "reel.avi", clip),  # AVI with AAC: written back as AVI
+               synth.write_clip(tmp_path / "news.mpg", clip, codec="mpeg2video", audio_seconds=0),
+               synth.write_clip(tmp_path / "camera.h264", clip, audio_seconds=0)]
+    settings = Settings(temporal="off", device="cpu", quiet=True)
+    report = run_batch(sources, out_dir=tmp_path / "out", ref=color_ref, settings=settings)
+    assert not report.failed
+    outputs = sorted(Path(f.output).name for f in report.films)
+    assert outputs == sorted(default_output(s, encode_settings(settings)).name for s in sources)
+    assert outputs == ["camera_color.mkv", "news_color.mkv", "reel_color.avi"]
+    for name in outputs:
+        found = other_player(tmp_path / "out" / name)
+        assert found["errors"] == "" and found["frames"] == 6
+
+
 @pytest.fixture(scope="module")
 def long_film(tmp_path_factory) -> Path:
     """Six 2-second pans at 5 fps: several shot segments (the detector may join short shots)."""
@@ -161,16 +185,40 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
     assert packets(out, "video") == packets(plain, "video")
 
 
+@pytest.fixture(scope="module")
+def longer_film(tmp_path_factory) -> Path:
+    """12 shots of 2 s (at 5 fps): enough segments that a second batch started during the first finds work."""
+    photos = ["astronaut", "coffee", "chelsea", "rocket"] * 3
+    return cut_film(tmp_path_factory.mktemp("longer") / "longer.mp4", photos, 10, Fraction(5))
+
+
+def _running_workers(database: Path) -> set[str]:
+    """The claimers of the segments being rendered now."""
+    return {s["worker"] for s in _segments(database) if s["status"] == "running"} if database.exists() else set()
+
+
 @pytest.mark.slow
-def test_two_batch_processes_share_an_out_dir_without_rendering_twice(long_film, color_ref, fast_config, tmp_path):
+def test_two_batch_processes_share_an_out_dir_without_rendering_twice(longer_film, color_ref, fast_config, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    args = ["batch", str(long_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
-    processes = [subprocess.Popen([sys.executable, "-m", "videocolor", *args]) for _ in range(2)]
-    assert [p.wait(timeout=300) for p in processes] == [0, 0]
-    segments = _segments(out / STATE_NAME)
+    database = out / STATE_NAME
+    args = ["batch", str(longer_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
+    first = subprocess.Popen([sys.executable, "-m", "videocolor", *args])
+    deadline = time.monotonic() + 300
+    while not _running_workers(database):  # the first is rendering before the second starts
+        assert first.poll() is None and time.monotonic() < deadline, "the first batch never rendered a segment"
+        time.sleep(0.02)
+    second = subprocess.Popen([sys.executable, "-m", "videocolor", *args])
+    overlapped = False
+    while second.poll() is None or first.poll() is None:  # both render at once at some moment: the case tested
+        overlapped = overlapped or len(_running_workers(database)) >= 2
+        assert time.monotonic() < deadline, "the batches did not finish within 300 s"
+        time.sleep(0.02)
+    assert [first.returncode, second.returncode] == [0, 0]
+    assert overlapped, "the two batches never rendered at the same time"
+    segments = _segments(database)
     assert segments and all(s["status"] == "done" and s["attempts"] == 1 for s in segments)
-    assert frame_pts(out / "long_color.mp4") == frame_pts(long_film)
+    assert frame_pts(out / "longer_color.mp4") == frame_pts(longer_film)
 
 
 @pytest.mark.slow

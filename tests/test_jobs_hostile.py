@@ -165,19 +165,45 @@ def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_
     assert run.returncode == (1 if report["failed"] else 0)
 
 
-@pytest.mark.parametrize("after", [0.5, 1.0, 2.0])  # while numpy, then torch import, then while it renders
-def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(short_film, color_ref, tmp_path, after):
+@pytest.fixture(scope="module")
+def render_film(tmp_path_factory) -> Path:
+    """Long enough (80 frames, two shots) that its render is still going seconds after it began."""
+    return cut_film(tmp_path_factory.mktemp("render") / "r.mp4", ["astronaut", "coffee"], 40)
+
+
+def _loaded(pid: int, library: str) -> bool:
+    """Whether process ``pid`` has mapped a shared library whose path contains ``library``."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+# Each phase is a state the test waits for, seen from outside the process: numpy's core mapped (numpy being
+# imported), torch's library mapped (torch being imported), the render's work folder made (frames flowing).
+PHASES = {
+    "numpy import": lambda run, out: _loaded(run.pid, "_multiarray_umath"),
+    "torch import": lambda run, out: _loaded(run.pid, "libtorch_cpu"),
+    "render": lambda run, out: (out.parent / WORK_NAME).exists(),
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="phases are observed through /proc (Linux)")
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(render_film, color_ref, tmp_path, phase):
     out = tmp_path / "out.mp4"
     run = subprocess.Popen(
-        [sys.executable, "-m", "videocolor", str(short_film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off"],
+        [sys.executable, "-m", "videocolor", str(render_film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off"],
         stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(after)
+    deadline = time.monotonic() + 120
+    while not PHASES[phase](run, out):
+        assert run.poll() is None, f"the run ended (exit {run.returncode}) before the {phase}"
+        assert time.monotonic() < deadline, f"no {phase} within 120 s"
+        time.sleep(0.002)
     run.send_signal(signal.SIGINT)
     _, err = run.communicate(timeout=120)
-    if run.returncode == 0:  # finished before the signal: nothing to check
-        pytest.skip("the render finished before Ctrl-C")
-    assert run.returncode == 130 and "Traceback" not in err
+    assert run.returncode == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
 

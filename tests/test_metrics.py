@@ -74,6 +74,8 @@ def test_warp_error_checks_inputs(pan_clip):
         metrics.warp_error(pan_clip, flow_frames=pan_clip[:, :-8])
     with pytest.raises(ValueError, match="2 frames"):
         metrics.warp_error(pan_clip[:1])
+    with pytest.raises(ValueError, match="12 px or more on one side.*got 11x8"):  # not OpenCV's cv2.error
+        metrics.warp_error(pan_clip[:, :8, :11])
 
 
 def test_consistent_flow_mask():

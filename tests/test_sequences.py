@@ -1,5 +1,9 @@
 """Film scans as numbered image files: found, read at their bit depth, written as sequences or films, hostile cases."""
 
+import os
+import shutil
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -8,10 +12,12 @@ import cv2
 import numpy as np
 import pytest
 import synth
-from helpers import mirrored_reference, save_image
+from helpers import frame_pts, mirrored_reference, save_image, write_sequence
 
 from videocolor.cli import main
 from videocolor.errors import InputError
+from videocolor.io.analysis_reader import AnalysisReader
+from videocolor.io.decode import VideoSource
 from videocolor.io.sequence import find_sequence, parse_rate
 
 FAST = ["--temporal", "off", "--device", "cpu", "--quiet"]
@@ -27,27 +33,6 @@ def pan() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
     return save_image(tmp_path_factory.mktemp("refs") / "astronaut.png", mirrored_reference(synth.load_photo("astronaut")))
-
-
-def gray16(rgb: np.ndarray) -> np.ndarray:
-    """A frame's luma as 16-bit gray, rich in values no 8-bit source has (not multiples of 257)."""
-    return (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * 257 + np.linspace(0, 200, rgb.shape[1])).astype(np.uint16)
-
-
-def write_sequence(folder: Path, name: str, frames: list[np.ndarray], pix_fmt: str, start: int = 1) -> Path:
-    """Numbered gray images (``name`` a pattern such as ``f_%04d.png``) of ``frames`` in ``pix_fmt``, from ``start``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    codec = {".png": "png", ".tif": "tiff", ".dpx": "dpx", ".exr": "exr"}[Path(name).suffix]
-    with av.open(str(folder / name), "w", format="image2", options={"start_number": str(start)}) as container:
-        stream = container.add_stream(codec, rate=24)
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
-        for i, rgb in enumerate(frames):
-            gray = np.repeat(gray16(rgb)[..., None], 3, axis=2)
-            frame = av.VideoFrame.from_ndarray(gray, format="rgb48le").reformat(format=pix_fmt)
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return folder / name
 
 
 def read_sequence(pattern: Path, start: int) -> list[av.VideoFrame]:
@@ -77,16 +62,31 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize(
     ("text", "rate"),
     [("24", Fraction(24)), ("24000/1001", Fraction(24000, 1001)), ("23.976", Fraction(24000, 1001)),
-     ("23.98", Fraction(24000, 1001)), ("29.97", Fraction(30000, 1001)), ("16.5", Fraction(33, 2)), ("18", Fraction(18))],
+     ("23.98", Fraction(24000, 1001)), ("29.97", Fraction(30000, 1001)), ("16.5", Fraction(33, 2)), ("18", Fraction(18)),
+     ("47.952", Fraction(48000, 1001)), ("59.94", Fraction(60000, 1001)), ("24.0", Fraction(24)), ("2.4e1", Fraction(24)),
+     ("0.004", Fraction(1, 250)), ("0.001", Fraction(1, 1000)), ("1/1000", Fraction(1, 1000)), ("1000", Fraction(1000)),
+     ("1.998", Fraction(999, 500)), ("0.999", Fraction(999, 1000)), ("23.976023976", Fraction(24000, 1001))],
 )
 def test_frame_rates_are_exact(text, rate):
     assert parse_rate(text) == rate
 
 
-@pytest.mark.parametrize("text", ["0", "-24", "abc", "1/0", "24fps", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["0", "-24", "abc", "1/0", "24fps", "", "0/5", "1e-9", "0.0009", "1/1001", "1000.001", "1001", "nan", "inf", "-inf",
+     "1e-40", "1e40", "16.123456789", "4294967295/4294967296"],
+)
 def test_bad_frame_rates_are_refused(text):
     with pytest.raises(InputError, match="--fps"):
         parse_rate(text)
+
+
+def test_a_huge_exponent_is_refused_at_once():
+    """``Fraction("1e999999999")`` would work out a billion-digit number: refused before, in a child process that must end."""
+    code = "from videocolor.io.sequence import parse_rate\nfor text in ('1e999999999', '1e-999999999', '1e+' + '9' * 5000):\n" \
+           "    try:\n        parse_rate(text)\n    except ValueError as error:\n        print(error)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.count("between 1/1000 and 1000") == 3, done.stdout + done.stderr
 
 
 def test_a_folder_or_pattern_finds_the_one_sequence(tmp_path, pan):
@@ -177,29 +177,168 @@ def test_a_gap_in_the_numbering_is_refused_with_the_missing_numbers(tmp_path, pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scans"]
 
 
-def test_mixed_sizes_and_damaged_frames_are_refused_naming_the_file(tmp_path, pan, reference, capsys):
-    pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:6], "rgb24")
-    odd = tmp_path / "scans" / "frame_0004.png"
-    odd.write_bytes(write_sequence(tmp_path / "other", "x_%04d.png", [cv2.resize(pan[0], (32, 24))], "rgb24").with_name("x_0001.png").read_bytes())
+def small_scan(folder: Path, pan: list[np.ndarray], pix_fmt: str = "rgb24", count: int = 6, start: int = 1) -> Path:
+    """``count`` frames of 32x24 pixels, ``f_0001.png`` on."""
+    return write_sequence(folder, "f_%04d.png", [cv2.resize(f, (32, 24), interpolation=cv2.INTER_AREA) for f in pan[:count]], pix_fmt, start)
+
+
+def _other_size(frame: Path, pan) -> None:
+    frame.write_bytes(write_sequence(frame.parent.parent / "odd", "f_%04d.png", [cv2.resize(pan[0], (48, 36))], "rgb24").with_name("f_0001.png").read_bytes())
+
+
+def _other_depth(frame: Path, pan) -> None:
+    frame.write_bytes(small_scan(frame.parent.parent / "odd", pan, "gray16be", count=1).with_name("f_0001.png").read_bytes())
+
+
+DAMAGE = {  # what happens to frame 4 of 6: the words the one-line error must hold, besides the frame's file
+    "empty": (lambda frame, pan: frame.write_bytes(b""), ["empty (0 bytes)"]),
+    "link to /dev/zero": (lambda frame, pan: (frame.unlink(), frame.symlink_to("/dev/zero")), ["not a regular file"]),
+    "dangling link": (lambda frame, pan: (frame.unlink(), frame.symlink_to(frame.parent / "gone.png")), ["cannot be read"]),
+    "folder": (lambda frame, pan: (frame.unlink(), frame.mkdir()), ["is a folder"]),
+    "garbage": (lambda frame, pan: frame.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200)), ["cannot be decoded"]),
+    "truncated": (lambda frame, pan: frame.write_bytes(frame.read_bytes()[:100]), ["cannot be decoded"]),
+    "other size": (_other_size, ["48x36", "32x24"]),
+    "other bit depth": (_other_depth, ["16 bits per channel", "f_0001.png has 8"]),
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_frame_is_refused_naming_its_file(tmp_path, pan, reference, capsys, kind):
+    """Each kind of damage to one frame stops the render with one line naming that frame; nothing is written."""
+    pattern = small_scan(tmp_path / "scans", pan)
+    frame = pattern.with_name("f_0004.png")
+    damage, words = DAMAGE[kind]
+    damage(frame, pan)
+    shutil.rmtree(tmp_path / "odd", ignore_errors=True)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = run_cli(capsys, pattern.parent, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, frame, *words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no work folder
+
+
+def test_a_shallower_first_frame_does_not_make_a_deep_scan_shallow(tmp_path, pan, reference, capsys):
+    pattern = small_scan(tmp_path / "scans", pan, "gray16be")
+    small_scan(tmp_path / "first", pan, count=1).with_name("f_0001.png").replace(pattern.with_name("f_0001.png"))
     code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
-    assert_one_line_error(code, err, odd, "32x24", "64x48")
-    odd.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
-    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
-    assert_one_line_error(code, err, odd, "cannot be decoded")
-    odd.unlink()
-    odd.mkdir()  # a file that cannot be opened (permissions do not stop root, a folder does)
-    code, err = run_cli(capsys, pattern, "--fps", "24", "--ref", reference, *FAST)
-    assert_one_line_error(code, err, odd, "cannot be read")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "scans"]  # no output, no work folder
+    assert_one_line_error(code, err, pattern.with_name("f_0002.png"), "16 bits per channel", "f_0001.png has 8")
+    assert not (tmp_path / "scans_color").exists()
+
+
+def test_a_pipe_among_the_frames_is_refused_before_anything_reads_it(tmp_path, pan):
+    """FFmpeg would wait forever on a FIFO (so this is not run through a render); sockets and devices are alike."""
+    pattern = small_scan(tmp_path / "scans", pan)
+    pattern.with_name("f_0003.png").unlink()
+    os.mkfifo(pattern.with_name("f_0003.png"))
+    with pytest.raises(InputError, match="f_0003.png: is not a regular file"):
+        find_sequence(pattern.parent, None)
+
+
+@pytest.mark.parametrize("command", ["shots", "preview", "review"])
+def test_damaged_scans_stop_every_command_that_reads_them(tmp_path, pan, reference, capsys, command):
+    pattern = small_scan(tmp_path / "scans", pan)
+    frame = pattern.with_name("f_0005.png")
+    frame.write_bytes(b"")
+    extra = {"shots": ["--export-keyframes", tmp_path / "keys"], "preview": ["--ref-dir", reference.parent, "-o", tmp_path / "s.png"],
+             "review": ["--ref-dir", reference.parent, "--port", "0"]}[command]
+    code, err = run_cli(capsys, command, pattern, "--fps", "24", *extra, "--quiet")
+    assert_one_line_error(code, err, frame, "empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scans"]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag", "name"),
+    [([], "-o", "f_0002.png"), ([], "-o", "f_0099.png"), (["shots", "--ref-dir", "REFS"], "--sheet", "f_0003.png"),
+     (["shots", "--ref-dir", "REFS"], "--write-overrides", "f_0042.png"), (["preview", "--ref-dir", "REFS"], "-o", "f_0001.png"),
+     (["preview", "--ref-dir", "REFS"], "-o", "link.png"), (["shots"], "--export-keyframes", "."),
+     (["review", "--ref-dir", "REFS"], "--overrides", "f_0007.png")],
+)
+def test_no_output_is_written_over_a_frame_of_the_scan(tmp_path, pan, reference, capsys, command, flag, name):
+    """Not a frame (with --overwrite too), not a new number that would join the film, not through a link."""
+    pattern = small_scan(tmp_path / "scans", pan)
+    (tmp_path / "link.png").symlink_to(pattern.with_name("f_0001.png"))
+    output = tmp_path / name if name == "link.png" else pattern.parent / name
+    frames = {p.name: p.read_bytes() for p in pattern.parent.iterdir()}
+    args = [str(reference.parent) if a == "REFS" else a for a in command]
+    reference_args = ["--ref", reference] if not command else []
+    overwrite = [] if command[:1] == ["review"] else ["--overwrite"]  # the review page edits its file in place
+    code, err = run_cli(capsys, *args, pattern, "--fps", "24", *reference_args, flag, output, *overwrite, "--quiet")
+    assert_one_line_error(code, err, output, "input scan")
+    assert {p.name: p.read_bytes() for p in pattern.parent.iterdir()} == frames
+
+
+def test_frames_lost_after_the_check_are_not_passed_over(tmp_path, pan):
+    """A frame emptied or removed between the check and the read: the decoder's count against the numbering names it."""
+    pattern = small_scan(tmp_path / "scans", pan)
+    sequence = find_sequence(pattern, Fraction(24))
+    with VideoSource(sequence) as source:
+        assert [pts for pts, _ in source.frames()] == list(range(6))
+        assert [pts for pts, _ in source.frames(2, 4)] == [2, 3]
+    pattern.with_name("f_0004.png").write_bytes(b"")
+    with VideoSource(sequence) as source, pytest.raises(InputError, match="f_0004.png: FFmpeg's image reader stops here, 3 frame"):
+        list(source.frames())
+    pattern.with_name("f_0006.png").unlink()
+    with VideoSource(sequence) as source, pytest.raises(InputError, match="f_0004.png"):
+        list(source.frames(1))
+    with pytest.raises(InputError, match="f_0004.png"):
+        list(AnalysisReader(sequence, quiet=True))
+
+
+@pytest.mark.parametrize(
+    ("names", "given", "patterns"),
+    [(["f_1.png", "f_2.png", "f_3.png", "f_0004.png", "f_0005.png"], "", ["f_%04d.png", "f_%d.png"]),
+     (["f_1.png", "f_2.png", "f_3.png", "f_0004.png", "f_0005.png"], "f_%04d.png", ["f_%04d.png", "f_%d.png"]),
+     (["f_1.png", "f_2.png", "f_3.png", "f_0004.png", "f_0005.png"], "f_%d.png", ["f_%04d.png", "f_%d.png"]),
+     (["f_001.png", "f_002.png", "f_0003.png"], "", ["f_%03d.png", "f_%04d.png"]),
+     (["f_1.png", "f_02.png", "f_03.png"], "", ["f_%02d.png", "f_%d.png"]),
+     (["f_1.png", "f_0001.png"], "", ["f_%04d.png", "f_%d.png"])],
+)
+def test_mixed_paddings_are_refused_naming_both_patterns(tmp_path, pan, reference, capsys, names, given, patterns):
+    source = small_scan(tmp_path / "src", pan, count=1).with_name("f_0001.png")
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_bytes(source.read_bytes())
+    with pytest.raises(InputError, match="two paddings") as error:
+        find_sequence(folder / given, None)
+    assert all(p in str(error.value) for p in patterns), error.value
+    code, err = run_cli(capsys, folder / given, "--fps", "24", "--ref", reference, *FAST)
+    assert_one_line_error(code, err, folder, *patterns)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scans", "src"]
+
+
+def test_frame_numbers_ffmpeg_cannot_count_to_are_refused_and_the_largest_it_can_are_read(tmp_path, pan, reference, capsys):
+    near = small_scan(tmp_path / "near", pan, count=3, start=2**31 - 5)  # 2147483643 to 2147483645
+    with VideoSource(find_sequence(near, Fraction(24))) as source:
+        assert len(list(source.frames())) == 3
+    for start, count in ((2**31 - 3, 3), (2**31, 2), (10**30, 2)):
+        folder = tmp_path / f"past{start}"
+        folder.mkdir()
+        for number in range(start, start + count):
+            (folder / f"f_{number}.png").write_bytes(near.with_name("f_2147483643.png").read_bytes())
+        last = folder / f"f_{start + count - 1}.png"
+        code, err = run_cli(capsys, folder, "--fps", "24", "--ref", reference, *FAST)
+        assert_one_line_error(code, err, last, "past 2147483646", "renumber")
+        assert not folder.with_name(f"{folder.name}_color").exists()
+
+
+def test_a_slow_rate_is_kept_exactly(tmp_path, pan, reference, capsys):
+    """0.004 fps (a frame every 250 s) is 1/250, not an NTSC rate 0 (which FFmpeg took for 25)."""
+    pattern = small_scan(tmp_path / "scans", pan, count=3)
+    film = tmp_path / "slow.mp4"
+    assert run_cli(capsys, pattern, "--fps", "0.004", "--ref", reference, "-o", film, *FAST)[0] == 0
+    assert frame_pts(film) == [0, 250, 500]
 
 
 def test_bad_sequence_requests_are_one_line(tmp_path, pan, reference, pan_clip, capsys):
     pattern = write_sequence(tmp_path / "scans", "frame_%04d.png", pan[:3], "rgb24")
     cases = [
         ([tmp_path / "scans" / "none_%04d.png", "--fps", "24"], ["no file matches"]),
-        ([pattern, "--fps", "0"], ["--fps 0", "above 0"]),
+        ([pattern, "--fps", "0"], ["--fps 0", "between 1/1000 and 1000"]),
         ([pattern, "--fps", "-24"], ["--fps -24"]),
         ([pattern, "--fps", "fast"], ["--fps fast", "not a frame rate"]),
+        ([pattern, "--fps", "1e-9"], ["--fps 1e-9", "between 1/1000 and 1000"]),
+        ([pattern, "--fps", "nan"], ["--fps nan", "not a frame rate"]),
+        ([pattern, "--fps", "16.123456789"], ["--fps 16.123456789", "more digits than FFmpeg keeps"]),
         ([pan_clip, "--fps", "24"], [pan_clip, "--fps is for image sequences"]),
         ([pattern, "-o", tmp_path / "film.mp4"], [pattern, "give --fps"]),
         ([pattern, "--fps", "24", "-o", tmp_path / "scans" / "c_%04d.png"], [tmp_path / "scans", "already exists"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 
 import cv2
@@ -220,3 +221,39 @@ def test_identical_frames_need_no_flow_and_are_fully_trusted():
     assert calls == [2]  # one pair differs: its two directions, in one call
     assert torch.equal(trust[:2], torch.ones(2, 1, 64, 64)) and torch.equal(backward[:2], torch.zeros(2, 2, 64, 64))
     assert backward[2, 0, 8:-8, 8:-8].median() == pytest.approx(-2, abs=0.5)  # the moved frame got its flow
+
+
+def test_frames_too_small_for_the_flow_carry_nothing():
+    smoother = TemporalSmoother("dis")
+    still = torch.rand(1, 1, 8, 8) * 100
+    frames = torch.cat((still, still, torch.roll(still, 1, dims=-1)))
+    trust, backward = smoother.estimate(frames)  # DIS itself raises cv2.error below 12 px on both sides
+    assert torch.equal(trust[0], torch.ones(1, 8, 8)) and torch.equal(trust[1], torch.zeros(1, 8, 8))
+    assert torch.equal(backward, torch.zeros(2, 2, 8, 8))
+    ab = torch.rand(3, 2, 8, 8) * 40
+    out = smoother.smooth(frames, ab, torch.ones(3, 1, 8, 8))
+    assert torch.equal(out[2], ab[2])  # the moved frame keeps its own colors
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (8, 8), (6, 10), (11, 11), (11, 200)])
+def test_tiny_films_render_through_the_cli(tmp_path, size):
+    """A film under the optical flow's 12 px renders colored through the whole CLI, from a reference and from a
+    colored keyframe (temporal stage, flow refinement and keyframe propagation: no flow below 12 px)."""
+    from videocolor.cli import main
+
+    h, w = size
+    truth = [f[:h, :w] for f in synth.pan(synth.load_photo("astronaut"), 6, (max(h, 12), max(w, 12)))]
+    film = synth.write_clip(tmp_path / "film.mkv", truth, audio_seconds=0, codec="ffv1", pix_fmt="yuv444p")
+    reference = tmp_path / "ref.png"
+    cv2.imwrite(str(reference), cv2.cvtColor(cv2.resize(synth.load_photo("astronaut"), (64, 64)), cv2.COLOR_RGB2BGR))
+    assert main([str(film), "--ref", str(reference), "-o", str(tmp_path / "ref.mkv"), "--quiet"]) == 0
+    colored = frames_rgb(tmp_path / "ref.mkv").astype(int)
+    assert colored.shape == (6, h, w, 3) and np.abs(colored - colored[..., :1]).max() > 10
+    keys = tmp_path / "keys"
+    assert main(["shots", str(film), "--export-keyframes", str(keys), "--quiet"]) == 0
+    frame = json.loads((keys / "keyframes.json").read_text())["shots"][0]["frame"]
+    cv2.imwrite(str(keys / "shot_0000.png"), cv2.cvtColor(truth[frame], cv2.COLOR_RGB2BGR))
+    assert main([str(film), "--keyframes", str(keys), "-o", str(tmp_path / "keys.mkv"), "--quiet"]) == 0
+    out, gray = frames_rgb(tmp_path / "keys.mkv"), frames_rgb(film)
+    assert out.shape == (6, h, w, 3)  # the keyframe's colors at its frame (yuv420p where the size is even: 3.7 dB or more)
+    assert metrics.psnr(out[frame][None], truth[frame][None]) > metrics.psnr(gray[frame][None], truth[frame][None]) + 3

@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 import synth
-from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, packets, save_image
+from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, other_player, packets, save_image
 
 import videocolor
 from videocolor import Settings
@@ -34,7 +34,7 @@ def test_frames_pts_audio_and_duration_kept(pan_clip, color_ref, tmp_path):
 def test_every_frame_survives_in_mp4_whatever_the_codec(pan_clip, color_ref, tmp_path, codec, pix_fmt):
     """FFV1 gives its packets no duration: the MP4 must still hold (and play) the last frame."""
     out = tmp_path / "out.mp4"
-    videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST.replace(codec=codec, pix_fmt=pix_fmt))
+    videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST.replace(codec=codec, pix_fmt=pix_fmt, preset="auto"))
     assert frame_pts(out) == frame_pts(pan_clip)
 
 def test_variable_frame_rate_pts_survive(astronaut, tmp_path):
@@ -194,14 +194,127 @@ def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
     assert frame_pts(out) == frame_pts(cut)
 
 
-def test_unwritable_codec_container_pair_fails_before_rendering(pan_clip, color_ref, tmp_path, monkeypatch):
-    from videocolor import OutputError
+@pytest.mark.parametrize(
+    "codec, name, message",
+    [
+        ("libx264", "out.webm", r"out\.webm: a \.webm file cannot hold libx264 video .*codec = \"auto\" \(libvpx-vp9 for \.webm\)"),
+        ("libx265", "out.avi", r"out\.avi: a \.avi file cannot hold libx265 video .*\(mpeg4 for \.avi\)"),
+        ("mpeg4", "out.webm", r"out\.webm: a \.webm file cannot hold mpeg4 video"),
+        ("auto", "out.ogv", r"out\.ogv: a \.ogv file cannot hold libx264 video .*; write a \.mkv, \.mp4 or \.mov$"),
+        ("mjpeg", "out.mp4", r"out\.mp4: setting codec mjpeg: the encoder does not open for 160x90 yuv420p video"),
+    ],
+)
+def test_unwritable_codec_container_pair_fails_before_rendering(pan_clip, color_ref, tmp_path, monkeypatch, codec, name, message):
+    """The one at fault is named: the container that cannot hold the encoder, or the encoder that does not open."""
+    from videocolor import VideocolorError
     from videocolor.pipeline import Renderer
 
     def never(*args, **kwargs):
         raise AssertionError("rendering started")
 
     monkeypatch.setattr(Renderer, "render_range", never)
-    with pytest.raises(OutputError, match="cannot write libx264 video .*webm"):
-        videocolor.colorize_video(pan_clip, tmp_path / "out.webm", ref=color_ref, settings=FAST)
+    with pytest.raises(VideocolorError, match=message) as info:
+        videocolor.colorize_video(pan_clip, tmp_path / name, ref=color_ref, settings=FAST.replace(codec=codec, preset="auto"))
+    assert "\n" not in str(info.value) and "choose another codec or extension" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "suffix, video, audio",
+    [(".mp4", "h264", "aac"), (".mkv", "h264", "aac"), (".mov", "h264", "aac"), (".webm", "vp9", "opus"),
+     (".avi", "mpeg4", "aac"), (".nut", "h264", "aac"), (".ts", "h264", "aac")],
+)
+def test_every_output_kind_plays_in_another_player(pan_clip, color_ref, tmp_path, suffix, video, audio, caplog):
+    """With codec auto the container chooses an encoder it holds; FFmpeg's own tools decode the film without an
+    error, count every frame, and find the audio as long as the input's; PyAV reads the same pts."""
+    out = tmp_path / f"film{suffix}"
+    with caplog.at_level("WARNING", logger="videocolor"):
+        videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
+    found, source = other_player(out), other_player(pan_clip)
+    assert found["errors"] == "" and (found["video"], found["audio"]) == (video, audio)
+    assert found["frames"] == source["frames"] == 12
+    assert abs(found["audio_seconds"] - source["audio_seconds"]) < 1 / 25
+    assert frame_pts(out) == frame_pts(pan_clip)
+    if suffix == ".webm":  # WebM holds Opus or Vorbis audio only: the AAC is transcoded, and the output named
+        assert f"{out}: webm container cannot hold aac audio; transcoding stream 1 to libopus" in caplog.text
+    assert not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("name", ["f_%04d.png", "f_%04d.tif", "f_%04d.dpx"])
+def test_image_sequence_outputs_play_in_another_player(pan_clip, color_ref, tmp_path, name):
+    """An image sequence output is read by FFmpeg's own image2 demuxer too: no error, every frame."""
+    out = tmp_path / "frames" / name
+    videocolor.colorize_video(pan_clip, out, ref=color_ref, settings=FAST)
+    found = other_player(out)
+    assert found["errors"] == "" and found["frames"] == 12 and found["audio"] is None
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg4"])
+def test_avi_reads_back_in_order_with_an_explicit_codec(astronaut, color_ref, tmp_path, codec):
+    """AVI keeps decode order only: B-frames are turned off whatever the encoder (x264 uses them at its default
+    preset), so the frames of a moving film read back in order, with PyAV and with ffprobe."""
+    src = synth.write_clip(tmp_path / "zoom.mp4", synth.zoom(astronaut, 16, SIZE))
+    out = tmp_path / "zoom.avi"
+    videocolor.colorize_video(src, out, ref=color_ref, settings=FAST.replace(codec=codec, preset="auto"))
+    found = other_player(out)
+    assert found["errors"] == "" and found["frames"] == 16
+    times = frame_pts(out)
+    assert len(times) == 16 and all(b - a == Fraction(1, 25) for a, b in zip(times, times[1:]))
+
+
+def odd_clock_film(path: Path, frames: list[np.ndarray]) -> tuple[Path, list[int]]:
+    """Frames at a 1/90000 time base, starting at pts 7777 and 3600, 3750, 3603 ticks apart (a broadcast capture)."""
+    time_base = Fraction(1, 90000)
+    pts = [7777 + sum((3600, 3750, 3603)[j % 3] for j in range(i)) for i in range(len(frames))]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        stream.time_base = stream.codec_context.time_base = time_base
+        for p, rgb in zip(pts, frames):
+            frame = av.VideoFrame.from_ndarray(synth.to_gray(rgb), format="rgb24")
+            frame.pts, frame.time_base = p, time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path, pts
+
+
+@pytest.mark.parametrize("suffix", [".nut", ".mp4", ".mov", ".ts"])
+def test_odd_time_base_pts_come_out_exact(astronaut, color_ref, tmp_path, suffix):
+    """B-frames (the default preset) give negative first decode times: NUT shifted every pts by them, MP4 and MOV
+    wrote the start in milliseconds (7777/90000 came back as 7740/90000)."""
+    src, pts = odd_clock_film(tmp_path / "capture.nut", synth.pan(astronaut, 10, SIZE))
+    out = tmp_path / f"capture_color{suffix}"
+    videocolor.colorize_video(src, out, ref=color_ref, settings=Settings(temporal="off", quiet=True))
+    assert frame_pts(out) == [p * Fraction(1, 90000) for p in pts]
+    assert other_player(out)["errors"] == ""
+
+
+def test_avi_of_a_90khz_capture_counts_frames(astronaut, color_ref, tmp_path):
+    """MPEG-4 Part 2's clock takes at most 1/65535 (avcodec_open2 refused 1/90000): AVI, which counts frames anyway,
+    then gets the frame rate's clock, and every frame reads back in order in both players."""
+    src, _ = odd_clock_film(tmp_path / "capture.nut", synth.pan(astronaut, 10, SIZE))
+    out = tmp_path / "capture.avi"
+    videocolor.colorize_video(src, out, ref=color_ref, settings=FAST)
+    found = other_player(out)
+    assert found["errors"] == "" and (found["video"], found["frames"]) == ("mpeg4", 10)
+    times = frame_pts(out)
+    assert len(times) == 10 and all(b > a for a, b in zip(times, times[1:]))
+
+
+def test_segments_hold_the_source_pts(astronaut, tmp_path):
+    """The per-segment NUT files themselves carry the source's exact pts, not shifted by the encoder's delay."""
+    from videocolor.io.decode import VideoSource
+    from videocolor.io.encoders import EncodeSettings, for_output
+    from videocolor.io.segments import SegmentSink
+
+    src, pts = odd_clock_film(tmp_path / "capture.nut", synth.pan(astronaut, 10, SIZE))
+    with VideoSource(src) as film:
+        decoded = [(frame.to_ndarray(format="rgb24"), frame.pts) for frame in film.decoded_frames()]
+        info = film.info
+    sink = SegmentSink(tmp_path / "seg-00000.nut", info, for_output(EncodeSettings(), ".mp4"))
+    for rgb, p in decoded:
+        sink.write(rgb, p)
+    with av.open(str(sink.finish())) as segment:
+        packets_ = [p for p in segment.demux(segment.streams.video[0]) if p.size]
+        assert [p.pts for p in packets_] != sorted(p.pts for p in packets_)  # B-frames: decode order is not presentation order
+        assert sorted(p.pts * p.time_base for p in packets_) == [p * Fraction(1, 90000) for p in pts]

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-from devc_fixtures import COLORNET_PATH, WARPNET_PATH, write_fake_devc_zip
+from helpers import COLORNET_PATH, WARPNET_PATH, write_fake_devc_zip
 
 from videocolor import weights
 from videocolor._cli.weights import main as weights_main

@@ -20,7 +20,7 @@ from .io.analysis_reader import AnalysisReader
 from .io.decode import VideoSource
 from .io.images import load_reference
 from .io.timeline import Clock
-from .keyframes import apply_keyframes, read_keyframes
+from .keyframes import apply_keyframes, film_frames, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
 from .shots import detect_shots
@@ -98,7 +98,8 @@ def analyse(
     ones are ``fused`` with it); ``overrides`` (a TOML file) is applied
     last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). ``keyframes`` (a folder
     written by ``keyframes.export_keyframes``) gives each shot with a colored keyframe that picture, before
-    the overrides. Raises ``InputError``.
+    the overrides; the folder must be this film's and each colored picture must show its frame (checked
+    against the film's own frames). Raises ``InputError``.
     """
     if ref is not None and ref_dir is not None:
         raise InputError(f"{ref}: give either one reference or a reference folder ({ref_dir}), not both")
@@ -122,7 +123,8 @@ def analyse(
     if keyframes is not None:
         with VideoSource(video) as film:
             size = (film.info.height, film.info.width)
-        choices = apply_keyframes(choices, read_keyframes(keyframes, found.shots, size))
+        seen = film_frames(video, found.shots, found.keyframes, found.images)
+        choices = apply_keyframes(choices, read_keyframes(keyframes, found.shots, size, seen))
     if overrides is not None:
         choices = apply_overrides(choices, read_overrides(overrides, found.shots))
     gray = [c.shot for c in choices if c.source == "none"]

@@ -15,14 +15,11 @@ from pathlib import Path
 
 import torch
 
-from .checks import PathLike, check_film, check_film_output, check_image_outputs, check_references
+from .checks import PathLike, check_film, check_film_output, check_image_outputs, check_references, default_output
 from .color import rgb_to_lightness
 from .config import Settings
 from .errors import InputError
-from .io.encode import video_output
 from .io.images import load_reference, read_rgb, write_rgb
-from .io.sequence import FrameSequence
-from .io.sequence_sink import default_sequence_output
 from .jobs.film import colorize_film
 from .jobs.work import encode_settings
 from .models.build import build_colorizer, resolve_device, resolve_model_name
@@ -83,7 +80,7 @@ def colorize_video(
     settings = settings or Settings()
     input = check_film(input, fps)
     if output is None:
-        output = default_sequence_output(input) if isinstance(input, FrameSequence) else video_output(input, encode_settings(settings))
+        output = default_output(input, encode_settings(settings))
     output = check_film_output(input, output, overwrite, fps is not None)
     check_references(ref, ref_dir, keyframes)
     resolve_device(settings.device)

@@ -6,12 +6,16 @@ way (and before a long render) whichever door it came in by.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, OutputError
+from .io.encode import read_back_problem
+from .io.encoders import EncodeSettings
+from .io.files import require_file
 from .io.images import load_reference, reference_files
 from .io.sequence import DEFAULT_RATE, FrameSequence, Source, find_sequence, is_pattern, parse_rate
 
@@ -20,23 +24,16 @@ PathLike = str | Path
 log = logging.getLogger("videocolor")
 
 
-def require_file(path: PathLike, kind: str) -> Path:
-    """``path`` as a ``Path`` if it is an existing file, else an ``InputError`` naming it (``kind``: "a video")."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not {kind}")
-    return path
-
-
-def check_film(input: PathLike, fps: str | float | Fraction | None = None) -> Source:
+def check_film(input: PathLike | FrameSequence, fps: str | float | Fraction | None = None) -> Source:
     """The film ``input`` names: a video file, or an image sequence at ``fps`` frames per second (a pattern such
     as ``scans/frame_%06d.dpx``, or a folder holding one such pattern; see ``io.sequence.find_sequence``).
 
     ``fps`` is refused for a video file: a film keeps its own frame rate. A sequence without ``fps`` is timed at
-    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not).
+    ``DEFAULT_RATE``, with a warning (its shot times depend on it, its frames do not). A ``FrameSequence`` (one
+    this function returned) is the film itself, at ``fps`` when given.
     """
+    if isinstance(input, FrameSequence):
+        return input if fps is None else dataclasses.replace(input, rate=parse_rate(fps))
     path = Path(input)
     if path.is_dir() or (is_pattern(path) and not path.is_file()):
         sequence = find_sequence(path, parse_rate(fps) if fps is not None else None)
@@ -57,7 +54,7 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     if isinstance(source, FrameSequence) and not fps_given and not is_pattern(output):
         raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
     if not is_pattern(output):
-        return check_output(output, [] if isinstance(source, FrameSequence) else [source], overwrite)
+        return check_output(output, [source], overwrite)
     if output.parent.exists():
         raise OutputError(f"{output.parent}: already exists; an image sequence is written into a new folder: remove it or choose another")
     if not output.parent.parent.is_dir():
@@ -65,17 +62,34 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     return output
 
 
-def default_output(input_path: PathLike, suffix: str | None = None) -> Path:
-    """``<input stem>_color<input ext>`` beside the input."""
-    path = Path(input_path)
-    return path.with_name(f"{path.stem}_color{suffix or path.suffix}")
+def default_output(source: Source | PathLike, encode: EncodeSettings | None = None, folder: PathLike | None = None) -> Path:
+    """The default output of ``source``, the one naming rule of single runs, batches, images and sequences.
+
+    A file gives ``<stem>_color<ext>`` and an image sequence ``<folder>_color/<same file pattern>``
+    (``scans/f_%04d.dpx`` -> ``scans_color/f_%04d.dpx``), beside the source or in ``folder`` (a batch's out dir).
+    A film (``encode`` given: the video encoding its output gets) is written as ``.mkv`` instead when its own
+    container would not read back (``io.encode.read_back_problem``: raw ``.h264``, H.264 in ``.mpg``, ...), which
+    Matroska does for every encoder FFmpeg has.
+    """
+    if isinstance(source, FrameSequence):
+        scans = source.pattern.parent.absolute()
+        return (Path(folder) if folder is not None else scans.parent) / f"{scans.name}_color" / source.pattern.name
+    path = Path(source)
+    suffix = path.suffix
+    if encode is not None and (not suffix or read_back_problem(suffix.lower(), encode)):
+        log.info("%s: writing the colorized film as .mkv (a %s file would not read back)", path, suffix or "raw")
+        suffix = ".mkv"
+    return (Path(folder) if folder is not None else path.parent) / f"{path.stem}_color{suffix}"
 
 
-def check_output(output: PathLike, inputs: Sequence[PathLike], overwrite: bool) -> Path:
-    """Refuse to write over an input, into a missing folder, or over an existing file without ``overwrite``."""
+def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], overwrite: bool) -> Path:
+    """Refuse to write over an input (a file, or any frame a film scan's pattern numbers), into a missing folder, or
+    over an existing file without ``overwrite``."""
     output = Path(output)
     for path in inputs:
-        if output.resolve() == Path(path).resolve():
+        if isinstance(path, FrameSequence) and path.names_a_frame(output):
+            raise OutputError(f"{output}: would be a frame of the input scan {path}; choose another output")
+        if not isinstance(path, FrameSequence) and output.resolve() == Path(path).resolve():
             raise OutputError(f"{output}: output path is the input file; choose another output")
     if not output.parent.is_dir():
         raise OutputError(f"{output}: output folder {output.parent} does not exist")
@@ -90,7 +104,7 @@ def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: 
     """The output file of each input image: ``output`` itself (one input), inside ``output`` (an existing folder),
     or ``default_output`` beside each input; every input must exist and no two may share an output."""
     if output is not None and Path(output).is_dir():
-        targets = [Path(output) / f"{p.stem}_color{p.suffix}" for p in inputs]
+        targets = [default_output(p, folder=output) for p in inputs]
     elif output is not None:
         if len(inputs) > 1:
             raise OutputError(f"{output}: several inputs need an existing output folder, not a file name")

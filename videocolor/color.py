@@ -118,3 +118,13 @@ def lightness_to_gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
     luminance = torch.where(fy > 6 / 29, fy.pow(3), (fy - 4 / 29) / _KAPPA)
     gray = linear_to_srgb(luminance).clamp_(0, 1)
     return torch.cat((gray, gray, gray), dim=-3)
+
+
+def lightness_to_u8(lightness: torch.Tensor) -> torch.Tensor:
+    """Lab L of any shape in [0, 100] -> uint8 in [0, 255] (``round(2.55 L)``), as OpenCV's 8-bit flow and
+    feature detectors take it; on ``lightness``'s device.
+
+    >>> lightness_to_u8(torch.tensor([0.0, 50.0, 100.0])).tolist()
+    [0, 128, 255]
+    """
+    return lightness.mul(2.55).round().clamp(0, 255).to(torch.uint8)

@@ -18,6 +18,7 @@ from typing import Any
 import av
 
 from .errors import InputError
+from .io.encoders import preset_problem
 from .knobs import check_knobs, coerce, knob, knobs
 from .models import registry
 
@@ -76,10 +77,13 @@ class Settings:
             against, fused per pixel (``fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
             device choose (``fusion.DEVICE_DEFAULTS``: 1 on a CPU, 3 on a GPU). A recurrent model (DEVC) takes
             the first alone.
-        codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``ffv1``, ``prores_ks``, ``h264_nvenc``;
-            ``auto``: NVENC H.264 when rendering on a GPU whose driver FFmpeg can use, else ``libx264``.
-        crf: constant rate factor for x264/x265 (lower is better quality).
-        preset: encoder speed preset for x264/x265.
+        codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``libvpx-vp9``, ``ffv1``, ``prores_ks``,
+            ``h264_nvenc``; ``auto``: the output container chooses (``io.encoders.AUTO_CODECS``): VP9 for WebM,
+            MPEG-4 Part 2 for AVI, else H.264 (NVENC when rendering on a GPU whose driver FFmpeg can use, else libx264).
+        crf: constant quality (lower is better): x264/x265/VP9/AV1 CRF, NVENC's cq, crf / 6 as MPEG-4's quantizer.
+        preset: encoder speed preset (``io.encoders.presets``): ``auto`` (the encoder's middle speed), an x264 name
+            (``ultrafast`` .. ``placebo``: x264, x265, and mapped for NVENC, VP9 and SVT-AV1) or the encoder's own
+            (NVENC ``p1``..``p7``); refused for a named encoder that has none (FFV1, ProRes, MPEG-4).
         pix_fmt: output pixel format; ``yuv420p`` needs even sizes, odd sizes switch to ``yuv444p``.
         quiet: no progress bar and no info messages.
         models: each registered model's own settings section, by model name (e.g.
@@ -93,13 +97,16 @@ class Settings:
     refs_per_shot: int = knob(0, low=0, high=5)
     codec: str = knob("auto", check=_check_codec)
     crf: int = knob(18, low=0, high=63)
-    preset: str = knob("medium")
+    preset: str = knob("auto")
     pix_fmt: str = knob("yuv420p", check=_check_pix_fmt)
     quiet: bool = knob(False)
     models: dict[str, Any] = field(default_factory=_default_sections, hash=False)
 
     def __post_init__(self) -> None:
         check_knobs(self)
+        problem = preset_problem(self.codec, self.preset)
+        if problem:
+            raise InputError(problem)
         codec = "libx264" if self.codec == "auto" else self.codec  # auto's fallback; NVENC takes its formats too
         formats = av.codec.Codec(codec, "w").video_formats
         if formats and self.pix_fmt not in {f.name for f in formats}:
@@ -151,7 +158,7 @@ class Settings:
 def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
     """The text and parsed content of a TOML file; one-line ``InputError`` naming it (``kind``) otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows editors write, is not part of the TOML
     except FileNotFoundError:
         raise InputError(f"{path}: {kind} not found") from None
     except (OSError, UnicodeDecodeError) as exc:

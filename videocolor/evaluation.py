@@ -38,7 +38,7 @@ from .io.images import IMAGE_EXTENSIONS, read_rgb
 from .models.base import Colorizer
 from .pipeline import predict_chroma, work_lightness
 from .shots import detect_shots
-from .temporal import make_smoother
+from .temporal import DIS_MIN_SIDE, make_smoother
 from .upsample import guided_upsample
 
 PROTOCOLS = ("pairs", "in-shot", "other-shot")
@@ -167,9 +167,11 @@ def load_cases(folder: Path, window: int = WINDOW, refs: int = 1) -> list[Case]:
 
 
 def score(colored: np.ndarray, case: Case) -> tuple[float, ...]:
-    """``COLUMNS`` for a colorization ``(T, H, W, 3)`` uint8 of ``case``; temporal ones NaN for one frame."""
+    """``COLUMNS`` for a colorization ``(T, H, W, 3)`` uint8 of ``case``; temporal ones NaN for one frame, or for
+    frames too small for the optical flow."""
     truth = case.truth
-    temporal = (1e3 * metrics.warp_error(colored, flow_frames=truth), 1e3 * metrics.cdc(colored)) if len(truth) > 1 else (np.nan, np.nan)
+    moving = len(truth) > 1 and max(truth.shape[1:3]) >= DIS_MIN_SIDE
+    temporal = (1e3 * metrics.warp_error(colored, flow_frames=truth), 1e3 * metrics.cdc(colored)) if moving else (np.nan, np.nan)
     return (metrics.psnr(colored, truth), metrics.ssim(colored, truth), metrics.colorfulness(colored) / metrics.colorfulness(truth), *temporal)
 
 

@@ -4,11 +4,12 @@ Every settings section (``Settings``, and each model's own section) declares its
 so one generic check validates type and range, whether the values come from a TOML file, the command
 line or Python. Adding a knob is one line::
 
-    temperature: float = knob(0.01, low=0.0, high=1.0, low_open=True)
+    temperature: float = knob(0.02, low=1e-30, high=1.0)
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, Field, field, fields
 from typing import Any
@@ -23,13 +24,12 @@ def knob(
     *,
     low: float | None = None,
     high: float | None = None,
-    low_open: bool = False,
     choices: Iterable[Any] | None = None,
     check: Callable[[Any], str | None] | None = None,
 ) -> Any:
-    """A settings field: ``default`` gives its type; ``low``/``high`` (``low_open``: excluded), ``choices`` or
-    ``check`` (returns a problem, or ``None`` when the value is fine) bound its values."""
-    return field(default=default, metadata={"knob": (low, high, low_open, tuple(choices or ()), check)})
+    """A settings field: ``default`` gives its type; ``low``/``high`` (both included), ``choices`` or ``check``
+    (returns a problem, or ``None`` when the value is fine) bound its values. A float knob must be finite."""
+    return field(default=default, metadata={"knob": (low, high, tuple(choices or ()), check)})
 
 
 def knobs(section: Any) -> list[Field]:
@@ -58,20 +58,35 @@ def check_knobs(section: Any, prefix: str = "") -> None:
 
 
 def _problem(f: Field, value: Any) -> str | None:
-    low, high, low_open, choices, check = f.metadata["knob"]
+    low, high, choices, check = f.metadata["knob"]
     expected = type(f.default) if f.default is not MISSING else object
     if type(value) is not expected and not (expected is float and type(value) is int):
         return f"must be {_TYPE_NAMES.get(expected, expected.__name__)}"
+    if expected is float and not math.isfinite(value):  # TOML and Python both accept nan and inf
+        return "must be a finite number"
     if choices and value not in choices:
         return f"must be one of {', '.join(map(str, choices))}"
-    if (low is not None and (value < low or (low_open and value == low))) or (high is not None and value > high):
-        return f"must be {_range(low, high, low_open)}"
+    if (low is not None and value < low) or (high is not None and value > high):
+        return f"must be {_range(low, high)}"
     return check(value) if check else None
 
 
-def _range(low: float | None, high: float | None, low_open: bool) -> str:
+def _range(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low}, {high}]"
+        return f"in [{low:g}, {high:g}]"
     if low is not None:
-        return f"{'above' if low_open else 'at least'} {low}"
-    return f"at most {high}"
+        return f"at least {low:g}"
+    return f"at most {high:g}"
+
+
+def accepted(f: Field) -> str:
+    """What a knob field accepts, in words (the settings reference page): its type, then its choices or range."""
+    low, high, choices, _ = f.metadata["knob"]
+    kind = _TYPE_NAMES.get(type(f.default), type(f.default).__name__)
+    if choices:
+        return f"one of {', '.join(map(str, choices))}"
+    if type(f.default) is float:
+        kind = "a finite number"
+    if low is not None or high is not None:
+        return f"{kind}, {_range(low, high)}"
+    return kind

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 import torch
 
+from .temporal import DIS_MIN_SIDE, flow_validity
+
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 
 _CDC_DISTANCES = (1, 2, 4)
@@ -48,7 +50,7 @@ def _pair(a: Frames, b: Frames) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _gray_u8(frame: np.ndarray) -> np.ndarray:
+def _luma_u8(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(frame * 255 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
 
 
@@ -70,14 +72,8 @@ def consistent_flow_mask(flow: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
         bool ``(H, W)``: not occluded, i.e. ``|w + w'|^2 <= 0.01 (|w|^2 + |w'|^2) + 0.5`` with ``w'`` the
         backward flow at ``x + w``, and ``x + w`` inside the frame.
     """
-    h, w = flow.shape[:2]
-    back = _sample(flow_back, flow)
-    lhs = ((flow + back) ** 2).sum(-1)
-    rhs = 0.01 * ((flow**2).sum(-1) + (back**2).sum(-1)) + 0.5
-    grid_x, grid_y = np.meshgrid(np.arange(w), np.arange(h))
-    tx, ty = grid_x + flow[..., 0], grid_y + flow[..., 1]
-    inside = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
-    return (lhs <= rhs) & inside
+    as_tensor = lambda f: torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1)[None]  # noqa: E731
+    return flow_validity(as_tensor(flow), as_tensor(flow_back))[0, 0].numpy()
 
 
 def warp_error(frames: Frames, flow_frames: Frames | None = None) -> float:
@@ -94,8 +90,10 @@ def warp_error(frames: Frames, flow_frames: Frames | None = None) -> float:
         raise ValueError(f"flow_frames {guide.shape} do not match frames {clip.shape}")
     if len(clip) < 2:
         raise ValueError("warp error needs at least 2 frames")
+    if max(clip.shape[1:3]) < DIS_MIN_SIDE:
+        raise ValueError(f"warp error needs frames of {DIS_MIN_SIDE} px or more on one side (the flow's), got {clip.shape[2]}x{clip.shape[1]}")
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    gray = [_gray_u8(f) for f in guide]
+    gray = [_luma_u8(f) for f in guide]
     errors = []
     for t in range(len(clip) - 1):
         flow = dis.calc(gray[t], gray[t + 1], None)

@@ -26,9 +26,9 @@ from .errors import InputError
 from .frames import frames_to_lightness, lab_to_rgb_array
 from .fusion import FusedReference
 from .io.decode import VideoInfo, VideoSource
-from .io.encode import EncodeSettings
-from .io.images import load_reference
+from .io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
 from .io.timeline import Clock
+from .keyframes import composite
 from .models.base import Colorizer
 from .propagate import KeyframeReference, Propagation, propagation_flow
 from .reuse import HeldFrame, RepeatSkipper
@@ -189,7 +189,6 @@ class Renderer:
         smoother: a ``temporal.TemporalSmoother`` or ``None`` (no temporal stage).
         batch_size: frames per forward pass (batches never straddle a cut); 0 chooses it from the device and
             the frame size (``accel.auto_batch_size``).
-        encode: video encoder settings.
 
     Making one applies the process-wide policy (``accel.apply_process_policy``) and freezes the objects then
     alive out of the cyclic garbage collector (``accel.freeze_long_lived_objects``).
@@ -201,7 +200,6 @@ class Renderer:
         smoother: Any | None = None,
         *,
         batch_size: int = 0,
-        encode: EncodeSettings = EncodeSettings(),
     ) -> None:
         apply_process_policy(colorizer.device)
         freeze_long_lived_objects()
@@ -209,7 +207,6 @@ class Renderer:
         self.smoother = smoother
         self.skipper = RepeatSkipper()
         self.batch_size = batch_size
-        self.encode = encode
         self._references: dict[tuple[Path, int | None], Any] = {}
         self._flow: TemporalSmoother | None = None  # optical flow of keyframe propagation, on the model's thread
         self._propagation: Propagation | None = None
@@ -224,7 +221,8 @@ class Renderer:
             return None
         paths = (choice.path, *(choice.fused if not self.colorizer.recurrent else ()))
         for key in ((path, choice.keyframe) for path in paths if (path, choice.keyframe) not in self._references):
-            prepared = self.colorizer.prepare_reference(load_reference(key[0]))
+            picture = load_reference(key[0]) if choice.keyframe is None else composite(read_rgba(key[0], REFERENCE_MAX_SIDE))  # transparent: no color
+            prepared = self.colorizer.prepare_reference(picture)
             self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, *key)
         found = tuple(self._references[path, choice.keyframe] for path in paths)
         return FusedReference(found) if len(found) > 1 else found[0]

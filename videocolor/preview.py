@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ import torch
 import torch.nn.functional as F
 
 from .analysis import Analysis, analyse
+from .checks import check_film, check_output
 from .config import Settings
 from .errors import InputError, OutputError
 from .frames import frames_to_lightness
 from .io.atomic import write_atomic
 from .io.decode import VideoSource
 from .io.images import load_reference
+from .io.sequence import FrameSequence
 from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
 from .models.build import build_colorizer, use_device
 from .pipeline import colorize_lightness
@@ -49,16 +52,16 @@ class Previewer:
     """Keyframes of a film and their colorized previews; thread-safe, the model loaded once.
 
     Args:
-        film: the film analysed.
+        film: the film analysed: a video file, or a ``FrameSequence`` (a film scan).
         analysis: its ``analysis.analyse`` result (with ``ref_dir`` for ranked candidates, ``keyframes`` for
             colored keyframes).
         settings: the model, device and work size of the previews (the render's).
         long_side: previews are made at most this many pixels on their long side.
     """
 
-    def __init__(self, film: str | Path, analysis: Analysis, settings: Settings | None = None, long_side: int = 640) -> None:
+    def __init__(self, film: str | Path | FrameSequence, analysis: Analysis, settings: Settings | None = None, long_side: int = 640) -> None:
         settings = settings or Settings()
-        self.film, self.analysis = Path(film), analysis
+        self.film, self.analysis = check_film(film), analysis
         self.colorizer = build_colorizer(settings, use_device(settings))
         self.long_side = long_side
         self._lightness: dict[int, torch.Tensor] = {}
@@ -97,7 +100,7 @@ class Previewer:
             if reference not in self._references:
                 choice = self.analysis.choices[shot]
                 if choice.keyframe is not None and reference == choice.path:
-                    rgb = load_keyframe(reference, tuple(lightness.shape[-2:]))
+                    rgb = load_keyframe(reference, tuple(lightness.shape[-2:]), lambda: lightness[0])
                 else:
                     rgb = load_reference(reference)
                 self._references[reference] = self.colorizer.prepare_reference(rgb)
@@ -116,42 +119,60 @@ class Previewer:
 
 
 def preview_sheet(
-    film: str | Path,
+    film: str | Path | FrameSequence,
     output: str | Path,
     *,
+    fps: str | float | Fraction | None = None,
     ref_dir: str | Path | None = None,
     keyframes: str | Path | None = None,
-    shots: Sequence[int] | None = None,
+    shots: Sequence[int | range] | None = None,
     candidates: int = 3,
     settings: Settings | None = None,
 ) -> Path:
-    """Analyse ``film`` and write its preview sheet (see :func:`write_preview_sheet`); returns the picture's path."""
+    """Analyse ``film`` and write its preview sheet (see :func:`write_preview_sheet`); returns the picture's path.
+
+    ``film``: a video file, or a film scan (a pattern such as ``scans/f_%06d.dpx``, or its folder) at ``fps``
+    frames per second, or a ``FrameSequence`` (see ``checks.check_film``). ``output`` is replaced when it exists,
+    but never an input file (nor a frame of the scan).
+    """
+    film = check_film(film, fps)
+    check_output(output, [film], overwrite=True)
     settings = settings or Settings()
     use_device(settings)
     analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
     return write_preview_sheet(output, Previewer(film, analysis, settings), shots, candidates)
 
 
-def parse_shots(text: str) -> list[int]:
-    """``"3,7-9"`` -> ``[3, 7, 8, 9]``; ``InputError`` on anything else."""
-    shots: list[int] = []
+def parse_shots(text: str) -> list[range]:
+    """``"3,7-9"`` -> ``[range(3, 4), range(7, 10)]`` (not expanded: ``0-99999999999`` costs nothing); ``InputError``
+    on anything else. ``write_preview_sheet`` checks them against the film's shots."""
+    shots: list[range] = []
     for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        match = re.fullmatch(r"\s*([0-9]{1,18})\s*(?:-\s*([0-9]{1,18})\s*)?", part)
         if match is None or int(match.group(2) or match.group(1)) < int(match.group(1)):
             raise InputError(f"--shots {text!r}: expected shot numbers and ranges like 3,7-9")
-        shots += range(int(match.group(1)), int(match.group(2) or match.group(1)) + 1)
+        shots.append(range(int(match.group(1)), int(match.group(2) or match.group(1)) + 1))
     return shots
 
 
-def write_preview_sheet(path: str | Path, previewer: Previewer, shots: Sequence[int] | None = None, candidates: int = 3) -> Path:
+def write_preview_sheet(
+    path: str | Path, previewer: Previewer, shots: Sequence[int | range] | None = None, candidates: int = 3
+) -> Path:
     """A PNG/JPEG with one row per shot: the gray keyframe, then the keyframe colorized with each candidate.
 
-    Each picture is labelled with the reference's name and score. ``shots`` default to all.
+    Each picture is labelled with the reference's name and score. ``shots``: shot numbers, or ranges of them
+    (``parse_shots``), default all; a shot past the film's last is an ``InputError``, before any work.
     """
     path = Path(path)
-    shots = list(range(len(previewer.analysis.shots))) if shots is None else list(shots)
-    for shot in shots:
-        previewer._check(shot)
+    count = len(previewer.analysis.shots)
+    shots = [range(count)] if shots is None else [s if isinstance(s, range) else range(s, s + 1) for s in shots]
+    for selected in shots:
+        if selected:
+            previewer._check(selected.start)
+            previewer._check(selected[-1])
+    shots = [shot for selected in shots for shot in selected]
+    if not shots:
+        raise InputError(f"{previewer.film}: no shots asked for; give shot numbers or leave them out for all")
     rows = []
     for shot in shots:
         start = previewer.analysis.shots[shot].start

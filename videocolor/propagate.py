@@ -29,17 +29,15 @@ import torch.nn.functional as F
 
 from .color import rgb_to_lab
 from .io.decode import VideoSource
-from .keyframes import load_keyframe
+from .keyframes import film_lightness, load_keyframe
 from .models.base import Colorizer
-from .temporal import TemporalSmoother, warp
+from .temporal import TemporalSmoother, carry_weight, warp
 from .types import FrameBatch
 
 BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it (10 s at 25 fps; 43 MB at a 256x112 work size)
 # DIS preset of the propagation's flow: "medium" gained 0.07 dB over "ultrafast" (the temporal stage's) on a
 # real film, for 4 ms more per frame pair at the work resolution, in keyframe shots only.
 FLOW_PRESET = "medium"
-SMOOTH_WEIGHT = 0.85  # as the temporal stage: the most carried color weighs once the keyframe has faded
-_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ class Propagation:
     ) -> None:
         self.colorizer, self.key, self.flow = colorizer, key, flow
         device = colorizer.device
-        rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:])).to(device)
+        rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:]), lambda: self._key_lightness(film)).to(device)
         self.key_ab = rgb_to_lab(rgb[None])[:, 1:]  # (1, 2, H, W)
         small_ab = F.interpolate(self.key_ab, size=first.small.shape[-2:], mode="area")
         self._seed = torch.cat((small_ab, torch.ones_like(small_ab[:, :2])), 1)  # ab, confidence, certainty
@@ -92,6 +90,11 @@ class Propagation:
         self._before: dict[int, torch.Tensor] = {}
         if first.pts[0] < key.pts:
             self._backward(film, first.pts[0], batch_size, small_lightness)
+
+    def _key_lightness(self, film: str | Path) -> torch.Tensor | None:
+        """The film's frame the keyframe shows, as Lab L ``(1, H, W)`` (``None`` when it cannot be decoded)."""
+        with VideoSource(film) as source:
+            return next((film_lightness(rgb) for _, rgb in source.frames(self.key.pts, self.key.pts + 1)), None)
 
     @torch.inference_mode()
     def _backward(self, film: str | Path, start: int, batch_size: int, small_lightness: Callable[[np.ndarray], torch.Tensor]) -> None:
@@ -149,8 +152,7 @@ class Propagation:
         """The next frame's state ``(1, 4, h, w)`` (ab, confidence, certainty) from the last one carried along ``flow``."""
         carried_ab, carried_conf, certainty = warp(state, flow).split((2, 1, 1), 1)
         certainty = certainty * trust
-        relative = (2 * carried_conf / (carried_conf + confidence + _EPS)).clamp(max=1)
-        alpha = torch.maximum(certainty, trust * SMOOTH_WEIGHT * relative)
+        alpha = torch.maximum(certainty, carry_weight(trust, carried_conf, confidence))  # the temporal stage's, once the keyframe has faded
         return torch.cat((alpha * carried_ab + (1 - alpha) * ab, alpha * carried_conf + (1 - alpha) * confidence, certainty), 1)
 
 

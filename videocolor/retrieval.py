@@ -11,6 +11,7 @@ A :class:`ReferenceIndex` computes a folder's features once and caches them on d
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -26,8 +27,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .color import lightness_to_gray_rgb, rgb_to_lightness
-from .errors import InputError
+from .errors import InputError, OutputError
 from .home import cache_dir
+from .io.atomic import write_atomic
 from .io.images import load_reference, reference_files
 from .models.backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
 
@@ -232,12 +234,11 @@ class ReferenceIndex:
         path = index_file(self.folder)
         if not names:
             return
-        tmp = path.with_name(f".{path.name}.tmp")
         arrays = {a: np.stack([getattr(entries[n][1], a).numpy() for n in names]) for a in _FIELDS}
+        data = io.BytesIO()
+        np.savez(data, version=INDEX_VERSION, keys=json.dumps([entries[n][0] for n in names]), **arrays)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, version=INDEX_VERSION, keys=json.dumps([entries[n][0] for n in names]), **arrays)
-            os.replace(tmp, path)
-        except OSError as exc:
+            write_atomic(path, data.getvalue())
+        except (OSError, OutputError) as exc:
             log.warning("cannot cache the reference index at %s (%s); it will be rebuilt next time", path, exc)

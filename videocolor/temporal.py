@@ -17,6 +17,7 @@ import cv2
 import torch
 import torch.nn.functional as F
 
+from .color import lightness_to_u8
 from .errors import WeightsError
 
 METHODS = ("dis", "raft")
@@ -24,7 +25,9 @@ Motion = tuple[torch.Tensor | None, torch.Tensor | None]  # (trust, backward flo
 _DIS_PRESETS = ("ultrafast", "fast", "medium")
 _RAFT_VARIANTS = ("small", "large")
 _RAFT_MIN_SIZE = 128
+DIS_MIN_SIDE = 12  # OpenCV DIS refuses a picture whose sides are both shorter (cv2.error)
 _EPS = 1e-6
+CARRY_WEIGHT = 0.85  # the most a color carried along the flow weighs against a new prediction
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -44,6 +47,16 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     gx = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
     gy = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
     return F.grid_sample(image, torch.stack((gx, gy), -1), mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def carry_weight(trust: torch.Tensor, carried_conf: torch.Tensor, conf: torch.Tensor, max_weight: float = CARRY_WEIGHT) -> torch.Tensor:
+    """Weight in [0, ``max_weight``] of a color carried along the flow against a new prediction.
+
+    Zero where the flow is not trusted; else ``max_weight`` scaled by the carried color's confidence relative
+    to the new one's (full once the carried one is at least as confident). All ``(N, 1, H, W)``: ``trust`` in
+    [0, 1], confidences in [0, 1].
+    """
+    return trust * max_weight * (2 * carried_conf / (carried_conf + conf + _EPS)).clamp(max=1)
 
 
 def flow_validity(backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
@@ -76,8 +89,7 @@ class _DisFlow:
 
     def __call__(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
         """Flow ``first -> second`` for ``(N, 1, H, W)`` lightness in [0, 100]; returns ``(N, 2, H, W)`` on their device."""
-        to_u8 = lambda x: x[:, 0].mul(2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy()  # noqa: E731
-        a, b = to_u8(first), to_u8(second)
+        a, b = lightness_to_u8(first[:, 0]).cpu().numpy(), lightness_to_u8(second[:, 0]).cpu().numpy()
         flows = [torch.from_numpy(self._dis.calc(a[i], b[i], None)) for i in range(len(a))]
         return torch.stack(flows).permute(0, 3, 1, 2).to(device=first.device, dtype=first.dtype)
 
@@ -148,7 +160,7 @@ class TemporalSmoother:
         method: str = "dis",
         device: torch.device | str = "cpu",
         *,
-        max_weight: float = 0.85,
+        max_weight: float = CARRY_WEIGHT,
         lightness_tolerance: float = 8.0,
         dis_preset: str = "ultrafast",
         raft_variant: str = "small",
@@ -225,7 +237,7 @@ class TemporalSmoother:
                 j = i - 1 + carried_over
                 flow = backward[j : j + 1]
                 carried, carried_conf = warp(torch.cat((self._ab, self._confidence), 1), flow).split((2, 1), 1)
-                alpha = self._alpha(trust[j : j + 1], carried_conf, new_conf)
+                alpha = carry_weight(trust[j : j + 1], carried_conf, new_conf, self.max_weight)
                 out = alpha * carried + (1 - alpha) * new_ab
                 conf = alpha * carried_conf + (1 - alpha) * new_conf
             self._ab, self._confidence = out, conf
@@ -240,12 +252,16 @@ class TemporalSmoother:
         warped ``prev`` within ``lightness_tolerance`` of ``cur`` (also used to match a frame to its reference).
 
         A pair of identical frames (a static shot, a held frame) has zero flow and full trust, which is what
-        the flow and its checks would find: the optical flow only runs on the pairs that differ.
+        the flow and its checks would find: the optical flow only runs on the pairs that differ. Frames too
+        small for the flow (DIS under ``DIS_MIN_SIDE`` px on both sides) that differ are not trusted anywhere:
+        nothing is carried between them (no temporal smoothing, refinement or propagation), each keeps its own colors.
         """
         trust = torch.ones_like(cur)
         backward = torch.zeros(cur.shape[0], 2, *cur.shape[-2:], device=cur.device, dtype=cur.dtype)
         moved = [i for i in range(cur.shape[0]) if not torch.equal(prev[i], cur[i])]
-        if moved:
+        if moved and self.method == "dis" and max(cur.shape[-2:]) < DIS_MIN_SIDE:
+            trust[moved] = 0
+        elif moved:
             prev, cur = prev[moved], cur[moved]
             both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
             flow, forward = both[: len(cur)], both[len(cur) :]
@@ -253,10 +269,6 @@ class TemporalSmoother:
             trust[moved] = (flow_validity(flow, forward) & similar).to(trust.dtype)
             backward[moved] = flow
         return trust, backward
-
-    def _alpha(self, valid: torch.Tensor, carried_conf: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
-        """Weight of the carried-over color: zero where the flow is not trusted, else by relative confidence."""
-        return valid * self.max_weight * (2 * carried_conf / (carried_conf + conf + _EPS)).clamp(max=1)
 
     def _check(self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> None:
         if ab.dim() != 4 or ab.shape[1] != 2:

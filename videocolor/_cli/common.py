@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
-from ..errors import INTERRUPTED, VideocolorError, interrupts_held, one_line
+from ..errors import INTERRUPTED, InputError, VideocolorError, interrupts_held, one_line
 
 log = logging.getLogger("videocolor")
 
@@ -36,14 +36,22 @@ def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Library defaults, overridden by ``--config``, overridden by explicit flags."""
     settings = load_settings(args.config)
-    settings = settings.replace(
-        model=args.model,
-        device=args.device,
-        batch_size=getattr(args, "batch_size", None),
-        temporal=getattr(args, "temporal", None),
-        refs_per_shot=getattr(args, "refs_per_shot", None),
-        quiet=args.quiet,
-    ).replace_section("exemplar", work_size=args.work_size)
+    flags = {
+        "model": args.model,
+        "device": args.device,
+        "batch_size": getattr(args, "batch_size", None),
+        "temporal": getattr(args, "temporal", None),
+        "refs_per_shot": getattr(args, "refs_per_shot", None),
+        "quiet": args.quiet,
+        "work_size": args.work_size,
+    }
+    for key, value in flags.items():
+        if value is None:
+            continue
+        try:
+            settings = settings.replace_section("exemplar", work_size=value) if key == "work_size" else settings.replace(**{key: value})
+        except InputError as exc:  # named by its flag: the config file is not to blame
+            raise InputError(f"--{key.replace('_', '-')} {value}: {exc}") from None
     if settings.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
     return settings

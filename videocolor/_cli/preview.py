@@ -1,4 +1,4 @@
-"""``videocolor preview FILM (--ref-dir REFS | --keyframes DIR) [--shots 3,7-9] -o sheet.png``: candidate previews."""
+"""``videocolor preview FILM [--fps RATE] (--ref-dir REFS | --keyframes DIR) [--shots 3,7-9] -o sheet.png``: candidate previews."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  videocolor preview film.mp4 --ref-dir refs/ --shots 3,7-9 --candidates 3 -o sheet.png",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", help="the film")
+    parser.add_argument("input", help="the film, or numbered image frames (a pattern such as scans/f_%%06d.dpx, or their folder)")
+    parser.add_argument("--fps", help="frame rate of an image sequence input, for the shot times (default 25)")
     parser.add_argument("--ref-dir", help="folder of color reference pictures, ranked per shot")
     parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
     parser.add_argument("--shots", help="shots to preview, e.g. 3,7-9 (default: all)")
@@ -35,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
     with interrupts_held():
-        from ..checks import check_output
+        from ..checks import check_film, check_output
         from ..errors import InputError
         from ..preview import parse_shots, preview_sheet
 
@@ -44,7 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.candidates < 0:
         raise InputError(f"--candidates must be 0 or more, got {args.candidates}")
     shots = parse_shots(args.shots) if args.shots else None
-    check_output(args.output, [args.input], args.overwrite)
+    film = check_film(args.input, args.fps)
+    check_output(args.output, [film], args.overwrite)
     settings = settings_from_args(args)
-    print(preview_sheet(args.input, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots, candidates=args.candidates, settings=settings))
+    sheet = preview_sheet(film, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots,
+                          candidates=args.candidates, settings=settings)
+    print(sheet)
     return 0

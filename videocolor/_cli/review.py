@@ -27,10 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
         "  then render with: videocolor film.mp4 --ref-dir refs/ --overrides shots.toml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", help="the film")
+    parser.add_argument("input", help="the film, or numbered image frames (a pattern such as scans/f_%%06d.dpx, or their folder)")
+    parser.add_argument("--fps", help="frame rate of an image sequence input, for the shot times (default 25)")
     parser.add_argument("--ref-dir", required=True, help="folder of color reference pictures")
     parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
-    parser.add_argument("--overrides", help="the override file the choices go to (default: <film stem>_shots.toml beside the film)")
+    parser.add_argument("--overrides", help="the override file the choices go to (default: <film stem>_shots.toml beside the film, "
+                        "<folder>_shots.toml beside a scan's folder)")
     parser.add_argument("--candidates", type=int, default=3, help="ranked references shown per shot (default 3)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
                         "another needs --allow-remote)")
@@ -48,12 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor review --help`` answers at once.
     with interrupts_held():
+        from ..checks import check_film
         from ..review import Board, check_address, make_server
+        from ..review.board import default_overrides
 
     check_address(args.host, args.port, allow_remote=args.allow_remote)  # before the analysis (seconds)
-    overrides = Path(args.overrides) if args.overrides else Path(args.input).with_name(f"{Path(args.input).stem}_shots.toml")
+    film = check_film(args.input, args.fps)
+    overrides = Path(args.overrides) if args.overrides else default_overrides(film)
     settings = settings_from_args(args)
-    board = Board(args.input, args.ref_dir, overrides, keyframes=args.keyframes, settings=settings, candidates=args.candidates)
+    board = Board(film, args.ref_dir, overrides, keyframes=args.keyframes, settings=settings, candidates=args.candidates)
     server = make_server(board, args.host, args.port, allow_remote=args.allow_remote)
     host, port = server.server_address[:2]
     host = f"[{host}]" if ":" in host else host

@@ -48,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
     with interrupts_held():
         from ..analysis import analyse
         from ..checks import check_film, check_output
+        from ..io.sequence import FrameSequence
         from ..keyframes import check_export_folder, export_keyframes
         from ..overrides import write_overrides
 
@@ -55,12 +56,14 @@ def _run(args: argparse.Namespace) -> int:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
     if args.ref_dir is None and (args.sheet or args.write_overrides or not args.export_keyframes):
         raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR")
+    film = check_film(args.input, args.fps)
     for path in (args.sheet, args.write_overrides):  # before the long analysis, not after
         if path is not None:
-            check_output(path, [args.input], args.overwrite)
+            check_output(path, [film], args.overwrite)
     if args.export_keyframes:
         check_export_folder(args.export_keyframes, args.overwrite)
-    film = check_film(args.input, args.fps)
+        if isinstance(film, FrameSequence) and Path(args.export_keyframes).resolve() == film.pattern.parent.resolve():
+            raise OutputError(f"{args.export_keyframes}: is the input scan's folder; export the keyframes into another")
     result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

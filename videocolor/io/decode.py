@@ -17,8 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..checks import require_file
 from ..errors import InputError
+from .files import require_file
 from .sequence import FrameSequence, Source
 from .timeline import Clock
 
@@ -221,33 +221,39 @@ class VideoSource:
                 self.bad_packets += self._in_counted_range(packet.pts)
                 log.debug("%s: undecodable packet at pts %s: %s", self.path, packet.pts, exc)
                 continue
+            if sequence is not None and packet.size and not frames:  # an image decoder holds no frame back
+                raise InputError(f"{sequence.file(packet.pts)}: holds no picture FFmpeg can decode; replace or rescan this frame")
             for frame in frames:
                 if not self._rotation_read:
                     self.info = _with_rotation(self.info, frame.rotation)
                     self._rotation_read = True
-                if sequence is not None and (frame.width, frame.height) != (self.info.width, self.info.height):
-                    raise InputError(
-                        f"{sequence.file(frame.pts)}: {frame.width}x{frame.height}, but the sequence's first frame is "
-                        f"{self.info.width}x{self.info.height}; every frame of a film must have the same size"
-                    )
+                if sequence is not None:
+                    _check_like_first(sequence, frame, self.info)
                 yield frame
 
     def _packets(self) -> Iterator[av.Packet]:
-        """The video stream's packets; for a sequence, a frame file that cannot be read is an ``InputError`` naming it."""
+        """The video stream's packets; for a sequence, every frame file from the first one read to the last of the
+        sequence, in order: a file that cannot be read, or that the reader passed over, is an ``InputError`` naming it."""
         packets = self.container.demux(self.stream)
         if not isinstance(self.path, FrameSequence):
             yield from packets
             return
-        following = 0  # the index of the frame file read next
+        following = None  # the index of the frame file read next (the first after a seek is wherever it lands)
         while True:
             try:
                 packet = next(packets)
             except StopIteration:
-                return
+                break
             except av.FFmpegError as exc:
-                raise InputError(f"{self.path.file(following)}: cannot be read ({exc.strerror or exc})") from None
-            following = packet.pts + 1 if packet.pts is not None else following + 1
+                raise InputError(f"{self.path.file(following or 0)}: cannot be read ({exc.strerror or exc})") from None
+            if packet.pts is not None:  # not the empty packet that flushes the decoder at the end
+                if following is not None and packet.pts != following:
+                    raise InputError(f"{self.path.file(following)}: passed over by FFmpeg's image reader; replace or rescan this frame")
+                following = packet.pts + 1
             yield packet
+        if (following or 0) != self.path.count:
+            raise InputError(f"{self.path.file(following or 0)}: FFmpeg's image reader stops here, {self.path.count - (following or 0)} frame(s) "
+                             "before the end of the numbering (an empty or unreadable file?); replace or rescan this frame")
 
     def _in_counted_range(self, pts: int | None) -> bool:
         """Whether a lost packet belongs to the range being read (a seek's lead-in belongs to the range before)."""
@@ -262,6 +268,27 @@ class VideoSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_like_first(sequence: FrameSequence, frame: av.VideoFrame, info: VideoInfo) -> None:
+    """``InputError`` naming the frame's file when its size or bit depth is not the first frame's (``info``): a film's frames
+    all have one size, and one depth (else an 8-bit first frame would make a 16-bit scan come out 8-bit)."""
+    if (frame.width, frame.height) != (info.width, info.height):
+        raise InputError(
+            f"{sequence.file(frame.pts)}: {frame.width}x{frame.height}, but the sequence's first frame is "
+            f"{info.width}x{info.height}; every frame of a film must have the same size"
+        )
+    bits = pix_fmt_bits(frame.format.name)
+    if info.pix_fmt != "unknown" and bits != pix_fmt_bits(info.pix_fmt):
+        raise InputError(
+            f"{sequence.file(frame.pts)}: {bits} bits per channel, but {sequence.file(0)} has {pix_fmt_bits(info.pix_fmt)}; "
+            "every frame of a scan must have the same bit depth: rescan or convert the odd frames"
+        )
+
+
+def pix_fmt_bits(pix_fmt: str) -> int:
+    """Bits per component of ``pix_fmt`` (``rgb48le``: 16, ``gray``: 8)."""
+    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
 def _with_rotation(info: VideoInfo, rotation: float | int | None) -> VideoInfo:

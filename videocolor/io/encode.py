@@ -12,68 +12,22 @@ import io
 import logging
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import InputError, OutputError
 from .decode import VideoInfo, open_video
+from .encoders import AUTO_CODECS, EncodeSettings, codec_time_base, encoder_options, for_output, preset_problem, takes_pix_fmt
 
 _READ_BACK_FRAMES = 12  # enough for an encoder's B-frame reordering to show
 
 log = logging.getLogger("videocolor")
 
-_CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libsvtav1", "libaom-av1"}
-_NVENC_CODECS = {"h264_nvenc", "hevc_nvenc", "av1_nvenc"}
-_NVENC_PRESETS = {f"p{i}" for i in range(1, 8)}
 _SUBSAMPLED = ("420", "422", "411", "410", "440")
-
-
-@dataclass(frozen=True)
-class EncodeSettings:
-    """Video encoder choice: FFmpeg codec name, CRF and preset (x264/x265 family), pixel format."""
-
-    codec: str = "libx264"
-    crf: int = 18
-    preset: str = "medium"
-    pix_fmt: str = "yuv420p"
-
-
-def resolve_codec(codec: str, device_type: str) -> str:
-    """The encoder a ``codec`` setting names: ``auto`` is NVENC H.264 when rendering on a GPU whose driver
-    PyAV's FFmpeg can reach, else libx264; any other name is used as it is."""
-    if codec != "auto":
-        return codec
-    return "h264_nvenc" if device_type == "cuda" and nvenc_works() else "libx264"
-
-
-@functools.lru_cache(maxsize=1)
-def nvenc_works() -> bool:
-    """Whether FFmpeg's h264_nvenc opens here: PyAV's wheel lists it, but it needs the NVIDIA driver's encoder."""
-    if "h264_nvenc" not in av.codecs_available:
-        return False
-    try:
-        context = av.CodecContext.create("h264_nvenc", "w")
-        context.width, context.height, context.pix_fmt = 256, 256, "yuv420p"
-        context.time_base = Fraction(1, 25)
-        context.open()
-    except (av.FFmpegError, ValueError, OSError) as exc:
-        log.debug("h264_nvenc cannot open (%s); using libx264", exc)
-        return False
-    return True
-
-
-def encoder_options(settings: EncodeSettings) -> dict[str, str]:
-    """FFmpeg options for the encoder: CRF and preset for x264-like codecs, constant quality for NVENC."""
-    if settings.codec in _CRF_CODECS:
-        return {"crf": str(settings.crf), "preset": settings.preset}
-    if settings.codec in _NVENC_CODECS:  # -cq is NVENC's CRF; x264 preset names map to its middle preset
-        preset = settings.preset if settings.preset in _NVENC_PRESETS else "p4"
-        return {"rc": "vbr", "cq": str(settings.crf), "b": "0", "preset": preset}
-    return {}
+_AUDIO_CODECS = {"webm": "libopus"}  # FFmpeg's default for WebM is its experimental native Opus encoder
 
 
 def partial_path(output: Path) -> Path:
@@ -81,10 +35,12 @@ def partial_path(output: Path) -> Path:
     return output.with_name(f".{output.stem}.videocolor-part{output.suffix}")
 
 
-def choose_pix_fmt(pix_fmt: str, width: int, height: int, path: Path) -> str:
-    """Keep odd sizes exact: chroma-subsampled formats need even sizes, so switch to 4:4:4 and say so."""
-    if (width % 2 or height % 2) and any(tag in pix_fmt for tag in _SUBSAMPLED):
-        full = pix_fmt.replace("420", "444").replace("422", "444")
+def choose_pix_fmt(settings: EncodeSettings, width: int, height: int, path: Path) -> str:
+    """Keep odd sizes exact: where the encoder needs even sizes for chroma-subsampled formats (x264, x265, NVENC
+    do; MPEG-4 Part 2 and VP9 do not), switch to 4:4:4 and say so."""
+    pix_fmt = settings.pix_fmt
+    full = pix_fmt.replace("420", "444").replace("422", "444")
+    if (width % 2 or height % 2) and any(tag in pix_fmt for tag in _SUBSAMPLED) and takes_pix_fmt(settings.codec, full):
         log.warning("%s: odd size %dx%d cannot use %s; writing %s to keep the exact size", path, width, height, pix_fmt, full)
         return full
     return pix_fmt
@@ -113,9 +69,11 @@ class CopiedStreams:
     the stream was, as a muxer needs increasing times.
     """
 
-    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
+    def __init__(self, source: Path, output: av.container.OutputContainer, name: Path | None = None, before_zero: bool = True) -> None:
         self.input = open_video(source)
         self.output = output
+        self.name = name or Path(output.name)  # the file messages name (not the hidden one being written)
+        self.before_zero = before_zero  # False: packets from before time 0 (AAC's priming packet) are left out
         self.routes: dict[int, tuple[av.stream.Stream, av.AudioResampler | None]] = {}
         for stream in self.input.streams:
             if stream.type == "video":
@@ -130,17 +88,24 @@ class CopiedStreams:
 
     def _add(self, stream: av.stream.Stream) -> None:
         fmt = self.output.format.name.split(",")[0]
-        path = self.output.name
-        if stream.type in ("audio", "subtitle", "data") and container_accepts_copy(fmt, stream):
+        path = self.name
+        # FFmpeg's AVI muxer keeps the block size another AVI file gave compressed audio, and its timestamps then
+        # stop moving (the ffmpeg command does the same): such audio is encoded again, in its own codec
+        avi_audio = fmt == "avi" and self.input.format.name == "avi" and stream.type == "audio" and not stream.codec_context.name.startswith("pcm_")
+        if stream.type in ("audio", "subtitle", "data") and not avi_audio and container_accepts_copy(fmt, stream):
             self.routes[stream.index] = (self.output.add_stream_from_template(stream), None)
         elif stream.type == "audio":
-            codec = self.output.default_audio_codec
+            own = stream.codec_context.name
+            codec = own if avi_audio and own in av.codecs_available else _AUDIO_CODECS.get(fmt, self.output.default_audio_codec)
             layout = _standard_layout(len(stream.layout.channels))
-            out = self.output.add_stream(codec, rate=stream.rate, layout=layout)
+            rates = av.Codec(codec, "w").audio_rates  # Opus: 48 kHz and a few lower rates only
+            rate = stream.rate if not rates or stream.rate in rates else min((r for r in rates if r >= stream.rate), default=max(rates))
+            out = self.output.add_stream(codec, rate=rate, layout=layout)
             formats = out.codec_context.codec.audio_formats
-            resampler = av.AudioResampler(format=formats[0].name if formats else "fltp", layout=layout, rate=stream.rate)
+            resampler = av.AudioResampler(format=formats[0].name if formats else "fltp", layout=layout, rate=rate)
             self.routes[stream.index] = (out, resampler)
-            log.warning("%s: %s container cannot hold %s audio; transcoding stream %d to %s", path, fmt, stream.codec_context.name, stream.index, codec)
+            why = "would lose the timing of copied" if avi_audio else "cannot hold"
+            log.warning("%s: %s container %s %s audio; transcoding stream %d to %s", path, fmt, why, own, stream.index, codec)
         else:
             log.warning("%s: %s stream %d (%s) cannot be stored in a %s file; it is left out", path, stream.type, stream.index, stream.codec_context.name, fmt)
 
@@ -151,7 +116,7 @@ class CopiedStreams:
                 self.pending = next(self.packets, None)
                 if self.pending is None:
                     return
-                if self.pending.size == 0:  # demuxer flush packets carry nothing
+                if self.pending.size == 0 or (not self.before_zero and (self.pending.pts or 0) < 0):  # flush packets carry nothing
                     self.pending = None
                     continue
                 self.pending_ts = self._continuous(self.pending)
@@ -199,23 +164,33 @@ class CopiedStreams:
 
 
 def add_video_stream(container: av.container.OutputContainer, info: VideoInfo, settings: EncodeSettings, output: Path) -> av.video.stream.VideoStream:
-    """Add the encoded video stream: source size, time base, color metadata and rotation; ``OutputError`` if no encoder."""
+    """Add the encoded video stream of resolved ``settings`` (``for_output``): source size, time base, color metadata
+    and rotation; ``OutputError`` naming the codec and the file type when the container cannot hold that codec."""
     rate = info.average_rate or Fraction(25)
     try:
         stream = container.add_stream(settings.codec, rate=rate)
     except (av.FFmpegError, ValueError) as exc:
-        raise OutputError(f"{output}: cannot write {settings.codec} video into this file ({exc}); choose another codec or extension") from None
+        raise OutputError(_cannot_hold(output, settings.codec, exc)) from None
     stream.width, stream.height = info.width, info.height
-    stream.pix_fmt = choose_pix_fmt(settings.pix_fmt, info.width, info.height, info.path)
+    stream.pix_fmt = choose_pix_fmt(settings, info.width, info.height, info.path)
     stream.time_base = info.time_base
-    stream.codec_context.time_base = info.time_base
+    stream.codec_context.time_base = codec_time_base(settings.codec, info.time_base, info.average_rate)
     stream.options = encoder_options(settings)
     ctx = stream.codec_context
+    if not settings.b_frames:
+        ctx.max_b_frames = 0
     ctx.colorspace, ctx.color_range = info.colorspace, info.color_range
     ctx.color_primaries, ctx.color_trc = info.color_primaries, info.color_trc
     if info.rotation:
         stream.set_display_rotation(info.rotation)
     return stream
+
+
+def _cannot_hold(output: Path, codec: str, exc: Exception) -> str:
+    suffix = output.suffix.lower() or "raw"
+    auto = AUTO_CODECS.get(suffix, ("libx264",))[0]
+    advice = f"set codec = \"auto\" ({auto} for {suffix}) or write a .mkv" if auto != codec else "write a .mkv, .mp4 or .mov"
+    return f"{output}: a {suffix} file cannot hold {codec} video ({exc}); {advice}"
 
 
 def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.ndarray, pts: int) -> list[av.Packet]:
@@ -234,11 +209,18 @@ def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.nda
 
 
 def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> None:
-    """Fail now, before hours of rendering, if ``output``'s container cannot hold the chosen video encoding.
+    """Fail now, before hours of rendering, if ``output`` cannot be written with ``settings`` (resolved for its
+    container by ``for_output``).
 
-    Opens the encoder and writes a header into a scratch file of the same extension, then deletes it; then
-    checks that such a file reads back frame for frame (``read_back_problem``).
+    One line names what is at fault: a preset the encoder lacks (the setting), an encoder that does not open for
+    this film's frames (the codec or pixel format setting), a container that cannot hold the encoder (the file type),
+    or a pair FFmpeg writes but cannot read back frame for frame (``read_back_problem``).
     """
+    problem = preset_problem(settings.codec, settings.preset)  # named codecs strictly; auto's choice takes what it has
+    settings = for_output(settings, output.suffix)
+    problem = problem or _open_problem(info, settings)
+    if problem:
+        raise InputError(f"{output}: {problem}")
     with tempfile.TemporaryDirectory(prefix="videocolor-probe-") as folder:
         probe_path = Path(folder) / f"probe{output.suffix}"
         try:
@@ -246,14 +228,10 @@ def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> 
         except (av.FFmpegError, ValueError) as exc:
             raise OutputError(f"{output}: cannot write this kind of file ({exc}); use e.g. .mp4, .mkv or .mov") from None
         try:
-            stream = add_video_stream(container, info, settings, output)
+            add_video_stream(container, info, settings, output)
             container.start_encoding()
         except (av.FFmpegError, ValueError) as exc:
-            fmt = container.format.name.split(",")[0]
-            raise OutputError(
-                f"{output}: cannot write {settings.codec} video ({stream.pix_fmt}) into a {fmt} file ({exc}); "
-                "choose another codec or extension (e.g. .mkv)"
-            ) from None
+            raise OutputError(_cannot_hold(output, settings.codec, exc)) from None
         finally:
             try:
                 container.close()
@@ -264,13 +242,33 @@ def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> 
         raise OutputError(f"{output}: FFmpeg writes {settings.codec} video into {output.suffix} files but {problem}; use .mkv or .mp4")
 
 
+def _open_problem(info: VideoInfo, settings: EncodeSettings) -> str | None:
+    """Why the encoder does not open for ``info``'s frames on its own (no container involved), or ``None``."""
+    context = av.CodecContext.create(settings.codec, "w")
+    context.width, context.height = info.width, info.height
+    context.pix_fmt = choose_pix_fmt(settings, info.width, info.height, info.path)
+    context.time_base = codec_time_base(settings.codec, info.time_base, info.average_rate)
+    context.color_range = info.color_range
+    context.options = encoder_options(settings)
+    if not settings.b_frames:
+        context.max_b_frames = 0
+    try:
+        context.open()
+    except (av.FFmpegError, ValueError) as exc:
+        size = f"{info.width}x{info.height} {context.pix_fmt}"
+        return f"setting codec {settings.codec}: the encoder does not open for {size} video ({exc}); choose another codec or pix_fmt"
+    return None
+
+
 @functools.cache
 def read_back_problem(suffix: str, settings: EncodeSettings) -> str:
     """Why FFmpeg cannot read back a ``suffix`` file of ``settings``' video frame for frame, in order ("" when it can).
 
-    A few tiny frames are encoded, written and decoded again: some pairs are written without complaint and
-    then lose their video stream (H.264 in MPEG-PS) or their frame order (B-frames in AVI).
+    ``settings`` are resolved for the container first (``for_output``). A few tiny frames are encoded, written and
+    decoded again: some pairs are written without complaint and then lose their video stream (H.264 in MPEG-PS)
+    or their frame order (B-frames in a container that keeps decode order only).
     """
+    settings = for_output(settings, suffix)
     info = VideoInfo(Path("probe"), 64, 48, Fraction(1, 25), Fraction(25), 0, "yuv420p", False, 2, 0, 2, 2, 0)
     with tempfile.TemporaryDirectory(prefix="videocolor-probe-") as folder:
         probe = Path(folder) / f"probe{suffix}"
@@ -291,13 +289,3 @@ def read_back_problem(suffix: str, settings: EncodeSettings) -> str:
     if any(p is None for p in pts) or any(b <= a for a, b in zip(pts, pts[1:])):
         return "reads their frames back out of order"
     return ""
-
-
-def video_output(input_path: Path, settings: EncodeSettings) -> Path:
-    """The default output of a film: ``<stem>_color<ext>`` beside it, in ``.mkv`` when its own container
-    would not read back (``read_back_problem``), which Matroska does for every encoder FFmpeg has."""
-    suffix = input_path.suffix.lower()
-    if not suffix or read_back_problem(suffix, settings):
-        log.info("%s: writing the colorized film as .mkv (a %s file of %s video would not read back)", input_path, suffix or "raw", settings.codec)
-        suffix = ".mkv"
-    return input_path.with_name(f"{input_path.stem}_color{suffix}")

@@ -7,7 +7,6 @@ EXIF orientation; this module turns whatever it returns into one tensor contract
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import cv2
@@ -16,6 +15,7 @@ import torch
 
 from ..color import rgb_to_lab
 from ..errors import InputError, OutputError
+from .atomic import write_atomic
 
 log = logging.getLogger("videocolor")
 
@@ -52,12 +52,22 @@ def reference_files(folder: str | Path) -> list[Path]:
 def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
     """Read an image file as RGB ``(3, H, W)`` float32 in [0, 1] (gray images are replicated to 3 channels).
 
-    Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped), palette and CMYK.
-    With ``max_side``, a larger picture is shrunk (area average) to that long side as it is decoded: JPEGs
-    decode at 1/2, 1/4 or 1/8 scale directly, so a huge picture never exists at full size in float.
+    Handles 8/16-bit and float images, gray, gray+alpha, RGB, RGBA (alpha dropped: ``read_rgba`` keeps it),
+    palette and CMYK. With ``max_side``, a larger picture is shrunk (area average) to that long side as it is
+    decoded: JPEGs decode at 1/2, 1/4 or 1/8 scale directly, so a huge picture never exists at full size in float.
     Raises ``InputError`` naming the file when it is missing or not a readable image.
     """
-    path = Path(path)
+    return _read(Path(path), max_side, alpha=False)
+
+
+def read_rgba(path: str | Path, max_side: int | None = None) -> torch.Tensor:
+    """Read an image file as RGBA ``(4, H, W)`` float32 in [0, 1]: RGB as ``read_rgb``, then its alpha (straight,
+    not premultiplied), 1 where the file has none. A picture with alpha is read as stored (no EXIF turn).
+    Raises ``InputError`` as ``read_rgb``."""
+    return _read(Path(path), max_side, alpha=True)
+
+
+def _read(path: Path, max_side: int | None, alpha: bool) -> torch.Tensor:
     try:  # opening tells a missing file or a folder apart (``checks`` loads references with this module)
         data = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
@@ -66,24 +76,39 @@ def read_rgb(path: str | Path, max_side: int | None = None) -> torch.Tensor:
         raise InputError(f"{path}: is a folder, not an image") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    image = _decode(data, max_side) if data.size else None
+    see_through = _with_alpha(data) if alpha else None  # colors and alpha of one decode: same size, same depth
+    image = see_through if see_through is not None else _decode(data, max_side) if data.size else None
     if image is None:
         raise InputError(f"{path}: not an image (or an unsupported/corrupt image file)")
     if max_side is not None and max(image.shape[:2]) > max_side:
         scale = max_side / max(image.shape[:2])
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    if image.dtype == np.uint16:
-        scaled = image.astype(np.float32) / 65535.0
-    elif image.dtype == np.uint8:
-        scaled = image.astype(np.float32) / 255.0
-    else:
-        scaled = np.clip(image.astype(np.float32), 0.0, 1.0)
-    if scaled.ndim == 2:
-        scaled = np.repeat(scaled[..., None], 3, axis=2)
-    elif scaled.shape[2] == 4:
-        scaled = scaled[..., :3]
-    rgb = scaled[..., ::-1] if scaled.shape[2] == 3 else np.repeat(scaled[..., :1], 3, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
+    gray = image.ndim == 2 or image.shape[2] < 3
+    planes = [_unit(image if image.ndim == 2 else image[..., 0])] * 3 if gray else [_unit(image[..., c]) for c in (2, 1, 0)]
+    if alpha:
+        planes.append(_unit(image[..., -1]) if see_through is not None else np.ones(image.shape[:2], np.float32))
+    return torch.from_numpy(np.stack(planes)).contiguous()
+
+
+def _unit(plane: np.ndarray) -> np.ndarray:
+    """A uint8, uint16 or float plane as float32 in [0, 1]."""
+    if plane.dtype == np.uint16:
+        return plane.astype(np.float32) / 65535.0
+    if plane.dtype == np.uint8:
+        return plane.astype(np.float32) / 255.0
+    return np.clip(plane.astype(np.float32), 0.0, 1.0)
+
+
+def _with_alpha(data: np.ndarray) -> np.ndarray | None:
+    """An encoded PNG, WebP or TIFF as stored, gray+alpha ``(H, W, 2)`` or BGRA ``(H, W, 4)``; ``None`` without alpha.
+
+    Other formats have no alpha (and a CMYK JPEG decodes to 4 channels as stored).
+    """
+    head = data[:12].tobytes()
+    if not (head.startswith((b"\x89PNG", b"II*\x00", b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
+        return None
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    return raw if raw is not None and raw.ndim == 3 and raw.shape[2] in (2, 4) else None
 
 
 def _decode(data: np.ndarray, max_side: int | None) -> np.ndarray | None:
@@ -136,9 +161,4 @@ def write_rgb(path: str | Path, rgb: torch.Tensor) -> None:
     ok, encoded = cv2.imencode(path.suffix or ".png", image)
     if not ok:
         raise OutputError(f"{path}: cannot encode an image with extension {path.suffix!r}")
-    tmp = path.with_name(f".{path.name}.videocolor-tmp")
-    try:
-        encoded.tofile(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, encoded.tobytes())

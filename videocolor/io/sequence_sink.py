@@ -16,16 +16,10 @@ import av
 import numpy as np
 
 from ..errors import OutputError
-from .decode import VideoInfo
-from .sequence import FrameSequence, ffmpeg_pattern, numbered
+from .decode import VideoInfo, pix_fmt_bits
+from .sequence import ffmpeg_pattern, numbered
 
 ENCODERS = {".dpx": "dpx", ".exr": "exr", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
-
-
-def default_sequence_output(sequence: FrameSequence) -> Path:
-    """``<folder>_color/<same file pattern>`` beside the sequence's folder (``scans/f_%04d.dpx`` -> ``scans_color/f_%04d.dpx``)."""
-    folder = sequence.pattern.parent.absolute()
-    return folder.with_name(f"{folder.name}_color") / sequence.pattern.name
 
 
 def output_pix_fmt(pattern: Path, info: VideoInfo) -> str:
@@ -45,13 +39,8 @@ def output_pix_fmt(pattern: Path, info: VideoInfo) -> str:
         raise OutputError(f"{pattern}: FFmpeg here cannot write {pattern.suffix} images; use .png, .tif or .dpx")
     if info.pix_fmt in rgb:
         return info.pix_fmt
-    depth = {name: av.VideoFormat(name).components[0].bits for name in rgb}
+    depth = {name: pix_fmt_bits(name) for name in rgb}
     return max(rgb, key=depth.get) if info.high_bit_depth else min(rgb, key=depth.get)
-
-
-def pix_fmt_bits(pix_fmt: str) -> int:
-    """Bits per component of ``pix_fmt`` (``rgb48le``: 16)."""
-    return max(c.bits for c in av.VideoFormat(pix_fmt).components)
 
 
 class SequenceSink:

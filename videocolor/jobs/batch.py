@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..checks import check_references
+from ..checks import check_references, default_output
 from ..config import Settings
 from ..errors import InputError, OutputError
 from .engines import make_engine
@@ -20,7 +20,7 @@ from .film import WORK_NAME, fingerprint, make_job, remove_if_empty
 from .report import BatchReport, FilmReport, batch_report, output_in_place
 from .runner import drive
 from .state import FINISHED, STATE_NAME, State, Status
-from .work import MIN_SEGMENT_SECONDS
+from .work import MIN_SEGMENT_SECONDS, encode_settings
 
 log = logging.getLogger("videocolor")
 
@@ -33,7 +33,7 @@ def expand_inputs(inputs: Sequence[str | Path] = (), list_file: str | Path | Non
     paths: list[Path] = []
     if list_file is not None:
         try:
-            lines = Path(list_file).read_text(encoding="utf-8").splitlines()
+            lines = Path(list_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no part of the first path
         except OSError as exc:
             raise InputError(f"{list_file}: cannot read the list of films ({exc.strerror})") from None
         base = Path(list_file).parent
@@ -64,7 +64,8 @@ def run_batch(
     overwrite: bool = False,
     segment_seconds: float = MIN_SEGMENT_SECONDS,
 ) -> BatchReport:
-    """Colorize many films into ``out_dir`` as ``<stem>_color<ext>``; resumable, one failure never stops the rest.
+    """Colorize many films into ``out_dir`` as ``<stem>_color<ext>`` (``checks.default_output``, as a single run names
+    them: ``.mkv`` where the film's own container would not read back); resumable, one failure never stops the rest.
 
     Films already done are skipped; failed ones are retried only with ``retry_failed``. ``overrides_dir`` holds
     ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``.
@@ -87,12 +88,14 @@ def run_batch(
             state.muxed(row["id"], sum(s["frames_written"] or 0 for s in state.segments(row["id"])), row["mux_s"] or 0.0)
     rows = state.films()
     done = {row["key"] for row in rows if row["status"] == Status.DONE}
-    made = {Path(row["output"]).absolute() for row in rows} | {out_dir / f"{f.stem}_color{f.suffix}" for f in films}
+    encode = encode_settings(settings)
+    outputs = {film: default_output(film, encode, out_dir) for film in films}  # named as a single run names them
+    made = {Path(row["output"]).absolute() for row in rows} | set(outputs.values())
     for film in films:
         if film in made:  # this batch's own output (an out dir inside the input folder): never a new film
             log.info("%s: skipped, an output of this batch", film)
             continue
-        output = out_dir / f"{film.stem}_color{film.suffix}"
+        output = outputs[film]
         if output.name in seen:
             raise InputError(f"{film}: same output name as {seen[output.name]}; rename one of them")
         seen[output.name] = film

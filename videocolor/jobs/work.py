@@ -23,7 +23,8 @@ from ..config import Settings
 from ..errors import InputError
 from ..fusion import refs_per_shot
 from ..io.decode import VideoSource
-from ..io.encode import EncodeSettings, check_encodable, resolve_codec
+from ..io.encode import check_encodable
+from ..io.encoders import EncodeSettings, for_output
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publish_frames
@@ -133,9 +134,9 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
 
 
 def encode_settings(settings: Settings) -> EncodeSettings:
-    """The video encoder part of ``settings``."""
-    codec = resolve_codec(settings.codec, resolve_device(settings.device).type)
-    return EncodeSettings(codec=codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt)
+    """The video encoder part of ``settings``, before the output's container resolves it (``io.encoders.for_output``)."""
+    gpu = resolve_device(settings.device).type == "cuda"
+    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt, gpu=gpu)
 
 
 def clock_of(table: dict[str, Any]) -> Clock | None:
@@ -165,7 +166,6 @@ def _renderer(settings: Settings, keep: bool) -> Renderer:
             build_colorizer(settings, device),
             make_smoother(settings.temporal, device),
             batch_size=settings.batch_size,
-            encode=encode_settings(settings),
         )
         if not keep:
             return renderer
@@ -216,7 +216,8 @@ def _render_segment(
         first = table["first_number"] + shots[segment["first_shot"]].start_frame
         open_sink = lambda info: SequenceSink(frames_folder(job), output.name, first, info, table["pix_fmt"])  # noqa: E731
     else:
-        open_sink = lambda info: SegmentSink(segment_path(job, segment["index"]), info, renderer.encode)  # noqa: E731
+        encode = for_output(encode_settings(Settings.from_dict(job["settings"])), output.suffix)  # the final output's encoding
+        open_sink = lambda info: SegmentSink(segment_path(job, segment["index"]), info, encode)  # noqa: E731
     done = renderer.render_range(
         source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False)
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..knobs import check_knobs, knob
+from .exemplar_card import TEMPERATURE_RANGE
 from .spec import ModelSpec, Weights, WeightsEnum
 
 NETWORK_SHAPE = (216, 384)
@@ -21,11 +22,12 @@ class DEVCSettings:
     """``[videocolor.devc]``: the DEVC network (``models/devc.py``).
 
     Attributes:
-        temperature: attention softmax temperature (1e-10 as in the released test.py: a hard argmax).
+        temperature: attention softmax temperature (1e-10 as in the released test.py: a hard argmax), in
+            [1e-30, 1] (``TEMPERATURE_RANGE``).
         smoothing: apply the released edge-aware smoothing of the predicted chroma.
     """
 
-    temperature: float = knob(1e-10, low=0.0, high=1.0, low_open=True)
+    temperature: float = knob(1e-10, low=TEMPERATURE_RANGE[0], high=TEMPERATURE_RANGE[1])
     smoothing: bool = knob(True)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,13 @@ from ..knobs import check_knobs, knob
 from .spec import ModelSpec, Weights, WeightsEnum
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# Softmax temperatures of the matching (this model's and DEVC's attention). Measured on the 12-frame pan test film:
+# at 1e-40 and below, cosine / temperature overflows float32 to inf, softmax gives NaN and the film comes out all
+# white; from 1e-38 to 1e-3 the output is the same hard argmax (chroma spread 16.7 ab); above that the colors
+# wash towards the reference's mean (12.6 at 0.2, 10.8 at 1, the uniform mean color as it grows). DEVC's
+# ``attend`` on random embeddings gives NaN at 1e-40 and the same results from 1e-38 to 1e-6. The lower bound
+# keeps eight orders of magnitude from the overflow; the upper one stays where the colors still follow the match.
+TEMPERATURE_RANGE = (1e-30, 1.0)
 
 
 def _check_work_size(value: int) -> str | None:
@@ -30,7 +37,7 @@ class ExemplarSettings:
             8 is about twice as fast end to end); 0 lets the device choose (8 on a CPU, 4 on a GPU).
         reference_stride: grid step of the reference's cells (a multiple of ``match_stride``, and of 8 when
             the device chooses the stride).
-        temperature: softmax temperature of the matching.
+        temperature: softmax temperature of the matching, in [1e-30, 1] (``TEMPERATURE_RANGE``).
         precision: the backbone's compute precision: ``auto`` (bfloat16 where the CPU or GPU computes it
             natively, else float32), ``float32``, ``bfloat16`` or ``float16``; matching stays float32.
     """
@@ -38,7 +45,7 @@ class ExemplarSettings:
     work_size: int = knob(0, check=_check_work_size)
     match_stride: int = knob(0, choices=(0, 2, 4, 8, 16))
     reference_stride: int = knob(8, low=2)
-    temperature: float = knob(0.02, low=0.0, high=1.0, low_open=True)
+    temperature: float = knob(0.02, low=TEMPERATURE_RANGE[0], high=TEMPERATURE_RANGE[1])
     precision: str = knob("auto", choices=PRECISIONS)
 
     def __post_init__(self) -> None:

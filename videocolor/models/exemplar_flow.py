@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..color import lightness_to_u8
 from ..temporal import TemporalSmoother, warp
 from ..upsample import box_mean
 
@@ -70,11 +71,6 @@ class FlowReference:
     descriptors: np.ndarray | None
 
 
-def _gray_u8(lightness: torch.Tensor) -> np.ndarray:
-    """``(h, w)`` Lab L in [0, 100] -> uint8 ``(h, w)`` as OpenCV wants it."""
-    return np.ascontiguousarray(lightness.mul(2.55).round().clamp(0, 255).to(torch.uint8).cpu().numpy())
-
-
 class FlowRefiner:
     """Replaces chroma by the reference's, carried by optical flow, wherever the flow passes its checks.
 
@@ -95,7 +91,7 @@ class FlowRefiner:
 
     def prepare(self, lab: torch.Tensor) -> FlowReference:
         """The flow's view of a reference ``lab`` ``(1, 3, h, w)`` at the work resolution: it and its keypoints."""
-        keypoints, descriptors = self._orb.detectAndCompute(_gray_u8(lab[0, 0]), None)
+        keypoints, descriptors = self._orb.detectAndCompute(np.ascontiguousarray(lightness_to_u8(lab[0, 0]).cpu().numpy()), None)
         points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
         return FlowReference(lab, points, descriptors)
 
@@ -157,7 +153,7 @@ class FlowRefiner:
 
         ``None`` when the frame or the reference has too few keypoints or the homography too few inliers.
         """
-        keypoints, descriptors = self._orb.detectAndCompute(_gray_u8(lightness[0, 0]), None)
+        keypoints, descriptors = self._orb.detectAndCompute(np.ascontiguousarray(lightness_to_u8(lightness[0, 0]).cpu().numpy()), None)
         if descriptors is None or reference.descriptors is None:
             return None
         pairs = self._matcher.knnMatch(reference.descriptors, descriptors, k=2)

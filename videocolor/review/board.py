@@ -16,8 +16,10 @@ import cv2
 import numpy as np
 
 from ..analysis import analyse
+from ..checks import check_film, check_output
 from ..config import Settings
 from ..io.images import is_image_file, read_rgb
+from ..io.sequence import FrameSequence
 from ..models.build import use_device
 from ..overrides import apply_overrides, edit_override, read_overrides
 from ..preview import Previewer
@@ -27,13 +29,23 @@ THUMB_HEIGHT = 180
 _JPEG_QUALITY = 85
 
 
+def default_overrides(film: str | Path | FrameSequence) -> Path:
+    """Where a film's choices go by default: ``<film stem>_shots.toml`` beside a film, ``<folder>_shots.toml`` beside
+    a scan's folder (never inside it, among the frames)."""
+    if isinstance(film, FrameSequence):
+        folder = film.pattern.parent.absolute()
+        return folder.with_name(f"{folder.name}_shots.toml")
+    return Path(film).with_name(f"{Path(film).stem}_shots.toml")
+
+
 class Board:
     """A film's shots, their candidates and the override file the choices go to.
 
     Args:
-        film: the film.
+        film: the film: a video file, or a film scan (a ``FrameSequence`` from ``checks.check_film``, with its rate).
         ref_dir: the reference folder (every picture in it can be chosen).
-        overrides: the override file (created at the first choice when missing; an existing one must parse).
+        overrides: the override file (created at the first choice when missing; an existing one must parse; not the
+            film, nor a name the scan's pattern numbers).
         keyframes: optional keyframe folder with colored keyframes.
         settings: model settings for the previews.
         candidates: ranked candidates shown per shot.
@@ -41,7 +53,7 @@ class Board:
 
     def __init__(
         self,
-        film: str | Path,
+        film: str | Path | FrameSequence,
         ref_dir: str | Path,
         overrides: str | Path,
         *,
@@ -50,11 +62,12 @@ class Board:
         candidates: int = 3,
     ) -> None:
         settings = settings or Settings()
-        self.film, self.ref_dir, self.overrides = Path(film), Path(ref_dir), Path(overrides)
+        self.film, self.ref_dir = check_film(film), Path(ref_dir)
+        self.overrides = check_output(overrides, [self.film], overwrite=True)  # edited in place, never over the film
         use_device(settings)  # the thread policy before the analysis
-        self.analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
+        self.analysis = analyse(self.film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
-        self.previewer = Previewer(film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
+        self.previewer = Previewer(self.film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
         self.candidates = candidates
         self._jpegs: dict[tuple[str, ...], bytes] = {}
         self._lock = threading.Lock()
