@@ -64,14 +64,15 @@ def time_board(film: Path, refs: Path, rounds: int) -> dict[str, list[float]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        state = json.loads(urllib.request.urlopen(f"{url}/api/board").read())
+        token = {"X-Videocolor-Token": server.token}  # what the page sends
+        state = json.loads(urllib.request.urlopen(urllib.request.Request(f"{url}/api/board", headers=token)).read())
         paths = ["/", "/api/board"] + [s["keyframe"] for s in state["shots"]]
         paths += [c["preview"] for s in state["shots"] for c in s["candidates"]] + [f"/ref/{n}" for n in state["refs"]]
         times: dict[str, list[float]] = {p: [] for p in paths}
         for round_ in range(rounds + 1):
             for path in paths:
                 started = time.perf_counter()
-                urllib.request.urlopen(url + path).read()
+                urllib.request.urlopen(urllib.request.Request(url + path, headers=token)).read()
                 if round_:  # the first round computes the previews
                     times[path].append(time.perf_counter() - started)
         return times

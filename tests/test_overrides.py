@@ -143,3 +143,20 @@ def test_edit_keeps_comments_and_other_entries(folder):
     fresh = folder / "new.toml"
     edit_override(fresh, SHOTS, 3, skip=True)
     assert read_overrides(fresh, SHOTS) == {3: None}
+
+
+def test_a_layout_that_cannot_be_edited_is_left_alone(folder, monkeypatch):
+    """If tomlkit's edit does not read back as the intended entries, the file is not written."""
+    import tomlkit
+
+    path = _write(folder, '# mine\n[[shot]]\nindex = 1\nskip = true\n')
+    monkeypatch.setattr(tomlkit, "dumps", lambda document: "shot = [index = 0\n]\n")  # what the old code wrote
+    with pytest.raises(InputError, match="cannot be edited safely"):
+        edit_override(path, SHOTS, 0, skip=True)
+    assert path.read_text() == '# mine\n[[shot]]\nindex = 1\nskip = true\n'
+
+
+def test_unknown_home_folder_in_a_reference(folder):
+    with pytest.raises(InputError, match="no such home folder") as err:
+        read_overrides(_write(folder, '[[shot]]\nindex = 0\nreference = "~nosuchuser/x.jpg"\n'), SHOTS)
+    assert str(err.value).startswith(f"{folder / 'shots.toml'}:1:")

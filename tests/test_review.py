@@ -2,111 +2,64 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shutil
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import synth
-from helpers import mirrored_reference, save_image, two_shots
 
 from videocolor.cli import main
 from videocolor.overrides import read_overrides
-from videocolor.review import Board, make_server
 
-COMMENTED = """# my notes on this film
-[[shot]]
-index = 0  # the opening pan
-reference = "refs/astronaut.png"
-# reference = "refs/coffee.jpg"  # an alternative
-"""
-
-
-@pytest.fixture(scope="module")
-def film(tmp_path_factory):
-    root = tmp_path_factory.mktemp("review")
-    path = synth.write_clip(root / "film.mp4", two_shots(), audio_seconds=0)
-    refs = root / "refs"
-    refs.mkdir()
-    save_image(refs / "astronaut.png", mirrored_reference(synth.load_photo("astronaut")))
-    save_image(refs / "cat.png", mirrored_reference(synth.load_photo("chelsea")))
-    save_image(refs / "coffee.jpg", synth.still(synth.load_photo("coffee"), (120, 160)))
-    (refs / "notes.txt").write_text("not a picture")
-    return path, refs
-
-
-@pytest.fixture
-def served(film, tmp_path):
-    """A running server over a board whose override file already holds a commented entry; yields (url, file, board)."""
-    path, refs = film
-    overrides = tmp_path / "shots.toml"
-    shutil.copytree(refs, tmp_path / "refs")
-    overrides.write_text(COMMENTED)
-    board = Board(path, tmp_path / "refs", overrides, candidates=2)
-    server = make_server(board, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", overrides, board
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def request(url: str, body: object | None = None, raw: bytes | None = None) -> tuple[int, bytes]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+pytest_plugins = ("review_server",)  # the fixtures film, serve, served
 
 
 def test_board_choices_are_saved_keeping_comments(served, film):
-    url, overrides, board = served
-    status, data = request(f"{url}/api/board")
+    overrides, board = served.overrides, served.board
+    status, data = served.call("/api/board")
     shots = json.loads(data)["shots"]
     assert status == 200 and [s["index"] for s in shots] == [0, 1]
     assert shots[0]["chosen"] == "astronaut.png" and shots[0]["source"] == "override"
     assert shots[1]["source"] == "retrieval" and len(shots[1]["candidates"]) == 2
     assert json.loads(data)["refs"] == ["astronaut.png", "cat.png", "coffee.jpg"]
-    status, data = request(f"{url}/api/shot/1", {"reference": "coffee.jpg"})
+    status, data = served.call("/api/shot/1", {"reference": "coffee.jpg"})
     assert status == 200 and json.loads(data)["chosen"] == "coffee.jpg"
-    assert request(f"{url}/api/shot/0", {"skip": True})[0] == 200
+    assert served.call("/api/shot/0", {"skip": True})[0] == 200
     text = overrides.read_text()
     assert "# my notes on this film" in text and "# the opening pan" in text and "# an alternative" in text
     saved = read_overrides(overrides, board.analysis.shots)
     assert saved == {0: None, 1: (overrides.parent / "refs" / "coffee.jpg",)}
-    assert request(f"{url}/api/shot/0", {"skip": False})[0] == 200  # back to the analysis' choice: entry gone
+    assert served.call("/api/shot/0", {"skip": False})[0] == 200  # back to the analysis' choice: entry gone
     assert read_overrides(overrides, board.analysis.shots) == {1: (overrides.parent / "refs" / "coffee.jpg",)}
-    assert json.loads(request(f"{url}/api/board")[1])["shots"][1]["chosen"] == "coffee.jpg"  # what a reload shows
+    assert json.loads(served.call("/api/board")[1])["shots"][1]["chosen"] == "coffee.jpg"  # what a reload shows
     assert [p.name for p in overrides.parent.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
 def test_pictures_and_bad_requests(served):
-    url, overrides, _ = served
+    overrides = served.overrides
     for path in ("/keyframe/1", "/preview/0/cat.png", "/ref/coffee.jpg"):
-        status, data = request(url + path)
+        status, data = served.call(path)
         assert status == 200 and cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape[0] == 180
     before = overrides.read_bytes()
     for path, code in [
         ("/ref/notes.txt", 404), ("/ref/..%2Fshots.toml", 404), ("/preview/0/..%2F..%2Fetc%2Fpasswd", 404),
         ("/keyframe/7", 404), ("/keyframe/-1", 404), ("/etc/passwd", 404), ("/api/board/x", 404),
     ]:
-        status, data = request(url + path)
+        status, data = served.call(path)
         assert status == code and "error" in json.loads(data), path
     for body, raw in [({"reference": "nowhere.png"}, None), ({"skip": "yes"}, None), (None, b"{not json"), ({"a": 1, "b": 2}, None)]:
-        status, data = request(f"{url}/api/shot/0", body, raw)
+        status, data = served.call("/api/shot/0", body, raw)
         assert 400 <= status < 500 and "Traceback" not in data.decode() and "error" in json.loads(data)
-    assert request(f"{url}/api/shot/9", {"skip": True})[0] == 404
+    assert served.call("/api/shot/9", {"skip": True})[0] == 404
     assert overrides.read_bytes() == before
     overrides.write_text("[[shot]]\nindex = 0\nreference = \n")  # broken by hand while the page is open
-    status, data = request(f"{url}/api/shot/1", {"skip": True})
+    status, data = served.call("/api/shot/1", {"skip": True})
     assert status == 409 and "shots.toml" in json.loads(data)["error"]
     assert overrides.read_text() == "[[shot]]\nindex = 0\nreference = \n"  # nothing lost
 
@@ -121,8 +74,10 @@ def test_unreadable_override_file_stops_the_page_with_one_line(film, tmp_path, c
     assert broken.read_text() == "[[shot]\nindex = 0\n"
 
 
-def _browser():
-    """Headless Chromium through Selenium and Debian's chromedriver, or a skip that says what is missing."""
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium through Selenium and Debian's chromedriver (``rebind.test`` resolves to 127.0.0.1, as a name of
+    an attacker's would after DNS rebinding), or a skip that says what is missing."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e .[dev])")
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not chromium or not driver:
@@ -130,45 +85,106 @@ def _browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,720"):
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--window-size=1280,720",
+                 "--host-resolver-rules=MAP rebind.test 127.0.0.1", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
         options.add_argument(flag)
-    return webdriver, options, driver
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    yield driver
+    driver.quit()
 
 
-def test_review_in_a_real_browser(served, tmp_path):
-    webdriver, options, driver_path = _browser()
+def test_review_in_a_real_browser(served, browser, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, overrides, board = served
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
-    try:
-        wait = WebDriverWait(browser, 60)
-        browser.get(url)
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".shot")) == 2)
-        second = browser.find_elements(By.CSS_SELECTOR, "#shot-1 .candidate")[1]
-        name = second.get_attribute("data-name")
-        second.click()
-        wait.until(lambda b: b.find_element(By.ID, "status").text == "saved shot 1")
-        browser.find_element(By.CSS_SELECTOR, "#shot-0 input.skip").click()
-        wait.until(lambda b: b.find_element(By.ID, "status").text == "saved shot 0")
-        browser.find_element(By.TAG_NAME, "body").send_keys("j")
-        assert browser.find_element(By.CSS_SELECTOR, ".shot.current").get_attribute("data-index") == "1"
-        browser.refresh()
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".shot")) == 2)
-        wait.until(lambda b: all(img.get_attribute("naturalWidth") != "0" for img in b.find_elements(By.TAG_NAME, "img")))
-        assert browser.find_element(By.CSS_SELECTOR, "#shot-0 input.skip").is_selected()
-        assert browser.find_element(By.CSS_SELECTOR, "#shot-1 .candidate.chosen").get_attribute("data-name") == name
-        shot = browser.find_element(By.CSS_SELECTOR, "#shot-1 .chosen").text
-        assert name in shot
-        screenshot = tmp_path / "review.png"
-        browser.save_screenshot(str(screenshot))
-    finally:
-        browser.quit()
+    url, overrides, board = served.url, served.overrides, served.board
+    wait = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))  # a saved shot's card is replaced
+    browser.get(url)
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".shot")) == 2)
+    second = browser.find_elements(By.CSS_SELECTOR, "#shot-1 .candidate")[1]
+    name = second.get_attribute("data-name")
+    second.click()
+    wait.until(lambda b: b.find_element(By.ID, "status").text == "saved shot 1")
+    browser.find_element(By.CSS_SELECTOR, "#shot-0 input.skip").click()
+    wait.until(lambda b: b.find_element(By.ID, "status").text == "saved shot 0")
+    browser.find_element(By.TAG_NAME, "body").send_keys("j")
+    assert browser.find_element(By.CSS_SELECTOR, ".shot.current").get_attribute("data-index") == "1"
+    browser.refresh()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".shot")) == 2)
+    wait.until(lambda b: all(img.get_attribute("naturalWidth") != "0" for img in b.find_elements(By.TAG_NAME, "img")))
+    assert browser.find_element(By.CSS_SELECTOR, "#shot-0 input.skip").is_selected()
+    assert browser.find_element(By.CSS_SELECTOR, "#shot-1 .candidate.chosen").get_attribute("data-name") == name
+    assert name in browser.find_element(By.CSS_SELECTOR, "#shot-1 .chosen").text
+    screenshot = tmp_path / "review.png"
+    browser.save_screenshot(str(screenshot))
     assert read_overrides(overrides, board.analysis.shots) == {0: None, 1: (overrides.parent / "refs" / name,)}
+    for skipped in (False, True, False):  # s three times on shot 0 (the reviewers' case): the file stays valid
+        browser.find_element(By.TAG_NAME, "body").send_keys("s")
+        wait.until(lambda b, skipped=skipped: b.find_element(By.CSS_SELECTOR, "#shot-0 input.skip").is_selected() == skipped)
+        assert read_overrides(overrides, board.analysis.shots) == {1: (overrides.parent / "refs" / name,), **({0: None} if skipped else {})}
+    assert browser.find_element(By.ID, "status").get_attribute("class") == ""  # no error shown
     target = os.environ.get("VIDEOCOLOR_REVIEW_SCREENSHOT")  # the README's picture: see its development section
     if target:
         picture = cv2.imread(str(screenshot))
         cv2.imwrite(target, cv2.resize(picture, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA), [cv2.IMWRITE_JPEG_QUALITY, 80])
         assert Path(target).stat().st_size < 150_000
+
+
+ATTACKER = """<!doctype html>
+<html><head><script>window.results = {}; function mark(id, what) { window.results[id] = what; }</script></head><body>
+<iframe name="plain"></iframe><iframe name="urlencoded"></iframe>
+<form id="plain" method="POST" enctype="text/plain" target="plain" action="VICTIM/api/shot/0">
+<input name='{"skip": "' value='", "skip": true}'></form>
+<form id="urlencoded" method="POST" target="urlencoded" action="VICTIM/api/shot/1"><input name="skip" value="true"></form>
+<img src="VICTIM/keyframe/0" onload="mark('keyframe', this.naturalWidth)" onerror="mark('keyframe', 'error')">
+<img src="VICTIM/keyframe/1?token=guess" onload="mark('guessed', this.naturalWidth)" onerror="mark('guessed', 'error')">
+<img src="VICTIM/preview/0/cat.png" onload="mark('preview', this.naturalWidth)" onerror="mark('preview', 'error')">
+<img src="VICTIM/ref/coffee.jpg" onload="mark('ref', this.naturalWidth)" onerror="mark('ref', 'error')">
+<script>
+fetch("VICTIM/api/shot/1", {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: '{"skip": true}'})
+  .then(() => mark("no-cors", "sent"), () => mark("no-cors", "failed"));
+fetch("VICTIM/api/shot/1", {method: "POST", headers: {"Content-Type": "application/json", "X-Videocolor-Token": "guess"},
+  body: '{"skip": true}'}).then(r => mark("cors", r.status), () => mark("cors", "failed"));  // its preflight is refused
+fetch("VICTIM/api/board").then(r => r.text()).then(t => mark("board", t), () => mark("board", "blocked"));
+fetch("VICTIM/").then(r => r.text()).then(t => mark("page", t), () => mark("page", "blocked"));
+document.getElementById("plain").submit();
+document.getElementById("urlencoded").submit();
+</script></body></html>
+"""
+
+
+def test_another_origin_can_neither_change_nor_read(served, browser, tmp_path, monkeypatch):
+    """A page of another origin (another port of 127.0.0.1: the same site, so cookies would not tell them apart) tries a
+    no-cors fetch POST, text/plain and urlencoded form POSTs, reads, and <img> of the film's pictures; then the page
+    is asked for under a name of the attacker's resolving here (DNS rebinding)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    posts = []
+    handler = served.server.RequestHandlerClass
+    do_post = handler.do_POST
+    monkeypatch.setattr(handler, "do_POST", lambda self: (posts.append(self.path), do_post(self)))  # the attacks arrived
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(ATTACKER.replace("VICTIM", served.url))
+    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *args: None})
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=str(site)))
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    before = served.overrides.read_bytes()
+    try:
+        browser.get(f"http://127.0.0.1:{attacker.server_address[1]}/index.html")
+        wait = WebDriverWait(browser, 60)
+        results = wait.until(lambda b: (r := b.execute_script("return window.results")) and len(r) == 8 and len(posts) >= 3 and r)
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+    assert sorted(posts) == ["/api/shot/0", "/api/shot/1", "/api/shot/1"]
+    assert {k: results[k] for k in ("keyframe", "guessed", "preview", "ref")} == dict.fromkeys(("keyframe", "guessed", "preview", "ref"), "error")
+    assert results["board"] == results["page"] == "blocked" and results["cors"] == "failed"
+    assert served.overrides.read_bytes() == before
+    browser.get(f"http://rebind.test:{served.port}/")  # DNS rebinding: the attacker's name, now this machine
+    assert served.token not in browser.page_source and "answers only for" in browser.page_source
+    status = browser.execute_async_script(
+        "const done = arguments[0]; fetch('/api/shot/0', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+        "body: '{\"skip\": true}'}).then(r => done(r.status), e => done(String(e)));")
+    assert status == 421 and served.overrides.read_bytes() == before

@@ -159,11 +159,17 @@ def read_toml(path: Path, kind: str) -> tuple[str, dict[str, Any]]:
     """The text and parsed content of a TOML file; one-line ``InputError`` naming it (``kind``) otherwise."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # a BOM, as Windows editors write, is not part of the TOML
-        return text, tomllib.loads(text)
     except FileNotFoundError:
         raise InputError(f"{path}: {kind} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read {kind} ({exc})") from None
+    return text, parse_toml(text, path)
+
+
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """``text`` (meant for ``path``) parsed as TOML; one-line ``InputError`` naming ``path`` when it is not valid."""
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
 

@@ -16,8 +16,9 @@ import re
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
-from .config import read_toml
+from .config import parse_toml, read_toml
 from .errors import InputError, OutputError
 from .io.atomic import write_atomic
 from .timecode import format_seconds, parse_timecode
@@ -31,7 +32,11 @@ _KEYS = {"index", "start", "end", "reference", "skip"}
 def read_overrides(path: str | Path, shots: Sequence[Shot]) -> dict[int, tuple[Path, ...] | None]:
     """Parse and check an override file against the film's shots: shot index -> its references (``None``: skip)."""
     path = Path(path)
-    text, data = read_toml(path, "override file")
+    return _checked(path, *read_toml(path, "override file"), shots)
+
+
+def _checked(path: Path, text: str, data: dict, shots: Sequence[Shot]) -> dict[int, tuple[Path, ...] | None]:
+    """:func:`read_overrides` of a file's ``text`` and its parsed ``data``."""
     unknown = sorted(set(data) - {"shot"})
     if unknown or not isinstance(data.get("shot", []), list):
         raise InputError(f"{path}: expected only [[shot]] entries, found {', '.join(unknown) or 'shot = ...'}")
@@ -67,7 +72,10 @@ def _reference(entry: dict, path: Path, where: str) -> tuple[Path, ...] | None:
     names = [given] if isinstance(given, str) else given
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise InputError(f"{where}: reference must be a path string or a list of them")
-    references = tuple(path.parent / Path(name).expanduser() for name in names)
+    try:
+        references = tuple(path.parent / Path(name).expanduser() for name in names)
+    except RuntimeError:  # ~user of no known user
+        raise InputError(f"{where}: reference {names}: no such home folder; write the path in full") from None
     for reference in references:
         if not reference.is_file():
             raise InputError(f"{where}: reference file {reference} not found")
@@ -152,50 +160,51 @@ def _relative(reference: Path, override_file: Path) -> str:
         text = os.path.relpath(Path(reference).resolve(), override_file.resolve().parent)
     except ValueError:
         text = str(Path(reference).resolve())
-    return Path(text).as_posix()
+    text = Path(text).as_posix()
+    return f"./{text}" if text.startswith("~") else text  # not a home folder when read back
 
 
 def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, reference: Path | None = None, skip: bool = False) -> Path:
     """Set shot ``index``'s entry of an override file, keeping every other entry and all comments.
 
     ``reference`` forces that picture, ``skip`` leaves the shot gray, neither removes the shot's entry (back to
-    the analysis' choice). The file is created when missing and always replaced atomically; tomlkit edits it
-    so comments and layout survive (the standard library only reads TOML). An entry that addresses several
-    shots by time cannot be changed for one of them: ``InputError``.
+    the analysis' choice; its own comment lines go with it). The file is created when missing and always
+    replaced atomically; tomlkit edits it so comments and layout survive (the standard library only reads
+    TOML), ``[[shot]]`` tables and a hand-written ``shot = [{...}]`` array alike. The new text is read back
+    before it is written: it must hold exactly the old entries with this one change. ``InputError`` (file
+    untouched) for an invalid file, or for an entry that addresses several shots by time (it cannot change
+    for one of them).
     """
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import AoT
 
     path = Path(path)
-    header = "# videocolor shot overrides (see videocolor shots --write-overrides); edited by videocolor review.\n"
-    text, data = header, {}
+    text, data, before = "# videocolor shot overrides (see videocolor shots --write-overrides); edited by videocolor review.\n", {}, {}
     if path.exists():
-        read_overrides(path, shots)  # the whole file must be valid before it is changed
         text, data = read_toml(path, "override file")
+        before = _checked(path, text, data, shots)  # the whole file must be valid before it is changed
     try:
         document = tomlkit.parse(text)
     except TOMLKitError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
-    entries = document.get("shot")
-    if entries is None:
-        entries = tomlkit.aot()
-        document.append("shot", entries)
     found = None
-    for n, entry in enumerate(data.get("shot", [])):  # plain values, in the order of tomlkit's ``entries``
+    for n, entry in enumerate(data.get("shot", [])):  # plain values, in the order of tomlkit's entries
         addressed = _addressed(entry, shots, f"{path}: entry {n + 1}")
         if index in addressed and len(addressed) > 1:
             raise InputError(f"{path}: entry {n + 1} addresses shots {addressed[0]}-{addressed[-1]} by time; edit it by hand")
         if index in addressed:
             found = n
+    entries = document.get("shot")
     if reference is None and not skip:
         if found is not None:
             del entries[found]
+        if isinstance(entries, AoT) and not entries:  # it would be written as ``shot = []``, an inline array
+            del document["shot"]
     else:
         if found is None:
-            entries.append(tomlkit.table())
-            entries[-1]["index"] = index
-            found = len(entries) - 1
-        entry = entries[found]
+            found = _append_entry(document, index)
+        entry = document["shot"][found]
         for key in ("reference", "skip"):
             if key in entry:
                 del entry[key]
@@ -203,4 +212,29 @@ def edit_override(path: str | Path, shots: Sequence[Shot], index: int, *, refere
             entry["skip"] = True
         else:
             entry["reference"] = _relative(reference, path)
-    return write_atomic(path, tomlkit.dumps(document))
+    new = tomlkit.dumps(document)
+    expected = {k: v for k, v in before.items() if k != index}
+    if skip or reference is not None:
+        expected[index] = None if skip else (path.parent / _relative(reference, path),)
+    try:
+        after = _checked(path, new, parse_toml(new, path), shots)
+    except InputError:
+        after = None
+    if after != expected:
+        raise InputError(f"{path}: this layout cannot be edited safely; change shot {index} by hand")
+    return write_atomic(path, new)
+
+
+def _append_entry(document: Any, index: int) -> int:
+    """Add ``index = N`` as a new last entry (a table, or an inline table in a ``shot = [...]`` array); its position."""
+    import tomlkit
+    from tomlkit.items import AoT
+
+    entries = document.get("shot")
+    if entries is None:
+        entries = tomlkit.aot()
+        document.append("shot", entries)
+    entry = tomlkit.table() if isinstance(entries, AoT) else tomlkit.inline_table()
+    entry["index"] = index
+    entries.append(entry)
+    return len(entries) - 1

@@ -1,14 +1,21 @@
-"""``videocolor review FILM --ref-dir REFS [--keyframes DIR] [--overrides shots.toml] [--port N]``: the review page."""
+"""``videocolor review FILM --ref-dir REFS [--keyframes DIR] [--overrides shots.toml] [--host H [--allow-remote]] [--port N]``: the review page."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import interrupts_held
 from .common import add_model_flags, guarded, settings_from_args
+
+
+def _port(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 (any free port) to 65535, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overrides", help="the override file the choices go to (default: <film stem>_shots.toml beside the film, "
                         "<folder>_shots.toml beside a scan's folder)")
     parser.add_argument("--candidates", type=int, default=3, help="ranked references shown per shot (default 3)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only; "
+                        "another needs --allow-remote)")
+    parser.add_argument("--allow-remote", action="store_true", help="serve a --host other than this machine's loopback: "
+                        "anyone who can reach the port can then see the film and change the choices")
+    parser.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 picks a free one)")
     add_model_flags(parser, video=False)
     return parser
 
@@ -41,15 +51,17 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor review --help`` answers at once.
     with interrupts_held():
         from ..checks import check_film
-        from ..review import Board, make_server
+        from ..review import Board, check_address, make_server
         from ..review.board import default_overrides
 
+    check_address(args.host, args.port, allow_remote=args.allow_remote)  # before the analysis (seconds)
     film = check_film(args.input, args.fps)
     overrides = Path(args.overrides) if args.overrides else default_overrides(film)
     settings = settings_from_args(args)
     board = Board(film, args.ref_dir, overrides, keyframes=args.keyframes, settings=settings, candidates=args.candidates)
-    server = make_server(board, args.host, args.port)
+    server = make_server(board, args.host, args.port, allow_remote=args.allow_remote)
     host, port = server.server_address[:2]
+    host = f"[{host}]" if ":" in host else host
     print(f"review {args.input} at http://{host}:{port}/ (choices saved to {overrides}); Ctrl-C to stop", flush=True)
     try:
         server.serve_forever()

@@ -5,6 +5,6 @@
 """
 
 from .board import Board
-from .server import make_server
+from .server import check_address, make_server
 
-__all__ = ["Board", "make_server"]
+__all__ = ["Board", "check_address", "make_server"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import cv2
 import numpy as np
@@ -96,7 +97,7 @@ class Board:
         choice = apply_overrides([base], saved)[0] if index in saved else base
         name = self._name(index, choice.path, choice.source)
         candidates = [
-            {"name": n, "score": c.score, "source": c.source, "preview": f"/preview/{index}/{n}"}
+            {"name": n, "score": c.score, "source": c.source, "preview": f"/preview/{index}/{quote(n, safe='')}"}
             for c in self.previewer.candidates(index, self.candidates)
             for n in [self._name(index, c.path, c.source)]
         ]
