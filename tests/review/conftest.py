@@ -1,4 +1,4 @@
-"""The review page's test server: a board over a small generated film with three reference pictures, served on a free
+"""The review page's test fixtures: a board over a small generated film with three reference pictures, served on a free
 port, and requests made as the page makes them."""
 
 from __future__ import annotations

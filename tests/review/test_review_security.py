@@ -24,8 +24,6 @@ from videocolor.errors import InputError, OutputError
 from videocolor.overrides import read_overrides
 from videocolor.review import make_server
 
-pytest_plugins = ("review_server",)  # the fixtures film, serve, served
-
 TOKEN = "X-Videocolor-Token"
 PICTURES = ("/keyframe/0", "/preview/0/cat.png", "/ref/coffee.jpg")
 

@@ -17,8 +17,6 @@ import pytest
 from videocolor.cli import main
 from videocolor.overrides import read_overrides
 
-pytest_plugins = ("review_server",)  # the fixtures film, serve, served
-
 
 def test_board_choices_are_saved_keeping_comments(served, film):
     overrides, board = served.overrides, served.board
