@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import cv2
@@ -190,6 +190,18 @@ def _write_gray(path: Path, rgb: np.ndarray) -> np.ndarray:
     return lightness[0].numpy()
 
 
+def _entry(item: object, n: int) -> KeyframeEntry:
+    """The ``n``-th shot object of ``keyframes.json``; ``ValueError`` naming the fields missing or unknown."""
+    if not isinstance(item, dict):
+        raise ValueError(f"shot entry {n} is not an object")
+    known = {f.name for f in fields(KeyframeEntry)}
+    required = {f.name for f in fields(KeyframeEntry) if f.default is MISSING}
+    missing, unknown = sorted(required - item.keys()), sorted(item.keys() - known)
+    if missing or unknown:
+        raise ValueError(f"shot entry {n} {'lacks ' + ', '.join(missing) if missing else 'has unknown ' + ', '.join(unknown)}")
+    return KeyframeEntry(**item)
+
+
 def read_index(folder: str | Path, shots: Sequence[Shot], size: tuple[int, int]) -> list[KeyframeEntry]:
     """``keyframes.json`` of ``folder``, checked against the film's frame ``size`` ``(H, W)`` and frame count and
     its ``shots`` (same shots, frames inside them). An index without the film's size (before 0.2) is read with
@@ -202,7 +214,7 @@ def read_index(folder: str | Path, shots: Sequence[Shot], size: tuple[int, int])
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))  # with or without a BOM
         film = data["film"] if isinstance(data, dict) else None
-        entries = [KeyframeEntry(**item) for item in (data["shots"] if isinstance(data, dict) else data)]
+        entries = [_entry(item, n) for n, item in enumerate(data["shots"] if isinstance(data, dict) else data)]
         marks = [e.print() for e in entries]
     except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise InputError(f"{path}: not a keyframe list ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
