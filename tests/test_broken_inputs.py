@@ -173,3 +173,21 @@ def test_ffmpeg_and_decord_messages_stay_off_the_terminal(astronaut, tmp_path, c
             VideoSource(truncated)
     err = capfd.readouterr().err
     assert "@ 0x" not in err and "workspace" not in err and "corrupted" not in err
+
+
+@pytest.mark.parametrize("name", ["sheet.xyz", "sheet.exr", "sheet"])
+@pytest.mark.parametrize("command", ["preview", "shots --sheet", "image"])
+def test_a_picture_output_opencv_cannot_write_is_refused_up_front(command, name, pan_clip, color_ref, ref_dir, tmp_path, capsys):
+    """Every command that writes a picture checks its extension before the work (OpenCV raised at the end)."""
+    from videocolor.cli import main
+
+    out = tmp_path / name
+    argv = {
+        "preview": ["preview", str(pan_clip), "--ref-dir", str(ref_dir), "-o", str(out)],
+        "shots --sheet": ["shots", str(pan_clip), "--ref-dir", str(ref_dir), "--sheet", str(out)],
+        "image": ["image", str(color_ref), "--ref", str(color_ref), "-o", str(out)],
+    }[command]
+    assert main([*argv, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"videocolor: error: {out}: cannot write") and "use .png" in err[0]
+    assert list(tmp_path.iterdir()) == []

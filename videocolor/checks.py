@@ -100,6 +100,17 @@ def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], o
     return output
 
 
+def check_picture_output(output: PathLike, what: str) -> Path:
+    """``output`` as a ``Path`` when its extension names a picture format OpenCV writes, else an ``OutputError``
+    naming it (``what``: "the preview sheet"); checked before any work, since the picture is written at the end."""
+    import cv2  # here, not at the top: the command line's --help must not pay for it
+
+    output = Path(output)
+    if not cv2.haveImageWriter(str(output)):
+        raise OutputError(f"{output}: cannot write {what} as {output.suffix or 'a file without an extension'}; use .png, .jpg or .tif")
+    return output
+
+
 def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: bool) -> list[Path]:
     """The output file of each input image: ``output`` itself (one input), inside ``output`` (an existing folder),
     or ``default_output`` beside each input; every input must exist and no two may share an output."""
@@ -118,7 +129,7 @@ def check_image_outputs(inputs: list[Path], output: PathLike | None, overwrite: 
         if target.resolve() in seen:
             raise OutputError(f"{target}: two inputs would be written to the same output file")
         seen.add(target.resolve())
-    return [check_output(t, inputs, overwrite) for t in targets]
+    return [check_output(check_picture_output(t, "a picture"), inputs, overwrite) for t in targets]
 
 
 def check_references(ref: PathLike | None, ref_dir: PathLike | None, keyframes: PathLike | None = None) -> None:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .analysis import Analysis, analyse
-from .checks import check_film, check_output
+from .checks import check_film, check_output, check_picture_output
 from .config import Settings
 from .errors import InputError, OutputError
 from .frames import frames_to_lightness
@@ -136,7 +136,7 @@ def preview_sheet(
     but never an input file (nor a frame of the scan).
     """
     film = check_film(film, fps)
-    check_output(output, [film], overwrite=True)
+    check_output(check_picture_output(output, "the preview sheet"), [film], overwrite=True)
     settings = settings or Settings()
     use_device(settings)
     analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)

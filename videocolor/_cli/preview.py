@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
     with interrupts_held():
-        from ..checks import check_film, check_output
+        from ..checks import check_film, check_output, check_picture_output
         from ..errors import InputError
         from ..preview import parse_shots, preview_sheet
 
@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--candidates must be 0 or more, got {args.candidates}")
     shots = parse_shots(args.shots) if args.shots else None
     film = check_film(args.input, args.fps)
-    check_output(args.output, [film], args.overwrite)
+    check_output(check_picture_output(args.output, "the preview sheet"), [film], args.overwrite)
     settings = settings_from_args(args)
     sheet = preview_sheet(film, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots,
                           candidates=args.candidates, settings=settings)

@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     with interrupts_held():
         from ..analysis import analyse
-        from ..checks import check_film, check_output
+        from ..checks import check_film, check_output, check_picture_output
         from ..io.sequence import FrameSequence
         from ..keyframes import check_export_folder, export_keyframes
         from ..overrides import write_overrides
@@ -57,9 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.ref_dir is None and (args.sheet or args.write_overrides or not args.export_keyframes):
         raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR")
     film = check_film(args.input, args.fps)
-    for path in (args.sheet, args.write_overrides):  # before the long analysis, not after
-        if path is not None:
-            check_output(path, [film], args.overwrite)
+    if args.sheet is not None:  # before the long analysis, not after
+        check_output(check_picture_output(args.sheet, "the contact sheet"), [film], args.overwrite)
+    if args.write_overrides is not None:
+        check_output(args.write_overrides, [film], args.overwrite)
     if args.export_keyframes:
         check_export_folder(args.export_keyframes, args.overwrite)
         if isinstance(film, FrameSequence) and Path(args.export_keyframes).resolve() == film.pattern.parent.resolve():
