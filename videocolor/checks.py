@@ -106,7 +106,11 @@ def check_picture_output(output: PathLike, what: str) -> Path:
     import cv2  # here, not at the top: the command line's --help must not pay for it
 
     output = Path(output)
-    if not cv2.haveImageWriter(str(output)):
+    try:
+        writable = cv2.haveImageWriter(str(output))
+    except cv2.error:  # a codec built in but switched off (OpenEXR before OpenCV 4.10 raises here)
+        writable = False
+    if not writable:
         raise OutputError(f"{output}: cannot write {what} as {output.suffix or 'a file without an extension'}; use .png, .jpg or .tif")
     return output
 
