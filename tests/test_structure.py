@@ -77,7 +77,7 @@ def test_finds_a_planted_cycle() -> None:
 
 def test_no_import_cycle() -> None:
     graph = import_graph()
-    assert "videocolor.api" in graph["videocolor.cli"], "the graph must see imports inside functions"
+    assert "videocolor.api" in graph["videocolor._cli.main"], "the graph must see imports inside functions"
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
@@ -85,7 +85,7 @@ def test_help_and_version_answer_without_importing_torch() -> None:
     """torch takes seconds to import: the command line parses its arguments first."""
     script = (
         "import contextlib, io, sys\n"
-        "from videocolor.cli import main\n"
+        "from videocolor._cli.main import main\n"
         "for argv in (['--help'], ['--version'], ['batch', '--help'], ['image', '--help'], ['shots', '--help'], ['status', '--help'], ['weights', '--help']):\n"
         "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "        main(argv)\n"

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import rgb_to_lab
-from .io.decode import VideoSource
-from .keyframes import film_lightness, load_keyframe
-from .models.base import Colorizer
-from .temporal import TemporalSmoother, carry_weight, warp
-from .types import FrameBatch
+from ..analysis.keyframes import film_lightness, load_keyframe
+from ..io.decode import VideoSource
+from ..models.base import Colorizer
+from ..ops.color import rgb_to_lab
+from ..ops.flow import FlowEstimator, carry_weight, warp
+from ..records import FrameBatch
 
 BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it (10 s at 25 fps; 43 MB at a 256x112 work size)
 # DIS preset of the propagation's flow: "medium" gained 0.07 dB over "ultrafast" (the temporal stage's) on a
@@ -75,7 +75,7 @@ class Propagation:
         key: KeyframeReference,
         film: str | Path,
         first: FrameBatch,
-        flow: TemporalSmoother,
+        flow: FlowEstimator,
         small_lightness: Callable[[np.ndarray], torch.Tensor],
         batch_size: int = 8,
     ) -> None:
@@ -156,6 +156,6 @@ class Propagation:
         return torch.cat((alpha * carried_ab + (1 - alpha) * ab, alpha * carried_conf + (1 - alpha) * confidence, certainty), 1)
 
 
-def propagation_flow(device: torch.device) -> TemporalSmoother:
+def propagation_flow(device: torch.device) -> FlowEstimator:
     """The optical flow of keyframe propagation (a temporal stage used for ``estimate`` only)."""
-    return TemporalSmoother("dis", device, dis_preset=FLOW_PRESET)
+    return FlowEstimator("dis", device, dis_preset=FLOW_PRESET)

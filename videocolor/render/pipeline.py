@@ -21,21 +21,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .accel import PinnedStaging, apply_process_policy, auto_batch_size, freeze_long_lived_objects, mark_ready, stream_for, wait_ready
-from .errors import InputError
-from .frames import frames_to_lightness, lab_to_rgb_array
-from .fusion import FusedReference
-from .io.decode import VideoInfo, VideoSource
-from .io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
-from .io.timeline import Clock
-from .keyframes import composite
-from .models.base import Colorizer
+from ..analysis.keyframes import composite
+from ..errors import InputError
+from ..io.decode import VideoInfo, VideoSource
+from ..io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
+from ..io.timeline import Clock
+from ..models.base import Colorizer, FusedReference
+from ..ops.color import frames_to_lightness, lab_to_rgb_array
+from ..ops.flow import FlowEstimator
+from ..ops.upsample import guided_upsample
+from ..records import FrameBatch, ReferenceChoice, Shot
+from .devices import PinnedStaging, apply_process_policy, auto_batch_size, mark_ready, stream_for, wait_ready
+from .memory import freeze_long_lived_objects
 from .propagate import KeyframeReference, Propagation, propagation_flow
-from .reuse import HeldFrame, RepeatSkipper
+from .repeats import HeldFrame, RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
-from .temporal import TemporalSmoother
-from .types import FrameBatch, ReferenceChoice, Shot
-from .upsample import guided_upsample
 
 log = logging.getLogger("videocolor")
 
@@ -125,7 +125,7 @@ def predict_chroma(
             ``None`` to leave the frames gray.
         smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
             ``estimate`` for these frames when computed ahead.
-        skipper: optional ``reuse.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
+        skipper: optional ``repeats.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
 
     Returns:
         ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
@@ -188,10 +188,10 @@ class Renderer:
         colorizer: any ``models.base.Colorizer``.
         smoother: a ``temporal.TemporalSmoother`` or ``None`` (no temporal stage).
         batch_size: frames per forward pass (batches never straddle a cut); 0 chooses it from the device and
-            the frame size (``accel.auto_batch_size``).
+            the frame size (``devices.auto_batch_size``).
 
-    Making one applies the process-wide policy (``accel.apply_process_policy``) and freezes the objects then
-    alive out of the cyclic garbage collector (``accel.freeze_long_lived_objects``).
+    Making one applies the process-wide policy (``devices.apply_process_policy``) and freezes the objects then
+    alive out of the cyclic garbage collector (``memory.freeze_long_lived_objects``).
     """
 
     def __init__(
@@ -208,7 +208,7 @@ class Renderer:
         self.skipper = RepeatSkipper()
         self.batch_size = batch_size
         self._references: dict[tuple[Path, int | None], Any] = {}
-        self._flow: TemporalSmoother | None = None  # optical flow of keyframe propagation, on the model's thread
+        self._flow: FlowEstimator | None = None  # optical flow of keyframe propagation, on the model's thread
         self._propagation: Propagation | None = None
 
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
@@ -323,7 +323,7 @@ class Renderer:
                         batch.lightness = frames_to_lightness(frames, device, staging)
                         batch.small = work_lightness(self.colorizer, batch.lightness)
                         if self.smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
-                            batch.motion = self.smoother.estimate(batch.small, None if batch.starts_shot else previous)
+                            batch.motion = self.smoother.flow.estimate(batch.small, None if batch.starts_shot else previous)
                         previous = batch.small[-1:]
                         batch.ready = mark_ready(device)
                         if not put(decoded, batch, stop):

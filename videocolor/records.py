@@ -23,8 +23,8 @@ class FrameBatch:
         shot: index of the shot these frames belong to.
         starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
         small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
-        motion: the temporal stage's flow for these frames (``TemporalSmoother.estimate``), once computed.
-        ready: on a GPU, the CUDA event after which the tensors above are computed (``accel.mark_ready``).
+        motion: the temporal stage's flow for these frames (``FlowEstimator.estimate``), once computed.
+        ready: on a GPU, the CUDA event after which the tensors above are computed (``render.devices.mark_ready``).
     """
 
     lightness: torch.Tensor
@@ -67,7 +67,7 @@ class ReferenceChoice:
         source: ``"retrieval"``, ``"override"``, ``"user"`` (a single ``--ref`` for the whole film) or
             ``"none"`` (analysis without references: cuts only) or ``"keyframe"`` (a colorist's colored keyframe).
         keyframe: for ``"keyframe"``, the pts of the film frame that ``path`` is a colored copy of.
-        fused: further references colorized beside ``path`` and fused with it per pixel (``fusion.py``):
+        fused: further references colorized beside ``path`` and fused with it per pixel (``ops.fusion``):
             the next-ranked candidates (``refs_per_shot`` above 1), or those an override file names.
     """
 
