@@ -1,4 +1,4 @@
-"""The things that travel between stages: frame batches, shots, reference choices."""
+"""The things that travel between stages: frame batches, their chroma, shots, reference choices."""
 
 from __future__ import annotations
 
@@ -54,6 +54,21 @@ class Shot:
     def num_frames(self) -> int:
         return self.end_frame - self.start_frame + 1
 
+
+
+@dataclass
+class Chroma:
+    """A batch's predicted chroma at the work resolution, as the model's stage hands it to the compose stage.
+
+    Attributes:
+        ab: ``(B, 2, h, w)`` Lab a/b in about [-110, 110].
+        confidence: ``(B, 1, h, w)`` in [0, 1].
+        exact: full-resolution ab ``(1, 2, H, W)`` used as it is, by position in the batch (a colorist's keyframe).
+    """
+
+    ab: torch.Tensor
+    confidence: torch.Tensor
+    exact: dict[int, torch.Tensor] = field(default_factory=dict)
 
 @dataclass
 class ReferenceChoice:
