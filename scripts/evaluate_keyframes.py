@@ -28,14 +28,15 @@ import numpy as np
 import synth
 import torch
 
-from videocolor import Settings, colorize_video, metrics
-from videocolor.analysis import analyse
-from videocolor.baselines import luminance_transfer
-from videocolor.color import lab_to_rgb
-from videocolor.evaluation import read_frames
-from videocolor.frames import lightness_u8
-from videocolor.keyframes import INDEX_NAME, MIN_MATCH, export_keyframes
-from videocolor.lightness_print import lightness_print, print_match
+from videocolor import Settings, colorize_video
+from videocolor.analysis.film import analyse
+from videocolor.analysis.keyframes import INDEX_NAME, MIN_MATCH
+from videocolor.colorist.keyframes import export_keyframes
+from videocolor.evaluation import metrics
+from videocolor.evaluation.baselines import luminance_transfer
+from videocolor.evaluation.protocol import read_frames
+from videocolor.ops.color import lab_to_rgb, lightness_u8
+from videocolor.ops.lightness_print import lightness_print, print_match
 
 
 def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, list[dict]]:

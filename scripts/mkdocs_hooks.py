@@ -1,7 +1,7 @@
 """MkDocs hook: the reference pages are generated from the code at build time, so they cannot drift from it.
 
 A page line ``<!-- generated: cli -->`` becomes every command's ``--help`` (the argparse parsers of
-``videocolor/cli.py`` and ``videocolor/_cli/``); ``<!-- generated: settings -->`` becomes a table per settings
+``videocolor/_cli/``); ``<!-- generated: settings -->`` becomes a table per settings
 section (``config.Settings`` and each registered model's section) with each knob's default, the values it
 accepts (``knobs.accepted``) and its description from the section's docstring.
 """
@@ -23,7 +23,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
 
 def _cli() -> str:
     os.environ["COLUMNS"] = "110"  # argparse wraps help at the terminal's width: a fixed one for the page
-    from videocolor import cli
+    from videocolor._cli import main as cli
 
     parts = [("videocolor", cli.build_parser())]
     parts += [(f"videocolor {name}", importlib.import_module(f"videocolor._cli.{name}").build_parser()) for name in cli.SUBCOMMANDS]

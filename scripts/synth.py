@@ -18,7 +18,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from videocolor.color import lightness_to_gray_rgb, rgb_to_lightness
+from videocolor.ops.color import lightness_to_gray_rgb, rgb_to_lightness
 
 SKLEARN_PHOTOS = ("china", "flower")
 

@@ -25,9 +25,9 @@ import skimage.data
 import synth
 import torch
 
-from videocolor.color import rgb_to_lab
-from videocolor.evaluation import read_frames
+from videocolor.evaluation.protocol import read_frames
 from videocolor.io.images import write_rgb
+from videocolor.ops.color import rgb_to_lab
 
 SIZE = (90, 160)  # (H, W) of the default test film
 SHOT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "china", "flower")

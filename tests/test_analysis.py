@@ -10,7 +10,7 @@ import synth
 from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
 
 from videocolor._cli import shots as shots_cli
-from videocolor.analysis import analyse
+from videocolor.analysis.film import analyse
 from videocolor.errors import InputError
 
 FPS = Fraction(24000, 1001)

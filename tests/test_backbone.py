@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from videocolor.models.backbone_lite0 import EfficientNetLite0, _pointwise, efficientnet_lite0
 from videocolor.models.exemplar_card import Lite0Weights
-from videocolor.weights import file_sha256
+from videocolor.models.weights import file_sha256
 
 
 def test_strict_load_parameter_count_and_sha256():

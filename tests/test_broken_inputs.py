@@ -179,7 +179,7 @@ def test_ffmpeg_and_decord_messages_stay_off_the_terminal(astronaut, tmp_path, c
 @pytest.mark.parametrize("command", ["preview", "shots --sheet", "image"])
 def test_a_picture_output_opencv_cannot_write_is_refused_up_front(command, name, pan_clip, color_ref, ref_dir, tmp_path, capsys):
     """Every command that writes a picture checks its extension before the work (OpenCV raised at the end)."""
-    from videocolor.cli import main
+    from videocolor._cli.main import main
 
     out = tmp_path / name
     argv = {

@@ -12,7 +12,7 @@ import torch
 from helpers import frames_lab, frames_rgb, save_image
 
 from videocolor import __version__
-from videocolor.cli import main
+from videocolor._cli.main import main
 from videocolor.io.images import is_grayscale, read_rgb
 
 FAST = ["--temporal", "off", "--quiet"]

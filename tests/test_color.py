@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage import color as skcolor
 
-from videocolor.color import lab_to_rgb, lightness_to_gray_rgb, linear_rgb_to_lightness, rgb_to_lab, rgb_to_lightness, srgb_to_linear
+from videocolor.ops.color import lab_to_rgb, lightness_to_gray_rgb, linear_rgb_to_lightness, rgb_to_lab, rgb_to_lightness, srgb_to_linear
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 5), (2, 3, 7, 9), (2, 2, 3, 1, 1)])

@@ -11,10 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from videocolor import weights
-from videocolor.fusion import FusedReference
-from videocolor.models import registry
-from videocolor.models.base import Colorizer
+from videocolor.models import registry, weights
+from videocolor.models.base import Colorizer, FusedReference
 
 CPU = torch.device("cpu")
 # |ab| bound of any model: DEVC's tanh x 128 x 1.25 (the exemplar model stays within 110).

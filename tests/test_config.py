@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from videocolor import InputError, Settings, cli, load_settings
+from videocolor import InputError, Settings, load_settings
+from videocolor._cli import main as cli
 from videocolor.models import registry
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -166,11 +167,11 @@ def test_a_utf8_bom_is_accepted_in_every_user_file(tmp_path, kind):
     import json
     from fractions import Fraction
 
+    from videocolor.analysis.keyframes import INDEX_NAME, read_index
+    from videocolor.analysis.overrides import read_overrides
     from videocolor.jobs.batch import expand_inputs
-    from videocolor.keyframes import INDEX_NAME, read_index
-    from videocolor.overrides import read_overrides
+    from videocolor.records import Shot
     from videocolor.timecode import Timecode
-    from videocolor.types import Shot
 
     bom = b"\xef\xbb\xbf"
     shots = [Shot(0, 0, 9, Timecode(0, Fraction(1, 25)), Timecode(10, Fraction(1, 25)))]

@@ -8,8 +8,8 @@ import pytest
 import torch
 from helpers import COLORNET_PATH, FAKE_AB, OFFICIAL_PARAMS, TABLES, VGG19_CONV_PATH, WARPNET_PATH, write_fake_devc_zip
 
-from videocolor import weights
 from videocolor.config import Settings
+from videocolor.models import weights
 from videocolor.models.build import build_colorizer
 from videocolor.models.devc import ColorVidNet, DEVCColorizer, WarpNet, attend
 from videocolor.models.devc_card import DEVCWeights

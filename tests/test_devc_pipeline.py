@@ -5,8 +5,8 @@ import pytest
 import synth
 from helpers import FAKE_AB, SIZE, frames_lab, write_fake_devc_zip
 
-from videocolor import weights
-from videocolor.cli import main
+from videocolor._cli.main import main
+from videocolor.models import weights
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import synth
 import torch
 from helpers import save_image
 
-from videocolor import evaluation
-from videocolor.color import rgb_to_lightness
+from videocolor.evaluation import protocol as evaluation
 from videocolor.models.exemplar import ExemplarColorizer
+from videocolor.ops.color import rgb_to_lightness
 
 SIZE = (64, 96)
 SHOT = 24  # frames per generated shot

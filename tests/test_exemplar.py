@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from videocolor import Settings
-from videocolor.color import lab_to_rgb, rgb_to_lab
 from videocolor.models.build import build_colorizer
 from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
 from videocolor.models.exemplar_flow import DIS_PRESET
+from videocolor.ops.color import lab_to_rgb, rgb_to_lab
 
 DARK_RED, LIGHT_GREEN = (35.0, 50.0, 30.0), (80.0, -50.0, 40.0)
 
@@ -59,10 +59,10 @@ def test_low_confidence_falls_back_to_the_color_of_the_lightness():
 
 def test_work_size_and_stride_come_from_the_device_unless_set():
     colorizer = build_colorizer(Settings(model="exemplar"), torch.device("cpu"))
-    assert (colorizer.work_size, colorizer.grid_stride) == DEVICE_DEFAULTS["cpu"] == (256, 8)
+    assert (colorizer.work_size, colorizer.match_stride) == DEVICE_DEFAULTS["cpu"] == (256, 8)
     settings = Settings(model="exemplar").replace_section("exemplar", work_size=320, match_stride=4)
     colorizer = build_colorizer(settings, torch.device("cpu"))
-    assert (colorizer.work_size, colorizer.grid_stride) == (320, 4)
+    assert (colorizer.work_size, colorizer.match_stride) == (320, 4)
     assert DEVICE_DEFAULTS["cuda"] == (512, 4)
 
 

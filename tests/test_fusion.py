@@ -5,11 +5,13 @@ from __future__ import annotations
 import cv2
 import torch
 
-from videocolor.color import lab_to_rgb, rgb_to_lab
-from videocolor.fusion import FusedReference, fuse, refs_per_shot
+from videocolor.models.base import FusedReference
 from videocolor.models.exemplar import ExemplarColorizer
-from videocolor.pipeline import Renderer, predict_chroma
-from videocolor.types import ReferenceChoice
+from videocolor.ops.color import lab_to_rgb, rgb_to_lab
+from videocolor.ops.fusion import fuse
+from videocolor.records import ReferenceChoice
+from videocolor.render.devices import refs_per_shot
+from videocolor.render.pipeline import Renderer, predict_chroma
 
 
 def quadrants(a: float, b: float) -> torch.Tensor:

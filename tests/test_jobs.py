@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from helpers import cut_film, frame_pts, frames_rgb, packets
 
-from videocolor import Settings, cli
+from videocolor import Settings
+from videocolor._cli import main as cli
 from videocolor.jobs import STATE_NAME, run_batch
 from videocolor.jobs.state import State
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from helpers import cut_film
 
-from videocolor import Settings, cli, colorize_video
+from videocolor import Settings, colorize_video
+from videocolor._cli import main as cli
 from videocolor.errors import InputError, OutputError, interrupts_held
 from videocolor.jobs import STATE_NAME, run_batch
 from videocolor.jobs import state as state_module
@@ -148,7 +149,7 @@ def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_
         cut_film(films / f"{name}.mp4", ["astronaut", "coffee", "chelsea"], 10)
     out = tmp_path / "out"
     run = subprocess.Popen(
-        [sys.executable, "-m", "videocolor.cli", "batch", str(films), "--ref", str(color_ref), "--out-dir", str(out),
+        [sys.executable, "-m", "videocolor._cli.main", "batch", str(films), "--ref", str(color_ref), "--out-dir", str(out),
          "--workers", "2", "--temporal", "off", "--quiet"],
         stderr=subprocess.PIPE, text=True,
     )
@@ -234,7 +235,7 @@ def test_ctrl_c_while_the_command_line_loads(monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.delitem(sys.modules, "videocolor.cli", raising=False)
+    monkeypatch.delitem(sys.modules, "videocolor._cli.main", raising=False)
     monkeypatch.setattr("builtins.__import__", interrupt)
     status = _console.main()
     monkeypatch.undo()

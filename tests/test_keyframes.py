@@ -13,16 +13,18 @@ import pytest
 import synth
 from helpers import SIZE, frames_rgb, save_image, two_shots
 
-from videocolor import Settings, colorize_video, metrics
-from videocolor.analysis import analyse
-from videocolor.cli import main
+from videocolor import Settings, colorize_video
+from videocolor._cli.main import main
+from videocolor.analysis.film import analyse
+from videocolor.analysis.keyframes import INDEX_NAME, read_keyframes
+from videocolor.analysis.overrides import read_overrides
+from videocolor.colorist.keyframes import export_keyframes
+from videocolor.colorist.preview import Previewer
+from videocolor.colorist.review import Board
 from videocolor.errors import InputError, OutputError
-from videocolor.frames import lightness_u8
-from videocolor.keyframes import INDEX_NAME, export_keyframes, read_keyframes
-from videocolor.lightness_print import lightness_print, print_match
-from videocolor.overrides import read_overrides
-from videocolor.preview import Previewer
-from videocolor.review import Board
+from videocolor.evaluation import metrics
+from videocolor.ops.color import lightness_u8
+from videocolor.ops.lightness_print import lightness_print, print_match
 
 SETTINGS = Settings(quiet=True, batch_size=4)
 

@@ -1,4 +1,4 @@
-"""Tests of videocolor.metrics: values against scikit-image and hand-computed cases, input layouts."""
+"""Tests of videocolor.evaluation.metrics: values against scikit-image and hand-computed cases, input layouts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import synth
 import torch
 
-from videocolor import metrics
+from videocolor.evaluation import metrics
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from videocolor.analysis.overrides import apply_overrides, edit_override, read_overrides, write_overrides
 from videocolor.errors import InputError
-from videocolor.overrides import apply_overrides, edit_override, read_overrides, write_overrides
+from videocolor.records import ReferenceChoice, Shot
 from videocolor.timecode import Timecode
-from videocolor.types import ReferenceChoice, Shot
 
 TB = Fraction(1, 25)
 # Shots of 50 frames at 25 fps: shot k covers [2k s, 2k+2 s).

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402 (after the ski
 from hypothesis import strategies as st  # noqa: E402
 from test_overrides import SHOTS  # noqa: E402 (4 shots of 2 s)
 
-from videocolor.overrides import edit_override, read_overrides  # noqa: E402
+from videocolor.analysis.overrides import edit_override, read_overrides
 
 REF_NAMES = ("a.jpg", "b.jpg", "~c.jpg", 'q"uote é.jpg', "back\\slash.jpg")
 STARTS = {

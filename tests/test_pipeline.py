@@ -7,7 +7,7 @@ from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 
 import videocolor
 from videocolor import Settings
-from videocolor.analysis import analyse
+from videocolor.analysis.film import analyse
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,7 @@ def test_reference_switches_at_the_cut_and_temporal_state_resets(two_shots, tmp_
 def test_fast_lightness_path_matches_the_color_math():
     import torch
 
-    from videocolor.color import rgb_to_lightness
-    from videocolor.frames import frames_to_lightness
+    from videocolor.ops.color import frames_to_lightness, rgb_to_lightness
 
     frames = [np.random.default_rng(seed).integers(0, 256, (9, 13, 3), dtype=np.uint8) for seed in range(3)]
     gray = np.linspace(0, 255, 9 * 13).round().astype(np.uint8).reshape(9, 13, 1)
@@ -59,7 +58,7 @@ def test_a_failing_encoder_stops_the_render_instead_of_hanging(two_shots):
     import threading
 
     from videocolor.models.exemplar import ExemplarColorizer
-    from videocolor.pipeline import Renderer
+    from videocolor.render.pipeline import Renderer
 
     film, _ = two_shots
     analysis = analyse(film, quiet=True)
@@ -90,9 +89,8 @@ def test_a_failing_encoder_stops_the_render_instead_of_hanging(two_shots):
 def test_opencv_lab_conversion_matches_the_color_math():
     import torch
 
-    from videocolor.color import lab_to_rgb
-    from videocolor.evaluation import to_uint8
-    from videocolor.frames import lab_to_rgb_array
+    from videocolor.evaluation.protocol import to_uint8
+    from videocolor.ops.color import lab_to_rgb, lab_to_rgb_array
 
     lab = torch.cat((torch.rand(1, 40, 50) * 100, (torch.rand(2, 40, 50) - 0.5) * 160))
     fast, exact = lab_to_rgb_array(lab).astype(int), to_uint8(lab_to_rgb(lab)[None])[0].astype(int)

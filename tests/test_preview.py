@@ -10,11 +10,11 @@ import torch
 from helpers import SIZE, mirrored_reference, save_image, two_shots, write_sequence
 
 from videocolor import Settings
-from videocolor.cli import main
-from videocolor.color import rgb_to_lab
+from videocolor._cli.main import main
+from videocolor.colorist.preview import TILE_HEIGHT, parse_shots, preview_sheet
 from videocolor.errors import InputError
 from videocolor.io.sequence import FrameSequence
-from videocolor.preview import TILE_HEIGHT, parse_shots, preview_sheet
+from videocolor.ops.color import rgb_to_lab
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_a_scan_is_previewed_like_a_film(film, scan, tmp_path, capsys):
 
 def test_a_scan_is_reviewed_like_a_film(film, scan, monkeypatch, capsys):
     """``videocolor review`` takes a scan and --fps; its choices go beside the scan's folder, not among the frames."""
-    import videocolor.review as review
+    import videocolor.colorist.review as review
 
     _, refs = film
     served = []

@@ -8,8 +8,8 @@ from helpers import frames_rgb, mirrored_reference, save_image
 
 import videocolor
 from videocolor import Settings
-from videocolor.baselines import luminance_transfer
-from videocolor.color import lab_to_rgb, rgb_to_lightness
+from videocolor.evaluation.baselines import luminance_transfer
+from videocolor.ops.color import lab_to_rgb, rgb_to_lightness
 
 SIZE = (144, 256)
 

@@ -11,9 +11,9 @@ import synth
 import torch
 from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
 
-from videocolor import retrieval
+from videocolor.analysis import retrieval
+from videocolor.analysis.retrieval import ReferenceIndex, choose, index_file
 from videocolor.errors import InputError
-from videocolor.retrieval import ReferenceIndex, choose, index_file
 
 
 @pytest.fixture(scope="module")

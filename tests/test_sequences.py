@@ -14,7 +14,7 @@ import pytest
 import synth
 from helpers import frame_pts, mirrored_reference, save_image, write_sequence
 
-from videocolor.cli import main
+from videocolor._cli.main import main
 from videocolor.errors import InputError
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.io.decode import VideoSource

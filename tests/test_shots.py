@@ -10,8 +10,8 @@ import pytest
 import synth
 from helpers import SIZE, film_frames
 
+from videocolor.analysis.shots import ShotDetector, detect_shots
 from videocolor.io.analysis_reader import AnalysisReader
-from videocolor.shots import ShotDetector, detect_shots
 
 FPS = Fraction(25)
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from videocolor.stages import Stage
+from videocolor.render.stages import Stage
 
 
 def test_a_ctrl_c_while_waiting_for_a_stage_leaves_it_running_and_waitable():

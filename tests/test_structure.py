@@ -1,4 +1,4 @@
-"""The package's shape: no import cycle among ``videocolor`` modules (imports at any depth count) and short modules."""
+"""The package's shape: layers by role, no import cycle among ``videocolor`` modules (imports at any depth count), short modules."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "videocolor"
 MAX_LINES = 400
 MAX_INIT_LINES = 60
+MAX_FLAT_MODULES = 12
+# The layers, lowest first: a module imports its own layer and those below, never one above.
+LAYERS = (("ops",), ("models", "io"), ("analysis",), ("render",), ("colorist", "jobs", "evaluation"), ("api",), ("_cli",))
+# The flat core: imported from any layer but ``ops`` (which takes only ``errors``); it imports no layer above ``io``.
+CORE = {"config", "knobs", "errors", "checks", "timecode", "home", "records", "_version"}
+ENTRY = {"videocolor", "videocolor._console", "videocolor.__main__"}  # the package and the command: above everything
 
 
 def module_name(path: Path) -> str:
@@ -70,6 +76,64 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def layer_of(module: str) -> int | None:
+    """The rank in ``LAYERS`` of a ``videocolor`` module, -1 for the core, ``None`` when it belongs to no layer."""
+    top = module.partition(".")[2].partition(".")[0]
+    if top in CORE:
+        return -1
+    return next((rank for rank, names in enumerate(LAYERS) if top in names), None)
+
+
+def layer_breaches(graph: dict[str, set[str]]) -> list[str]:
+    """Every import that goes against ``LAYERS``, as ``importer -> imported`` lines."""
+    breaches = []
+    for name, imported in sorted(graph.items()):
+        if name in ENTRY:
+            continue
+        rank = layer_of(name)
+        if rank is None:
+            breaches.append(f"{name} belongs to no layer")
+            continue
+        for target in sorted(imported):
+            target_rank = layer_of(target)
+            if rank == 0:  # ops: pure operations know nothing of the package above them
+                allowed = target.partition(".")[2].partition(".")[0] in ("ops", "errors")
+            elif rank == -1:
+                allowed = target_rank is not None and target_rank <= 1
+            else:
+                allowed = target_rank is not None and target_rank <= rank
+            if not allowed:
+                breaches.append(f"{name} -> {target}")
+    return breaches
+
+
+def test_finds_planted_layer_breaches() -> None:
+    graph = {
+        "videocolor.ops.flow": {"videocolor.errors", "videocolor.ops.color", "videocolor.config"},
+        "videocolor.models.exemplar": {"videocolor.ops.fusion", "videocolor.io.images", "videocolor.render.temporal"},
+        "videocolor.render.pipeline": {"videocolor.analysis.keyframes", "videocolor.colorist.preview"},
+        "videocolor.config": {"videocolor.models.registry", "videocolor.jobs.work"},
+        "videocolor.temporal": set(),
+    }
+    assert layer_breaches(graph) == [
+        "videocolor.config -> videocolor.jobs.work",
+        "videocolor.models.exemplar -> videocolor.render.temporal",
+        "videocolor.ops.flow -> videocolor.config",
+        "videocolor.render.pipeline -> videocolor.colorist.preview",
+        "videocolor.temporal belongs to no layer",
+    ]
+
+
+def test_layers_by_role() -> None:
+    """``ops`` imports only ``errors`` and itself; models never import the render, the analysis or anything above."""
+    assert layer_breaches(import_graph()) == []
+
+
+def test_flat_core_is_small() -> None:
+    flat = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(flat) <= MAX_FLAT_MODULES, f"{len(flat)} modules directly in videocolor/: {flat}"
+
+
 def test_finds_a_planted_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
@@ -77,7 +141,7 @@ def test_finds_a_planted_cycle() -> None:
 
 def test_no_import_cycle() -> None:
     graph = import_graph()
-    assert "videocolor.api" in graph["videocolor.cli"], "the graph must see imports inside functions"
+    assert "videocolor.api" in graph["videocolor._cli.main"], "the graph must see imports inside functions"
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
@@ -85,7 +149,7 @@ def test_help_and_version_answer_without_importing_torch() -> None:
     """torch takes seconds to import: the command line parses its arguments first."""
     script = (
         "import contextlib, io, sys\n"
-        "from videocolor.cli import main\n"
+        "from videocolor._cli.main import main\n"
         "for argv in (['--help'], ['--version'], ['batch', '--help'], ['image', '--help'], ['shots', '--help'], ['status', '--help'], ['weights', '--help']):\n"
         "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         "        main(argv)\n"

@@ -1,4 +1,4 @@
-"""Tests of videocolor.temporal: flicker reduction on simulated colorizer output, cuts, streaming, RAFT plumbing."""
+"""Tests of videocolor.render.temporal and ops.flow: flicker reduction on simulated colorizer output, cuts, streaming, RAFT plumbing."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import torch
 import torch.nn.functional as F
 from helpers import frames_rgb
 
-from videocolor import Settings, colorize_video, metrics
-from videocolor.color import lab_to_rgb, rgb_to_lab
+from videocolor import Settings, colorize_video
 from videocolor.errors import WeightsError
-from videocolor.temporal import TemporalSmoother, flow_validity, make_smoother, warp
+from videocolor.evaluation import metrics
+from videocolor.ops.color import lab_to_rgb, rgb_to_lab
+from videocolor.ops.flow import FlowEstimator, flow_validity, warp
+from videocolor.render.temporal import TemporalSmoother, make_smoother
 
 SIZE = (144, 256)  # the pipeline's work resolution
 
@@ -145,7 +147,7 @@ def test_checks_shapes():
     smoother.reset()
     smoother.smooth(lightness[..., :8], ab[..., :8], confidence[..., :8])
     with pytest.raises(ValueError, match="method"):
-        TemporalSmoother("farneback")
+        FlowEstimator("farneback")
 
 
 def test_warp_and_validity_on_a_known_shift():
@@ -177,7 +179,7 @@ def test_raft_plumbing():
     from torchvision.models.optical_flow import raft_small
 
     torch.manual_seed(0)
-    smoother = TemporalSmoother("raft", "cpu", flow_model=raft_small(weights=None), raft_updates=2)
+    smoother = TemporalSmoother(FlowEstimator("raft", "cpu", flow_model=raft_small(weights=None), raft_updates=2))
     lightness = torch.rand(3, 1, 36, 60) * 100
     ab = torch.randn(3, 2, 36, 60) * 20
     out = smoother.smooth(lightness, ab, torch.full((3, 1, 36, 60), 0.5))
@@ -210,24 +212,24 @@ def test_end_to_end_on_generated_film(tmp_path, kind, photo):
 
 
 def test_identical_frames_need_no_flow_and_are_fully_trusted():
-    smoother = TemporalSmoother("dis")
+    estimator = FlowEstimator("dis")
     calls = []
-    flow = smoother._flow
-    smoother._flow = lambda first, second: calls.append(len(first)) or flow(first, second)
+    flow = estimator._flow
+    estimator._flow = lambda first, second: calls.append(len(first)) or flow(first, second)
     photo = torch.from_numpy(synth.load_photo("astronaut")[::8, ::8].copy()).permute(2, 0, 1)[None].float() / 255
     still = rgb_to_lab(photo)[:, :1]
     moved = torch.roll(still, 2, dims=-1)  # current x shows previous x - 2: backward flow -2
-    trust, backward = smoother.estimate(torch.cat((still, still, moved)), still)
+    trust, backward = estimator.estimate(torch.cat((still, still, moved)), still)
     assert calls == [2]  # one pair differs: its two directions, in one call
     assert torch.equal(trust[:2], torch.ones(2, 1, 64, 64)) and torch.equal(backward[:2], torch.zeros(2, 2, 64, 64))
     assert backward[2, 0, 8:-8, 8:-8].median() == pytest.approx(-2, abs=0.5)  # the moved frame got its flow
 
 
 def test_frames_too_small_for_the_flow_carry_nothing():
-    smoother = TemporalSmoother("dis")
+    smoother = TemporalSmoother(FlowEstimator("dis"))
     still = torch.rand(1, 1, 8, 8) * 100
     frames = torch.cat((still, still, torch.roll(still, 1, dims=-1)))
-    trust, backward = smoother.estimate(frames)  # DIS itself raises cv2.error below 12 px on both sides
+    trust, backward = smoother.flow.estimate(frames)  # DIS itself raises cv2.error below 12 px on both sides
     assert torch.equal(trust[0], torch.ones(1, 8, 8)) and torch.equal(trust[1], torch.zeros(1, 8, 8))
     assert torch.equal(backward, torch.zeros(2, 2, 8, 8))
     ab = torch.rand(3, 2, 8, 8) * 40
@@ -239,7 +241,7 @@ def test_frames_too_small_for_the_flow_carry_nothing():
 def test_tiny_films_render_through_the_cli(tmp_path, size):
     """A film under the optical flow's 12 px renders colored through the whole CLI, from a reference and from a
     colored keyframe (temporal stage, flow refinement and keyframe propagation: no flow below 12 px)."""
-    from videocolor.cli import main
+    from videocolor._cli.main import main
 
     h, w = size
     truth = [f[:h, :w] for f in synth.pan(synth.load_photo("astronaut"), 6, (max(h, 12), max(w, 12)))]

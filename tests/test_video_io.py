@@ -207,7 +207,7 @@ def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
 def test_unwritable_codec_container_pair_fails_before_rendering(pan_clip, color_ref, tmp_path, monkeypatch, codec, name, message):
     """The one at fault is named: the container that cannot hold the encoder, or the encoder that does not open."""
     from videocolor import VideocolorError
-    from videocolor.pipeline import Renderer
+    from videocolor.render.pipeline import Renderer
 
     def never(*args, **kwargs):
         raise AssertionError("rendering started")

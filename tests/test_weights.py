@@ -10,11 +10,11 @@ import pytest
 import torch
 from helpers import COLORNET_PATH, WARPNET_PATH, write_fake_devc_zip
 
-from videocolor import weights
 from videocolor._cli.weights import main as weights_main
 from videocolor.config import Settings
 from videocolor.errors import WeightsError
 from videocolor.home import home_dir
+from videocolor.models import weights
 from videocolor.models.build import build_colorizer
 
 

@@ -1,6 +1,6 @@
 """The ``videocolor`` console script: the command line, with Ctrl-C during start-up handled too.
 
-The script pip generates imports this module first; ``videocolor.cli`` and what it loads (PyAV, the
+The script pip generates imports this module first; ``videocolor._cli.main`` and what it loads (PyAV, the
 settings) are imported inside the ``try`` here, so a Ctrl-C in those first moments gives the same one line
 and exit status 130 as a Ctrl-C during a render, never a traceback.
 """
@@ -16,7 +16,7 @@ from .errors import INTERRUPTED, interrupts_held
 def main() -> int:
     try:
         with interrupts_held():
-            from .cli import main as run
+            from ._cli.main import main as run
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         return 130

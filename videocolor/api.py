@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 
 from .checks import PathLike, check_film, check_film_output, check_image_outputs, check_references, default_output
-from .color import rgb_to_lightness
 from .config import Settings
 from .errors import InputError
 from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
 from .jobs.work import encode_settings
 from .models.build import build_colorizer, resolve_device, resolve_model_name
-from .pipeline import colorize_lightness
+from .ops.color import rgb_to_lightness
+from .render.pipeline import colorize_lightness
 
 log = logging.getLogger("videocolor")
 
@@ -61,7 +61,7 @@ def colorize_video(
 ) -> RenderReport:
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
 
-    ``keyframes``: a folder of ``videocolor.keyframes.export_keyframes``, some of its pictures colored by a
+    ``keyframes``: a folder of ``videocolor.colorist.keyframes.export_keyframes``, some of its pictures colored by a
     colorist: each such shot is colored from its keyframe (exact there, propagated through the shot); the
     others fall back to ``ref``/``ref_dir`` or stay gray.
 

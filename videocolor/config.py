@@ -74,7 +74,7 @@ class Settings:
             memory holds (up to 16).
         temporal: ``off``, ``dis`` (OpenCV DIS flow) or ``raft`` (torchvision RAFT) ab smoothing.
         refs_per_shot: with a reference folder, how many of each shot's best-ranked references it is colored
-            against, fused per pixel (``fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
+            against, fused per pixel (``ops/fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
             device choose (``fusion.DEVICE_DEFAULTS``: 1 on a CPU, 3 on a GPU). A recurrent model (DEVC) takes
             the first alone.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``libvpx-vp9``, ``ffv1``, ``prores_ks``,

@@ -16,7 +16,7 @@ import pytest
 import synth
 from helpers import mirrored_reference, save_image, two_shots
 
-from videocolor.review import Board, make_server
+from videocolor.colorist.review import Board, make_server
 
 TOKEN = "X-Videocolor-Token"
 COMMENTED = """# my notes on this film

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from videocolor.cli import main
-from videocolor.overrides import read_overrides
+from videocolor._cli.main import main
+from videocolor.analysis.overrides import read_overrides
 
 
 def test_board_choices_are_saved_keeping_comments(served, film):

@@ -19,10 +19,10 @@ import time
 
 import pytest
 
-from videocolor.cli import main
+from videocolor._cli.main import main
+from videocolor.analysis.overrides import read_overrides
+from videocolor.colorist.review import make_server
 from videocolor.errors import InputError, OutputError
-from videocolor.overrides import read_overrides
-from videocolor.review import make_server
 
 TOKEN = "X-Videocolor-Token"
 PICTURES = ("/keyframe/0", "/preview/0/cat.png", "/ref/coffee.jpg")

@@ -37,8 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor preview --help`` answers at once.
     with interrupts_held():
         from ..checks import check_film, check_output, check_picture_output
+        from ..colorist.preview import parse_shots, preview_sheet
         from ..errors import InputError
-        from ..preview import parse_shots, preview_sheet
 
     if args.ref_dir is None and args.keyframes is None:
         raise InputError("give --ref-dir (references to rank), --keyframes (colored keyframes), or both")

@@ -51,8 +51,8 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor review --help`` answers at once.
     with interrupts_held():
         from ..checks import check_film
-        from ..review import Board, check_address, make_server
-        from ..review.board import default_overrides
+        from ..colorist.review import Board, check_address, make_server
+        from ..colorist.review.board import default_overrides
 
     check_address(args.host, args.port, allow_remote=args.allow_remote)  # before the analysis (seconds)
     film = check_film(args.input, args.fps)

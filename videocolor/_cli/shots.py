@@ -46,11 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     with interrupts_held():
-        from ..analysis import analyse
+        from ..analysis.film import analyse
+        from ..analysis.overrides import write_overrides
         from ..checks import check_film, check_output, check_picture_output
+        from ..colorist.keyframes import check_export_folder, export_keyframes
         from ..io.sequence import FrameSequence
-        from ..keyframes import check_export_folder, export_keyframes
-        from ..overrides import write_overrides
 
     if args.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)

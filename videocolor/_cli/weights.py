@@ -45,7 +45,7 @@ def main(argv: Sequence[str]) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     with interrupts_held():  # imports torch (seconds): not before the arguments are parsed
-        from .. import weights
+        from ..models import weights
 
     if args.command == "download":
         found = weights.download(args.name, url=args.url, sha256=args.sha256, progress=not args.quiet)

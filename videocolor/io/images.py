@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import torch
 
-from ..color import rgb_to_lab
 from ..errors import InputError, OutputError
+from ..ops.color import rgb_to_lab
 from .atomic import write_atomic
 
 log = logging.getLogger("videocolor")

@@ -18,10 +18,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..analysis import analyse as analyse_film
+from ..analysis.film import analyse as analyse_film
 from ..config import Settings
 from ..errors import InputError
-from ..fusion import refs_per_shot
 from ..io.decode import VideoSource
 from ..io.encode import check_encodable
 from ..io.encoders import EncodeSettings, for_output
@@ -29,11 +28,12 @@ from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publish_frames
 from ..io.timeline import Clock
-from ..models.build import build_colorizer, resolve_device, resolve_model_name, use_device
-from ..pipeline import Renderer
-from ..temporal import make_smoother
+from ..models.build import build_colorizer, resolve_device, resolve_model_name
+from ..records import ReferenceChoice, Shot
+from ..render.devices import refs_per_shot, use_device
+from ..render.pipeline import Renderer
+from ..render.temporal import make_smoother
 from ..timecode import Timecode
-from ..types import ReferenceChoice, Shot
 from .state import SegmentResult
 
 log = logging.getLogger("videocolor")

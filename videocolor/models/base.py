@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -37,9 +38,16 @@ class Colorizer(Protocol):
         Args:
             lightness: ``(B, 1, h, w)`` Lab L in [0, 100] at ``work_shape``, on ``self.device``.
             reference: the object ``prepare_reference`` returned, or for a model that is not ``recurrent`` a
-                ``fusion.FusedReference`` of several such objects (colored against each, fused per pixel).
+                ``FusedReference`` of several such objects (colored against each, fused per pixel).
 
         Returns:
             ``ab`` ``(B, 2, h, w)`` Lab a/b in about [-110, 110], and ``confidence`` ``(B, 1, h, w)`` in [0, 1].
         """
         ...
+
+
+@dataclass(frozen=True)
+class FusedReference:
+    """The prepared references of one shot (what ``Colorizer.prepare_reference`` returned for each), best ranked first."""
+
+    references: tuple[Any, ...]

@@ -6,12 +6,11 @@ import logging
 
 import torch
 
-from ..accel import apply_process_policy
 from ..config import Settings
 from ..errors import DeviceError
-from ..weights import is_installed, require_installed
 from . import registry
 from .base import Colorizer
+from .weights import is_installed, require_installed
 
 log = logging.getLogger("videocolor")
 
@@ -30,11 +29,6 @@ def resolve_device(name: str) -> torch.device:
             raise DeviceError(f"device {name!r} does not exist: {torch.cuda.device_count()} GPU(s) present")
         return device
     raise DeviceError(f"unknown device {name!r}: choose auto, cpu, cuda or cuda:N")
-
-
-def use_device(settings: Settings) -> torch.device:
-    """The device of ``settings``, with the render's process-wide policy applied (``accel.apply_process_policy``)."""
-    return apply_process_policy(resolve_device(settings.device))
 
 
 def resolve_model_name(name: str) -> str:

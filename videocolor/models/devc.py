@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..color import rgb_to_lab
-from ..weights import load_networks
+from ..ops.color import rgb_to_lab
 from .devc_card import COLORNET_FILE, NETWORK_SHAPE, VGG_FILE, WARPNET_FILE, DEVCSettings, DEVCWeights
 from .smoothing import fast_global_smoother
 from .vgg19 import VGG19
+from .weights import load_networks
 
 _EPS = sys.float_info.epsilon  # the original's feature-normalization epsilon
 _TAPS = ("r22", "r32", "r42", "r52")  # relu2_2 ... relu5_2 (FrameColor.py calls them relu2_1 ... relu5_1)

@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..color import lightness_to_gray_rgb, rgb_to_lab
-from ..fusion import FusedReference, fuse
+from ..ops.color import lightness_to_gray_rgb, rgb_to_lab
+from ..ops.fusion import fuse
 from .backbone_lite0 import EfficientNetLite0, compute_dtype, shared_efficientnet_lite0
+from .base import FusedReference
 from .exemplar_card import ExemplarSettings
 from .exemplar_flow import DIS_PRESET, FlowReference, FlowRefiner
 
@@ -145,7 +146,7 @@ class ExemplarColorizer:
         self.device = torch.device(device)
         self.work_size = work_size
         self.temperature = temperature
-        self.grid_stride = match_stride
+        self.match_stride = match_stride
         self.reference_stride = reference_stride
         self.tap_weights = tap_weights
         self.subspace = subspace
@@ -156,7 +157,7 @@ class ExemplarColorizer:
         self.refiner = FlowRefiner(self.device, flow_refinement, homography=homography) if flow_refinement else None
 
     def work_shape(self, height: int, width: int) -> tuple[int, int]:
-        return fit_long_side(height, width, self.work_size, multiple=self.grid_stride)
+        return fit_long_side(height, width, self.work_size, multiple=self.match_stride)
 
     def reset(self) -> None:
         """At a cut: the flow refinement tries the new shot's frames afresh (the model has no other state)."""
@@ -168,12 +169,12 @@ class ExemplarColorizer:
         """Matching features of gray images.
 
         Args:
-            lightness: ``(B, 1, h, w)`` Lab L in [0, 100], ``h`` and ``w`` multiples of ``grid_stride``.
+            lightness: ``(B, 1, h, w)`` Lab L in [0, 100], ``h`` and ``w`` multiples of ``match_stride``.
 
         Returns:
-            ``(B, D, h / grid_stride, w / grid_stride)``, unit norm over ``D`` at every position.
+            ``(B, D, h / match_stride, w / match_stride)``, unit norm over ``D`` at every position.
         """
-        grid = (lightness.shape[-2] // self.grid_stride, lightness.shape[-1] // self.grid_stride)
+        grid = (lightness.shape[-2] // self.match_stride, lightness.shape[-1] // self.match_stride)
         taps = self.backbone.features(lightness_to_gray_rgb(lightness), self.dtype)
         parts = []
         for weight, tap in zip(self.tap_weights, taps):
@@ -195,7 +196,7 @@ class ExemplarColorizer:
         rgb = F.interpolate(rgb[None].to(self.device, torch.float32), size=(h, w), mode="area")
         lab = rgb_to_lab(rgb)
         features = self.matching_features(lab[:, :1])
-        features = F.normalize(F.avg_pool2d(features, self.reference_stride // self.grid_stride), dim=1)[0]
+        features = F.normalize(F.avg_pool2d(features, self.reference_stride // self.match_stride), dim=1)[0]
         features = features.flatten(1).T  # (N, D)
         if self.subspace:  # top principal directions of the second moment (eigh: deterministic)
             _, vectors = torch.linalg.eigh(features.T @ features)

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..color import lightness_to_u8
-from ..temporal import TemporalSmoother, warp
-from ..upsample import box_mean
+from ..ops.color import lightness_to_u8
+from ..ops.flow import FlowEstimator, warp
+from ..ops.upsample import box_mean
 
 # DIS preset: "medium" gained 0.08 dB over "fast" on the real pairs (0.01 in-shot) for 3.4 ms more CPU per
 # frame at the CPU work size (4.5 against 1.1 for the two flows), a third of the model's own time: not worth it.
@@ -83,7 +83,7 @@ class FlowRefiner:
     """
 
     def __init__(self, device: torch.device, preset: str = DIS_PRESET, *, homography: bool = True) -> None:
-        self._flow = TemporalSmoother("dis", device, dis_preset=preset, lightness_tolerance=LIGHTNESS_TOLERANCE)
+        self._flow = FlowEstimator("dis", device, dis_preset=preset, lightness_tolerance=LIGHTNESS_TOLERANCE)
         self.homography = homography
         self._orb = cv2.ORB_create(KEYPOINTS)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)

@@ -15,13 +15,13 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from ..analysis import analyse
-from ..checks import check_film, check_output
-from ..config import Settings
-from ..io.images import is_image_file, read_rgb
-from ..io.sequence import FrameSequence
-from ..models.build import use_device
-from ..overrides import apply_overrides, edit_override, read_overrides
+from ...analysis.film import analyse
+from ...analysis.overrides import apply_overrides, edit_override, read_overrides
+from ...checks import check_film, check_output
+from ...config import Settings
+from ...io.images import is_image_file, read_rgb
+from ...io.sequence import FrameSequence
+from ...render.devices import use_device
 from ..preview import Previewer
 
 KEYFRAME = "keyframe"  # the name under which a shot's colored keyframe is offered as a candidate

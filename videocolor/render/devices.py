@@ -1,4 +1,5 @@
-"""Device helpers for the render pass: thread counts, batch size, and GPU copies overlapped with compute.
+"""Device policy for the render pass: the device, thread counts, batch size, references per shot, and GPU
+copies overlapped with compute.
 
 On a GPU each pipeline thread works in its own CUDA stream: the decode thread uploads frames from page-locked
 (pinned) host memory without blocking, the model thread computes, the encode thread downloads finished
@@ -8,15 +9,15 @@ frames, and events hand tensors from one stream to the next. On the CPU these he
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
-import gc
 import os
-import platform
 from collections.abc import Sequence
 
 import numpy as np
 import torch
+
+from ..config import Settings
+from ..models.build import resolve_device
+from .memory import keep_freed_memory
 
 # Bytes of GPU memory one full-resolution frame holds while it travels through the pipeline: RGB upload
 # (3), lightness and its copies (3 x 4), chroma and guided-filter temporaries at full size (about 10 x 4).
@@ -28,12 +29,6 @@ _MAX_GPU_BATCH = 16
 _CPU_BATCH = 8
 _CORES_PER_TORCH_THREAD = 4  # the rest go to decoding, x264's threads, optical flow and composing
 _MAX_TORCH_THREADS = 4  # work-resolution tensors are small: more threads only add overhead (measured)
-# mallopt parameters (glibc's malloc.h). Blocks under 32 MiB (the largest mmap threshold glibc accepts on
-# 64-bit machines; a 640x360 batch's largest tensor is 28 MB) come from the heap, and the heap gives memory
-# back to the system only when 1 GiB lies free at its top.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_HEAP_BLOCK_BYTES = 32 * 1024 * 1024
-_TRIM_BYTES = 1024 * 1024 * 1024
 
 
 def cpu_cores() -> int:
@@ -67,36 +62,6 @@ def apply_process_policy(device: torch.device) -> torch.device:
     if device.type == "cpu":
         keep_freed_memory()
     return device
-
-
-def freeze_long_lived_objects() -> None:
-    """Take every object alive now out of Python's cyclic garbage collector, for good (``gc.freeze``).
-
-    Call it once the imports and the model are loaded: they live until the process ends, and each full
-    collection otherwise walks their hundreds of thousands of objects again. Measured on a 640x360 CPU
-    render: 5% of its CPU time was spent in the collector. No collection first: one costs 0.16 s on 2 cores,
-    more than the little garbage the imports leave is worth.
-    """
-    gc.freeze()
-
-
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Let glibc's malloc reuse freed blocks of any size instead of returning each large one to the system.
-
-    By default glibc maps every allocation over its (adaptive) threshold afresh and unmaps it when freed, and
-    trims the heap as soon as 128 KiB lie free at its top, so each batch's tensors page-fault in again: on 2
-    cores the backbone spent a third of its time in those faults, and a 640x360 render took 619,000 faults
-    (249,000 with this, 120,000 of them the start-up's; 7% less CPU time). A process-wide setting, as
-    ``torch.set_num_threads`` is; memory stays bounded by the largest batch's working set, not by the film's
-    length. Written by hand because PyTorch exposes no allocator
-    option for the CPU and the environment variables glibc reads only act at process start. Returns whether
-    it applied (glibc only; other C libraries are left as they are).
-    """
-    if platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(None)
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCK_BYTES) and libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES))
 
 
 def auto_batch_size(device: torch.device, height: int, width: int) -> int:
@@ -172,3 +137,18 @@ class PinnedStaging:
         event.record()
         event.synchronize()
         return host.numpy()
+
+
+# References per shot when the settings leave it to the device (``Settings.refs_per_shot`` 0): each one is
+# matched and read on its own, which the CPU's speed budget has no room for.
+DEVICE_DEFAULTS = {"cpu": 1, "cuda": 3}
+
+
+def refs_per_shot(setting: int, device: torch.device) -> int:
+    """References fused per shot: ``setting``, or the device's default (``DEVICE_DEFAULTS``) when it is 0."""
+    return setting or DEVICE_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+
+
+def use_device(settings: Settings) -> torch.device:
+    """The device of ``settings``, with the render's process-wide policy applied (``apply_process_policy``)."""
+    return apply_process_policy(resolve_device(settings.device))

@@ -1,14 +1,9 @@
-"""Temporal smoothing of predicted chroma: optical flow carries the previous output forward within a shot.
+"""Optical flow on Lab lightness and what is built on it: warping, forward-backward validity, carry weights.
 
-Per-frame colorization flickers. For each frame, the previous *output* ab is warped onto it with the
-backward flow (current -> previous) and blended with the new prediction. Where the flow is not trusted
-(forward-backward check of Lai et al. 2018, a lightness check, outside the frame) the new frame's colors
-are taken as they are, so new content and occlusions never inherit stale color; elsewhere the blend
-weight leans on whichever of the two is more confident. State is one frame, so memory is bounded and the
-stage streams; the pipeline calls :meth:`TemporalSmoother.reset` at every cut.
-
-Flow runs at the work resolution on the Lab lightness only: OpenCV DIS on the CPU (default, no weights)
-or torchvision's RAFT on the colorizer's device.
+Flow runs on the lightness only: OpenCV DIS on the CPU (no weights) or torchvision's RAFT on a given
+device. :class:`FlowEstimator` turns a pair of frames into a backward flow and a map of where it is trusted
+(forward-backward consistent, Lai et al. 2018, and the warped lightness close to the current one); the
+temporal stage, the reference's flow refinement and keyframe propagation all carry colour along it.
 """
 
 from __future__ import annotations
@@ -17,8 +12,8 @@ import cv2
 import torch
 import torch.nn.functional as F
 
+from ..errors import WeightsError
 from .color import lightness_to_u8
-from .errors import WeightsError
 
 METHODS = ("dis", "raft")
 Motion = tuple[torch.Tensor | None, torch.Tensor | None]  # (trust, backward flow) of consecutive frame pairs
@@ -139,17 +134,18 @@ def load_raft(variant: str = "small") -> torch.nn.Module:
         ) from exc
 
 
-class TemporalSmoother:
-    """Streaming, batched ab smoothing along optical flow; state is carried across calls within a shot.
+
+
+class FlowEstimator:
+    """Backward optical flow between Lab lightness frames, and where it is trusted.
 
     Args:
-        method: ``dis`` (OpenCV DIS flow on the CPU) or ``raft`` (torchvision RAFT on ``device``).
-        device: where the blend runs (and RAFT); inputs may live on any device, outputs stay on theirs.
-        max_weight: the most the carried-over color can weigh against the new prediction, in [0, 1).
+        method: ``dis`` (OpenCV DIS on the CPU) or ``raft`` (torchvision RAFT on ``device``).
+        device: where the trust maps are computed (and RAFT runs); inputs may live on any device.
         lightness_tolerance: flow is not trusted where the warped previous lightness differs from the
             current one by more than this (Lab L units).
         dis_preset: ``ultrafast``, ``fast`` or ``medium`` (DIS only); ``ultrafast`` is half the cost of ``fast``
-            for the same excess warp error on pans (0.15-0.19 of no smoothing, both measured).
+            for the same excess warp error on pans in the temporal stage (0.15-0.19 of no smoothing, both measured).
         raft_variant: ``small`` or ``large`` (RAFT only).
         raft_updates: RAFT's recurrent refinement steps (RAFT only).
         flow_model: a RAFT model to use instead of loading torchvision's pretrained weights (RAFT only).
@@ -160,7 +156,6 @@ class TemporalSmoother:
         method: str = "dis",
         device: torch.device | str = "cpu",
         *,
-        max_weight: float = CARRY_WEIGHT,
         lightness_tolerance: float = 8.0,
         dis_preset: str = "ultrafast",
         raft_variant: str = "small",
@@ -169,25 +164,15 @@ class TemporalSmoother:
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"unknown temporal method {method!r}: choose one of {', '.join(METHODS)}")
-        if not 0 <= max_weight < 1:
-            raise ValueError(f"max_weight must be in [0, 1), got {max_weight}")
         if dis_preset not in _DIS_PRESETS:
             raise ValueError(f"unknown DIS preset {dis_preset!r}: choose one of {', '.join(_DIS_PRESETS)}")
         self.method = method
         self.device = torch.device(device)
-        self.max_weight = max_weight
         self.lightness_tolerance = lightness_tolerance
         if method == "dis":
             self._flow = _DisFlow(dis_preset)
         else:
             self._flow = _RaftFlow(flow_model if flow_model is not None else load_raft(raft_variant), self.device, raft_updates)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the previous frame: call at every cut."""
-        self._lightness: torch.Tensor | None = None
-        self._ab: torch.Tensor | None = None
-        self._confidence: torch.Tensor | None = None
 
     def estimate(self, lightness: torch.Tensor, previous: torch.Tensor | None = None) -> Motion:
         """The motion ``smooth`` needs, from lightness alone, so it can be computed ahead in another thread.
@@ -204,46 +189,6 @@ class TemporalSmoother:
         sequence = lightness if previous is None else torch.cat((previous.to(lightness), lightness))
         return self.validity(sequence[:-1], sequence[1:]) if len(sequence) > 1 else (None, None)
 
-    def smooth(
-        self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor, motion: Motion | None = None
-    ) -> torch.Tensor:
-        """Smooth a batch of consecutive frames of one shot, continuing from the previous call.
-
-        Args:
-            lightness: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution.
-            ab: ``(B, 2, h, w)`` predicted Lab a/b.
-            confidence: ``(B, 1, h, w)`` the colorizer's confidence in [0, 1].
-            motion: what ``estimate(lightness, previous frame of the shot)`` returned, when computed ahead;
-                estimated here otherwise.
-
-        Returns:
-            ``(B, 2, h, w)`` smoothed ab, on ``ab``'s device and dtype. The first frame after
-            :meth:`reset` is returned unchanged.
-        """
-        self._check(lightness, ab, confidence)
-        out_device, out_dtype = ab.device, ab.dtype
-        dtype = torch.promote_types(ab.dtype, torch.float32)  # half is blended in float32; float64 stays exact
-        lightness, ab, confidence = (x.to(self.device, dtype) for x in (lightness, ab, confidence))
-        # Flow for every (previous, current) pair up front: it depends on lightness only, and DIS/RAFT
-        # batch better than the frame-by-frame blend below.
-        carried_over = int(self._lightness is not None)
-        trust, backward = motion if motion is not None else self.estimate(lightness, self._lightness)
-        outputs = []
-        for i in range(len(ab)):
-            new_ab, new_conf = ab[i : i + 1], confidence[i : i + 1]
-            if self._ab is None:
-                out, conf = new_ab, new_conf
-            else:
-                j = i - 1 + carried_over
-                flow = backward[j : j + 1]
-                carried, carried_conf = warp(torch.cat((self._ab, self._confidence), 1), flow).split((2, 1), 1)
-                alpha = carry_weight(trust[j : j + 1], carried_conf, new_conf, self.max_weight)
-                out = alpha * carried + (1 - alpha) * new_ab
-                conf = alpha * carried_conf + (1 - alpha) * new_conf
-            self._ab, self._confidence = out, conf
-            outputs.append(out)
-        self._lightness = lightness[-1:]
-        return torch.cat(outputs).to(out_device, out_dtype)
 
     def validity(self, prev: torch.Tensor, cur: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Trust map ``(N, 1, h, w)`` in {0, 1} and backward flow ``(N, 2, h, w)`` (cur -> prev) for each (prev, cur) pair.
@@ -269,20 +214,3 @@ class TemporalSmoother:
             trust[moved] = (flow_validity(flow, forward) & similar).to(trust.dtype)
             backward[moved] = flow
         return trust, backward
-
-    def _check(self, lightness: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> None:
-        if ab.dim() != 4 or ab.shape[1] != 2:
-            raise ValueError(f"ab must have shape (B, 2, h, w), got {tuple(ab.shape)}")
-        b, _, h, w = ab.shape
-        for name, x in (("lightness", lightness), ("confidence", confidence)):
-            if tuple(x.shape) != (b, 1, h, w):
-                raise ValueError(f"{name} must have shape {(b, 1, h, w)} to match ab, got {tuple(x.shape)}")
-        if self._lightness is not None and self._lightness.shape[-2:] != (h, w):
-            raise ValueError(f"frame size changed within a shot from {tuple(self._lightness.shape[-2:])} to {(h, w)}: call reset()")
-
-
-def make_smoother(mode: str, device: torch.device | str = "cpu") -> TemporalSmoother | None:
-    """The smoother for a ``--temporal`` mode: ``off`` -> None, ``dis`` or ``raft`` -> a :class:`TemporalSmoother`."""
-    if mode == "off":
-        return None
-    return TemporalSmoother(mode, device)

@@ -1,4 +1,4 @@
-"""The review page's web server: a handful of routes over a :class:`~videocolor.review.board.Board`.
+"""The review page's web server: a handful of routes over a :class:`~videocolor.colorist.review.board.Board`.
 
 Built on the standard library's ``http.server``: the page needs six routes, one user and no templates,
 sessions or async I/O, so a framework would add a dependency and nothing else. Routes:
@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import InputError, OutputError, one_line
+from ...errors import InputError, OutputError, one_line
 from .board import Board
 
 log = logging.getLogger("videocolor")

@@ -27,12 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import rgb_to_lab
-from .io.decode import VideoSource
-from .keyframes import film_lightness, load_keyframe
-from .models.base import Colorizer
-from .temporal import TemporalSmoother, carry_weight, warp
-from .types import FrameBatch
+from ..analysis.keyframes import film_lightness, load_keyframe
+from ..io.decode import VideoSource
+from ..models.base import Colorizer
+from ..ops.color import rgb_to_lab
+from ..ops.flow import FlowEstimator, carry_weight, warp
+from ..records import Chroma, FrameBatch
 
 BACKWARD_FRAMES = 250  # frames before the keyframe colored backward from it (10 s at 25 fps; 43 MB at a 256x112 work size)
 # DIS preset of the propagation's flow: "medium" gained 0.07 dB over "ultrafast" (the temporal stage's) on a
@@ -75,7 +75,7 @@ class Propagation:
         key: KeyframeReference,
         film: str | Path,
         first: FrameBatch,
-        flow: TemporalSmoother,
+        flow: FlowEstimator,
         small_lightness: Callable[[np.ndarray], torch.Tensor],
         batch_size: int = 8,
     ) -> None:
@@ -116,12 +116,9 @@ class Propagation:
                 self._before[ordered[chunk + i][0]] = state[:, :3].half()
 
     @torch.inference_mode()
-    def colorize(self, batch: FrameBatch) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
-        """Chroma of the next batch of the shot at the work resolution, as ``pipeline.predict_chroma`` gives.
-
-        Returns ``ab`` ``(B, 2, h, w)``, ``confidence`` ``(B, 1, h, w)`` and, for the keyframe when it is in the
-        batch, its exact full-resolution ab ``{position in batch: (1, 2, H, W)}``.
-        """
+    def colorize(self, batch: FrameBatch) -> Chroma:
+        """Chroma of the next batch of the shot at the work resolution, as ``pipeline.predict_chroma`` gives, and
+        for the keyframe when it is in the batch its exact full-resolution ab (``Chroma.exact``)."""
         trust, backward = self.flow.estimate(batch.small, self._previous)
         carried = int(self._previous is not None)
         self._previous = batch.small[-1:]
@@ -146,7 +143,7 @@ class Propagation:
             self._state = state
             outputs.append(state)
         out = torch.cat(outputs)
-        return out[:, :2], out[:, 2:3].clamp(0, 1), exact
+        return Chroma(out[:, :2], out[:, 2:3].clamp(0, 1), exact)
 
     def _step(self, state: torch.Tensor, trust: torch.Tensor, flow: torch.Tensor, ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
         """The next frame's state ``(1, 4, h, w)`` (ab, confidence, certainty) from the last one carried along ``flow``."""
@@ -156,6 +153,6 @@ class Propagation:
         return torch.cat((alpha * carried_ab + (1 - alpha) * ab, alpha * carried_conf + (1 - alpha) * confidence, certainty), 1)
 
 
-def propagation_flow(device: torch.device) -> TemporalSmoother:
-    """The optical flow of keyframe propagation (a temporal stage used for ``estimate`` only)."""
-    return TemporalSmoother("dis", device, dis_preset=FLOW_PRESET)
+def propagation_flow(device: torch.device) -> FlowEstimator:
+    """The optical flow of keyframe propagation."""
+    return FlowEstimator("dis", device, dis_preset=FLOW_PRESET)

@@ -1,4 +1,4 @@
-"""The things that travel between stages: frame batches, shots, reference choices."""
+"""The things that travel between stages: frame batches, their chroma, shots, reference choices."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ class FrameBatch:
         shot: index of the shot these frames belong to.
         starts_shot: the first frame of this batch is the first frame of its shot (temporal state resets).
         small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
-        motion: the temporal stage's flow for these frames (``TemporalSmoother.estimate``), once computed.
-        ready: on a GPU, the CUDA event after which the tensors above are computed (``accel.mark_ready``).
+        motion: the temporal stage's flow for these frames (``FlowEstimator.estimate``), once computed.
+        ready: on a GPU, the CUDA event after which the tensors above are computed (``render.devices.mark_ready``).
     """
 
     lightness: torch.Tensor
@@ -55,6 +55,21 @@ class Shot:
         return self.end_frame - self.start_frame + 1
 
 
+
+@dataclass
+class Chroma:
+    """A batch's predicted chroma at the work resolution, as the model's stage hands it to the compose stage.
+
+    Attributes:
+        ab: ``(B, 2, h, w)`` Lab a/b in about [-110, 110].
+        confidence: ``(B, 1, h, w)`` in [0, 1].
+        exact: full-resolution ab ``(1, 2, H, W)`` used as it is, by position in the batch (a colorist's keyframe).
+    """
+
+    ab: torch.Tensor
+    confidence: torch.Tensor
+    exact: dict[int, torch.Tensor] = field(default_factory=dict)
+
 @dataclass
 class ReferenceChoice:
     """The reference picked for one shot.
@@ -67,7 +82,7 @@ class ReferenceChoice:
         source: ``"retrieval"``, ``"override"``, ``"user"`` (a single ``--ref`` for the whole film) or
             ``"none"`` (analysis without references: cuts only) or ``"keyframe"`` (a colorist's colored keyframe).
         keyframe: for ``"keyframe"``, the pts of the film frame that ``path`` is a colored copy of.
-        fused: further references colorized beside ``path`` and fused with it per pixel (``fusion.py``):
+        fused: further references colorized beside ``path`` and fused with it per pixel (``ops.fusion``):
             the next-ranked candidates (``refs_per_shot`` above 1), or those an override file names.
     """
 

@@ -18,8 +18,8 @@ import numpy as np
 from scenedetect import FrameTimecode
 from scenedetect.detectors import AdaptiveDetector, ContentDetector, ThresholdDetector
 
-from .timecode import Timecode
-from .types import Shot
+from ..records import Shot
+from ..timecode import Timecode
 
 LUMA_ONLY = ContentDetector.Components(delta_hue=0.0, delta_sat=0.0, delta_lum=1.0, delta_edges=0.0)
 DARK = 12.0  # mean gray level (0-255) under which a frame counts as black (fades)

@@ -14,7 +14,7 @@ reference is
 - ``other-shot``: the middle frame of the other shot of the same film that the project's own reference
   retrieval ranks first for the scored frames (needs at least two shots); with ``refs`` above 1, the
   middle frames of the next-ranked other shots too (``Case.more_references``), fused per pixel
-  (``fusion.py``) by the methods that take them.
+  (``ops/fusion.py``) by the methods that take them.
 """
 
 from __future__ import annotations
@@ -29,17 +29,17 @@ import cv2
 import numpy as np
 import torch
 
-from . import metrics, retrieval
+from ..analysis import retrieval
+from ..analysis.shots import detect_shots
+from ..io.images import IMAGE_EXTENSIONS, read_rgb
+from ..models.base import Colorizer, FusedReference
+from ..ops.color import lab_to_rgb, lab_to_rgb_array, rgb_to_lightness
+from ..ops.flow import DIS_MIN_SIDE
+from ..ops.upsample import guided_upsample
+from ..render.pipeline import predict_chroma, work_lightness
+from ..render.temporal import make_smoother
+from . import metrics
 from .baselines import luminance_transfer
-from .color import lab_to_rgb, rgb_to_lightness
-from .frames import lab_to_rgb_array
-from .fusion import FusedReference
-from .io.images import IMAGE_EXTENSIONS, read_rgb
-from .models.base import Colorizer
-from .pipeline import predict_chroma, work_lightness
-from .shots import detect_shots
-from .temporal import DIS_MIN_SIDE, make_smoother
-from .upsample import guided_upsample
 
 PROTOCOLS = ("pairs", "in-shot", "other-shot")
 COLUMNS = ("PSNR", "SSIM", "colorfulness / truth", "warp err x1e3", "CDC x1e3")
@@ -200,7 +200,7 @@ def colorize_case(colorizer: Colorizer, case: Case, temporal: str = "dis", upsam
     """Colorize a case in this process with the library's stages (no codec): ``(T, H, W, 3)`` uint8.
 
     ``temporal`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations); a case's
-    ``more_references`` are fused with its reference (``fusion.py``).
+    ``more_references`` are fused with its reference (``ops/fusion.py``).
     """
     prepared = [colorizer.prepare_reference(to_tensor(r[None])[0].to(colorizer.device)) for r in (case.reference, *case.more_references)]
     reference = FusedReference(tuple(prepared)) if len(prepared) > 1 else prepared[0]

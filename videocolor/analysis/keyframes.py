@@ -24,27 +24,24 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from .color import lightness_to_gray_rgb, rgb_to_lightness
-from .errors import InputError, OutputError
-from .frames import lightness_u8
-from .io.atomic import write_atomic
-from .io.decode import VideoSource
-from .io.images import IMAGE_EXTENSIONS, is_grayscale, read_rgba
-from .lightness_print import lightness_print, print_match
-from .timecode import format_seconds
-from .types import ReferenceChoice, Shot
+from ..errors import InputError
+from ..io.decode import VideoSource
+from ..io.images import IMAGE_EXTENSIONS, is_grayscale, read_rgba
+from ..ops.color import lightness_to_gray_rgb, lightness_u8, rgb_to_lightness
+from ..ops.lightness_print import lightness_print, print_match
+from ..records import ReferenceChoice, Shot
+from ..timecode import format_seconds
 
 log = logging.getLogger("videocolor")
 
 INDEX_NAME = "keyframes.json"
-_NAME = re.compile(r"^shot_(\d{4,})\.([A-Za-z0-9]+)$")
+KEYFRAME_NAME = re.compile(r"^shot_(\d{4,})\.([A-Za-z0-9]+)$")
 _ASPECT_TOLERANCE = 0.01  # relative aspect-ratio difference still taken as "the same picture at another scale"
 # A colored keyframe must match its frame's print at least this much (``lightness_print.print_match``); so must
 # the print keyframes.json holds match the film's frame. Measured (``scripts/evaluate_keyframes.py --prints``)
@@ -116,78 +113,12 @@ def keyframe_file(index: int, suffix: str = ".png") -> str:
     return f"shot_{index:04d}{suffix}"
 
 
-def choose_keyframes(keyframes: dict[int, list[int]]) -> dict[int, int]:
-    """Shot index -> the frame exported for it: the middle one of the analysis' keyframes (sharp, typical)."""
-    return {shot: frames[len(frames) // 2] for shot, frames in keyframes.items()}
-
-
-def export_keyframes(
-    film: str | Path, folder: str | Path, shots: Sequence[Shot], keyframes: dict[int, list[int]], *, overwrite: bool = False
-) -> list[KeyframeEntry]:
-    """Write each shot's keyframe as a gray PNG at the film's full resolution, and ``keyframes.json``.
-
-    ``shots`` and ``keyframes`` are the analysis' (``analysis.analyse(film)``). The gray is the frame's Lab
-    lightness as a neutral picture (16-bit PNG for sources deeper than 8 bits). ``keyframes.json`` records the
-    film's frame size and count and each frame's print. ``folder`` is created when missing (its parent must
-    exist); nothing is written when any target exists and ``overwrite`` is not set.
-    """
-    folder = Path(folder)
-    frames = choose_keyframes(keyframes)
-    targets = [folder / keyframe_file(s.index) for s in shots] + [folder / INDEX_NAME]
-    check_export_folder(folder, overwrite, targets)
-    folder.mkdir(exist_ok=True)
-    entries = []
-    with VideoSource(film) as source:
-        size = {"width": source.info.width, "height": source.info.height, "frames": shots[-1].end_frame + 1 if shots else 0}
-        for shot in shots:
-            pts, rgb = frame_of_shot(source, shot, frames[shot.index])
-            lightness = _write_gray(folder / keyframe_file(shot.index), rgb)
-            time = float(pts * shot.start.time_base)
-            mark = lightness_print(lightness)
-            encoded = {"width": mark.shape[1], "height": mark.shape[0], "data": base64.b64encode(mark.tobytes()).decode("ascii")}
-            entries.append(
-                KeyframeEntry(shot.index, frames[shot.index], pts, time, shot.start_frame, shot.end_frame, keyframe_file(shot.index), encoded)
-            )
-    write_atomic(folder / INDEX_NAME, json.dumps({"film": size, "shots": [asdict(e) for e in entries]}, indent=2) + "\n")
-    return entries
-
-
-def check_export_folder(folder: str | Path, overwrite: bool, targets: Sequence[Path] | None = None) -> None:
-    """Refuse a keyframe folder that cannot be made, or holds keyframes (``targets``, default any) without ``overwrite``."""
-    folder = Path(folder)
-    if not folder.parent.is_dir():
-        raise OutputError(f"{folder}: its parent folder {folder.parent} does not exist")
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: is a file, not a folder")
-    if overwrite or not folder.is_dir():
-        return
-    existing = [t for t in targets if t.exists()] if targets is not None else sorted(
-        p for p in folder.iterdir() if p.name == INDEX_NAME or _NAME.match(p.name)
-    )
-    if existing:
-        raise OutputError(f"{existing[0]}: already exists; pass --overwrite to replace the keyframes in {folder}")
-
-
 def frame_of_shot(source: VideoSource, shot: Shot, frame: int) -> tuple[int, np.ndarray]:
     """``(pts, rgb)`` of the film's frame number ``frame``, counted from the shot's first frame (as the render does)."""
     for offset, (pts, rgb) in enumerate(source.frames(shot.start.pts, shot.end.pts)):
         if offset == frame - shot.start_frame:
             return pts, rgb
     raise InputError(f"{source.path}: frame {frame} of shot {shot.index} cannot be decoded")
-
-
-def _write_gray(path: Path, rgb: np.ndarray) -> np.ndarray:
-    """A frame ``(H, W, 3)`` uint8/uint16 as a one-channel PNG of its lightness, same depth, atomically; returns
-    that lightness, ``(H, W)`` float32 in [0, 100]."""
-    peak = 65535 if rgb.dtype == np.uint16 else 255
-    lightness = film_lightness(rgb)
-    gray = lightness_to_gray_rgb(lightness)[0].numpy()
-    image = np.round(gray * peak).astype(rgb.dtype)
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise OutputError(f"{path}: cannot encode the keyframe")
-    write_atomic(path, encoded.tobytes())
-    return lightness[0].numpy()
 
 
 def _entry(item: object, n: int) -> KeyframeEntry:
@@ -277,7 +208,7 @@ def read_keyframes(
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name == INDEX_NAME:
             continue
-        match = _NAME.match(path.name)
+        match = KEYFRAME_NAME.match(path.name)
         if not path.is_file() or match is None or f".{match.group(2).lower()}" not in IMAGE_EXTENSIONS:
             raise InputError(f"{path}: not a keyframe (expected only shot_NNNN.png/.jpg/.tif... and {INDEX_NAME}); move it out of {folder}")
         index = int(match.group(1))

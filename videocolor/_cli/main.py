@@ -12,9 +12,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ._cli.common import add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
-from ._version import __version__
-from .errors import interrupts_held
+from .._version import __version__
+from ..errors import interrupts_held
+from .common import add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
 
 SUBCOMMANDS = {
     "image": "Colorize still images against a reference.",
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _colorize(args: argparse.Namespace) -> int:
     with interrupts_held():  # imports torch (seconds): ``--help`` and ``--version`` answer without it
-        from .api import colorize_video
+        from ..api import colorize_video
 
     settings = settings_from_args(args)
     colorize_video(

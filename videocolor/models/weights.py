@@ -31,10 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import WeightsError
-from .home import home_dir
-from .models import registry
-from .models.spec import Weights
+from ..errors import WeightsError
+from ..home import home_dir
+from . import registry
+from .spec import Weights
 
 MANIFEST = "videocolor-weights.json"
 _CHUNK = 1 << 20

@@ -21,21 +21,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .accel import PinnedStaging, apply_process_policy, auto_batch_size, freeze_long_lived_objects, mark_ready, stream_for, wait_ready
-from .errors import InputError
-from .frames import frames_to_lightness, lab_to_rgb_array
-from .fusion import FusedReference
-from .io.decode import VideoInfo, VideoSource
-from .io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
-from .io.timeline import Clock
-from .keyframes import composite
-from .models.base import Colorizer
+from ..analysis.keyframes import composite
+from ..errors import InputError
+from ..io.decode import VideoInfo, VideoSource
+from ..io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
+from ..io.timeline import Clock
+from ..models.base import Colorizer, FusedReference
+from ..ops.color import frames_to_lightness, lab_to_rgb_array
+from ..ops.flow import FlowEstimator
+from ..ops.upsample import guided_upsample
+from ..records import Chroma, FrameBatch, ReferenceChoice, Shot
+from .devices import PinnedStaging, apply_process_policy, auto_batch_size, mark_ready, stream_for, wait_ready
+from .memory import freeze_long_lived_objects
 from .propagate import KeyframeReference, Propagation, propagation_flow
-from .reuse import HeldFrame, RepeatSkipper
+from .repeats import HeldFrame, RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
-from .temporal import TemporalSmoother
-from .types import FrameBatch, ReferenceChoice, Shot
-from .upsample import guided_upsample
 
 log = logging.getLogger("videocolor")
 
@@ -125,7 +125,7 @@ def predict_chroma(
             ``None`` to leave the frames gray.
         smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
             ``estimate`` for these frames when computed ahead.
-        skipper: optional ``reuse.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
+        skipper: optional ``repeats.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
 
     Returns:
         ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
@@ -188,10 +188,10 @@ class Renderer:
         colorizer: any ``models.base.Colorizer``.
         smoother: a ``temporal.TemporalSmoother`` or ``None`` (no temporal stage).
         batch_size: frames per forward pass (batches never straddle a cut); 0 chooses it from the device and
-            the frame size (``accel.auto_batch_size``).
+            the frame size (``devices.auto_batch_size``).
 
-    Making one applies the process-wide policy (``accel.apply_process_policy``) and freezes the objects then
-    alive out of the cyclic garbage collector (``accel.freeze_long_lived_objects``).
+    Making one applies the process-wide policy (``devices.apply_process_policy``) and freezes the objects then
+    alive out of the cyclic garbage collector (``memory.freeze_long_lived_objects``).
     """
 
     def __init__(
@@ -208,7 +208,7 @@ class Renderer:
         self.skipper = RepeatSkipper()
         self.batch_size = batch_size
         self._references: dict[tuple[Path, int | None], Any] = {}
-        self._flow: TemporalSmoother | None = None  # optical flow of keyframe propagation, on the model's thread
+        self._flow: FlowEstimator | None = None  # optical flow of keyframe propagation, on the model's thread
         self._propagation: Propagation | None = None
 
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
@@ -227,7 +227,7 @@ class Renderer:
         found = tuple(self._references[path, choice.keyframe] for path in paths)
         return FusedReference(found) if len(found) > 1 else found[0]
 
-    def colorize_batch(self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None) -> tuple:
+    def colorize_batch(self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None) -> Chroma:
         """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start.
 
         A ``KeyframeReference`` is propagated through its shot (``propagate.Propagation``, which reads the
@@ -244,7 +244,7 @@ class Renderer:
                 self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, len(batch))
         if isinstance(reference, KeyframeReference):
             return self._propagation.colorize(batch)
-        return predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper)
+        return Chroma(*predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper))
 
     def render_range(
         self,
@@ -279,7 +279,7 @@ class Renderer:
         try:
             size = self.batch_size or auto_batch_size(self.colorizer.device, source.info.height, source.info.width)
             frames = batches(source, shots, size, source.frames(start, end))
-            gray = self._stream(source, frames, choices, write, progress, deep)
+            gray = _Stages(self, source.path, write, progress, deep).run(frames, choices)
             if sink is None:
                 raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
             sink.finish()
@@ -291,78 +291,84 @@ class Renderer:
             source.close()
         return RangeResult(first_pts, frames_written, source.bad_packets, gray)
 
-    def _stream(
-        self,
-        source: VideoSource,
-        items: Iterator,
-        choices: Sequence[ReferenceChoice],
-        write: Callable[[int, np.ndarray], None],
-        progress: Callable[[int], None] | None,
-        deep: bool = False,
-    ) -> int:
-        """Run the three stages, each in its own thread, joined by small bounded queues; returns gray frames.
 
-        decode (``items``), full-resolution lightness, its work-resolution copy and the temporal stage's optical
-        flow -> the model at the work resolution (this thread) -> full-resolution compose + ``write(pts, rgb)``. Spreading the full-resolution work over the
-        other two threads keeps the model's thread, and the GPU when there is one, busy. ``progress`` is
-        called with the number of frames of each batch written.
-        """
-        stop = threading.Event()
-        decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
-        colored: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
-        choice_of = {choice.shot: choice for choice in choices}
-        device = self.colorizer.device
-        gray = 0
+class _Stages:
+    """One ``Renderer.render_range``'s three stages, each in its own thread, joined by small bounded queues.
 
-        def decode() -> None:
-            previous = None  # the last work-resolution frame of the current shot
-            staging = PinnedStaging(device) if device.type == "cuda" else None
-            try:
-                with stream_for(device):
-                    for batch, frames in items:
-                        batch.lightness = frames_to_lightness(frames, device, staging)
-                        batch.small = work_lightness(self.colorizer, batch.lightness)
-                        if self.smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
-                            batch.motion = self.smoother.estimate(batch.small, None if batch.starts_shot else previous)
-                        previous = batch.small[-1:]
-                        batch.ready = mark_ready(device)
-                        if not put(decoded, batch, stop):
-                            return
-            finally:
-                put(decoded, DONE, stop)
+    ``decode`` (a thread): full-resolution lightness, its work-resolution copy and the temporal stage's optical
+    flow -> ``decoded`` -> ``colorize`` (the caller's thread): the model at the work resolution -> ``colored`` ->
+    ``compose`` (a thread): full-resolution chroma joined to the lightness, then ``write(pts, rgb)``. Spreading
+    the full-resolution work over the other two threads keeps the model's thread, and the GPU when there is
+    one, busy. ``progress`` is called with the number of frames of each batch written; ``stop`` ends them all.
+    """
 
-        def encode() -> None:
-            staging = PinnedStaging(device) if device.type == "cuda" else None
-            held = HeldFrame() if staging is None else None  # a staged GPU frame is only valid until the next
-            with stream_for(device):
-                while (item := get(colored, stop)) is not DONE:
-                    batch, chroma, ready = item
-                    wait_ready(ready, (batch.lightness, batch.small, *chroma[:2]))
-                    ab, _, *exact = chroma  # predict_chroma's (ab, confidence), a keyframe's exact chroma after
-                    composed = compose_frames(batch.lightness, batch.small, ab, *exact, staging=staging, deep=deep, held=held)
-                    for pts, rgb in zip(batch.pts, composed):
-                        write(pts, rgb)
-                    if progress is not None:
-                        progress(len(batch))
+    def __init__(
+        self, renderer: Renderer, film: Path, write: Callable[[int, np.ndarray], None], progress: Callable[[int], None] | None, deep: bool
+    ) -> None:
+        self.renderer, self.film, self.write, self.progress, self.deep = renderer, film, write, progress, deep
+        self.device = renderer.colorizer.device
+        self.stop = threading.Event()
+        self.decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
+        self.colored: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
 
-        decoder, encoder = Stage(decode, "videocolor-decode", stop), Stage(encode, "videocolor-encode", stop)
+    def run(self, items: Iterator[tuple[FrameBatch, list[np.ndarray]]], choices: Sequence[ReferenceChoice]) -> int:
+        """Decode ``items`` (``batches``), colorize them with ``choices`` and compose them; returns the frames left gray."""
+        decoder = Stage(lambda: self.decode(items), "videocolor-decode", self.stop)
+        composer = Stage(self.compose, "videocolor-encode", self.stop)
         decoder.start()
-        encoder.start()
+        composer.start()
         try:
-            while (batch := get(decoded, stop)) is not DONE:
-                reference = self.reference_for(choice_of.get(batch.shot, ReferenceChoice(batch.shot, None)))
-                gray += len(batch) if reference is None else 0
-                wait_ready(batch.ready, (batch.lightness, batch.small, *(batch.motion or ())))
-                chroma = self.colorize_batch(batch, reference, source.path)
-                put(colored, (batch, chroma, mark_ready(device)), stop)
-                if encoder.error is not None:
-                    raise encoder.error
+            gray = self.colorize(choices, composer)
             raise_from(decoder)
-            put(colored, DONE, stop)
-            raise_from(encoder)
+            put(self.colored, DONE, self.stop)
+            raise_from(composer)
         except BaseException:
-            stop.set()
+            self.stop.set()
             decoder.wait()
-            encoder.wait()
+            composer.wait()
             raise
         return gray
+
+    def decode(self, items: Iterator[tuple[FrameBatch, list[np.ndarray]]]) -> None:
+        colorizer, smoother = self.renderer.colorizer, self.renderer.smoother
+        previous = None  # the last work-resolution frame of the current shot
+        staging = PinnedStaging(self.device) if self.device.type == "cuda" else None
+        try:
+            with stream_for(self.device):
+                for batch, frames in items:
+                    batch.lightness = frames_to_lightness(frames, self.device, staging)
+                    batch.small = work_lightness(colorizer, batch.lightness)
+                    if smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
+                        batch.motion = smoother.flow.estimate(batch.small, None if batch.starts_shot else previous)
+                    previous = batch.small[-1:]
+                    batch.ready = mark_ready(self.device)
+                    if not put(self.decoded, batch, self.stop):
+                        return
+        finally:
+            put(self.decoded, DONE, self.stop)
+
+    def colorize(self, choices: Sequence[ReferenceChoice], composer: Stage) -> int:
+        choice_of = {choice.shot: choice for choice in choices}
+        gray = 0
+        while (batch := get(self.decoded, self.stop)) is not DONE:
+            reference = self.renderer.reference_for(choice_of.get(batch.shot, ReferenceChoice(batch.shot, None)))
+            gray += len(batch) if reference is None else 0
+            wait_ready(batch.ready, (batch.lightness, batch.small, *(batch.motion or ())))
+            chroma = self.renderer.colorize_batch(batch, reference, self.film)
+            put(self.colored, (batch, chroma, mark_ready(self.device)), self.stop)
+            if composer.error is not None:
+                raise composer.error
+        return gray
+
+    def compose(self) -> None:
+        staging = PinnedStaging(self.device) if self.device.type == "cuda" else None
+        held = HeldFrame() if staging is None else None  # a staged GPU frame is only valid until the next
+        with stream_for(self.device):
+            while (item := get(self.colored, self.stop)) is not DONE:
+                batch, chroma, ready = item
+                wait_ready(ready, (batch.lightness, batch.small, chroma.ab, chroma.confidence))
+                composed = compose_frames(batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held)
+                for pts, rgb in zip(batch.pts, composed):
+                    self.write(pts, rgb)
+                if self.progress is not None:
+                    self.progress(len(batch))

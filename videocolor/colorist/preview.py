@@ -23,18 +23,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .analysis import Analysis, analyse
-from .checks import check_film, check_output, check_picture_output
-from .config import Settings
-from .errors import InputError, OutputError
-from .frames import frames_to_lightness
-from .io.atomic import write_atomic
-from .io.decode import VideoSource
-from .io.images import load_reference
-from .io.sequence import FrameSequence
-from .keyframes import choose_keyframes, frame_of_shot, load_keyframe
-from .models.build import build_colorizer, use_device
-from .pipeline import colorize_lightness
+from ..analysis.film import Analysis, analyse
+from ..analysis.keyframes import load_keyframe
+from ..checks import check_film, check_output, check_picture_output
+from ..config import Settings
+from ..errors import InputError, OutputError
+from ..io.atomic import write_atomic
+from ..io.decode import VideoSource
+from ..io.images import load_reference
+from ..io.sequence import FrameSequence
+from ..models.build import build_colorizer
+from ..ops.color import frames_to_lightness
+from ..render.devices import use_device
+from ..render.pipeline import colorize_lightness
+from .keyframes import choose_keyframes, frame_of_shot
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .color import rgb_to_lab
+from ..ops.color import rgb_to_lab
 
 
 def luminance_transfer(lightness: torch.Tensor, reference_rgb: torch.Tensor, bins: int = 32) -> torch.Tensor:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from .temporal import DIS_MIN_SIDE, flow_validity
+from ..ops.flow import DIS_MIN_SIDE, flow_validity
 
 Frames = np.ndarray | torch.Tensor | Sequence[np.ndarray]
 

@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import InputError
-from .io.analysis_reader import AnalysisReader
-from .io.decode import VideoSource
-from .io.images import load_reference
-from .io.timeline import Clock
+from ..errors import InputError
+from ..io.analysis_reader import AnalysisReader
+from ..io.decode import VideoSource
+from ..io.images import load_reference
+from ..io.timeline import Clock
+from ..records import ReferenceChoice, Shot
+from ..timecode import format_seconds
 from .keyframes import apply_keyframes, film_frames, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
 from .shots import detect_shots
-from .timecode import format_seconds
-from .types import ReferenceChoice, Shot
 
 log = logging.getLogger("videocolor")
 

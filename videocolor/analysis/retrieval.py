@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .color import lightness_to_gray_rgb, rgb_to_lightness
-from .errors import InputError, OutputError
-from .home import cache_dir
-from .io.atomic import write_atomic
-from .io.images import load_reference, reference_files
-from .models.backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
+from ..errors import InputError, OutputError
+from ..home import cache_dir
+from ..io.atomic import write_atomic
+from ..io.images import load_reference, reference_files
+from ..models.backbone_lite0 import EfficientNetLite0, shared_efficientnet_lite0
+from ..ops.color import lightness_to_gray_rgb, rgb_to_lightness
 
 log = logging.getLogger("videocolor")
 

@@ -3,7 +3,7 @@
 Each ``[[shot]]`` entry addresses shots by number (``index = 3``, as in ``videocolor shots``) or by time
 (``start = "00:01:02.500"``, optional ``end``: every shot overlapping ``[start, end)``; without ``end``, the
 shot playing at ``start``) and says ``reference = "path"`` (relative to the override file) or ``skip = true``;
-``reference = ["a.png", "b.png"]`` colors the shot against each and fuses them per pixel (``fusion.py``).
+``reference = ["a.png", "b.png"]`` colors the shot against each and fuses them per pixel (``ops/fusion.py``).
 Errors name the file and the entry's line.
 """
 
@@ -18,11 +18,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .config import parse_toml, read_toml
-from .errors import InputError, OutputError
-from .io.atomic import write_atomic
-from .timecode import format_seconds, parse_timecode
-from .types import ReferenceChoice, Shot
+from ..config import parse_toml, read_toml
+from ..errors import InputError, OutputError
+from ..io.atomic import write_atomic
+from ..records import ReferenceChoice, Shot
+from ..timecode import format_seconds, parse_timecode
 
 _HEADER = re.compile(r"^\s*\[\[\s*(\"shot\"|'shot'|shot)\s*\]\]")
 _ASSIGNED = re.compile(r"^\s*(\"shot\"|'shot'|shot)\s*=")

@@ -5,7 +5,7 @@ another scene whose colors are confidently wrong for part of the frame. Colored 
 references, a pixel gets K chromas, and keeps their median (per channel; the mean of the two middle ones for
 an even K): where most references agree their color stands, a single reference's odd color is outvoted, and
 where all disagree the middle one is the least extreme. A model that is not recurrent takes a
-:class:`FusedReference` wherever it takes a reference (``models.base.Colorizer``).
+``models.base.FusedReference`` wherever it takes a reference (``models.base.Colorizer``).
 
 Weighting each reference per pixel by its matching confidence (a softmax over the K best cosine similarities)
 lost on real footage at every temperature tried, to the plain mean and more to the median: the best
@@ -14,26 +14,7 @@ similarity does not tell which reference is right (README, "Quality on real foot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import torch
-
-# References per shot when the settings leave it to the device (``Settings.refs_per_shot`` 0): each one is
-# matched and read on its own, which the CPU's speed budget has no room for.
-DEVICE_DEFAULTS = {"cpu": 1, "cuda": 3}
-
-
-def refs_per_shot(setting: int, device: torch.device) -> int:
-    """References fused per shot: ``setting``, or the device's default (``DEVICE_DEFAULTS``) when it is 0."""
-    return setting or DEVICE_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
-
-
-@dataclass(frozen=True)
-class FusedReference:
-    """The prepared references of one shot (what ``Colorizer.prepare_reference`` returned for each), best ranked first."""
-
-    references: tuple[Any, ...]
 
 
 def fuse(ab: torch.Tensor, confidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

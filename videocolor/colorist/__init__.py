@@ -1,0 +1,1 @@
+"""The colorist's tools: keyframe export, preview sheets and the review page."""

@@ -1,0 +1,1 @@
+"""Measuring colorizations: metrics, baselines and the evaluation protocols."""
