@@ -94,12 +94,14 @@ def gray_input(truth: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(to_uint8(lightness.div(100).expand(-1, 3, -1, -1)))
 
 
-def read_frames(path: Path) -> tuple[np.ndarray, Fraction]:
-    """Every frame of a video as uint8 ``(T, H, W, 3)``, and its frame rate."""
+def read_frames(path: Path) -> tuple[np.ndarray, Fraction | None]:
+    """Every frame of a video as uint8 ``(T, H, W, 3)``, and its frame rate (``None`` where the container states
+    none and FFmpeg guesses none: PyAV 18.0 gives no average rate for FFV1 in Matroska)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(stream)])
-        return frames, Fraction(stream.average_rate)
+        rate = stream.average_rate or stream.guessed_rate
+        return frames, Fraction(rate) if rate else None
 
 
 def write_film(path: Path, frames: np.ndarray, fps: Fraction) -> Path:
