@@ -21,10 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import synth
-
 from videocolor import Settings
 from videocolor.colorist.review import Board, make_server
+from videocolor.evaluation import synthetic as synth
 
 SIZE = (360, 640)
 REFS = Path(__file__).resolve().parent.parent / "samples" / "refs"

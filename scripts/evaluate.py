@@ -35,7 +35,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import synth
 import torch
 import torch.nn.functional as F
 
@@ -43,6 +42,7 @@ from videocolor import Settings, colorize_video
 from videocolor._cli import main as cli
 from videocolor.evaluation import metrics
 from videocolor.evaluation import protocol as evaluation
+from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.baselines import gray, luminance_transfer
 from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
 from videocolor.models.weights import is_installed

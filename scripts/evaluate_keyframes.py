@@ -25,7 +25,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import synth
 import torch
 
 from videocolor import Settings, colorize_video
@@ -33,6 +32,7 @@ from videocolor.analysis.film import analyse
 from videocolor.analysis.keyframes import INDEX_NAME, MIN_MATCH
 from videocolor.colorist.keyframes import export_keyframes
 from videocolor.evaluation import metrics
+from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.baselines import luminance_transfer
 from videocolor.evaluation.protocol import read_frames
 from videocolor.ops.color import lab_to_rgb, lightness_u8

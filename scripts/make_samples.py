@@ -16,9 +16,9 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import synth
 
 from videocolor import Settings, colorize_video
+from videocolor.evaluation import synthetic as synth
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SIZE = (180, 320)

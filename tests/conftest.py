@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import SIZE, mirrored_reference, save_image
+
+from videocolor.evaluation import synthetic as synth
 
 torch.set_num_threads(2)
 

@@ -22,9 +22,9 @@ import cv2
 import numpy as np
 import pytest
 import skimage.data
-import synth
 import torch
 
+from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.protocol import read_frames
 from videocolor.io.images import write_rgb
 from videocolor.ops.color import rgb_to_lab

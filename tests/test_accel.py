@@ -5,10 +5,10 @@ import platform
 
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import mirrored_reference
 
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.encoders import EncodeSettings, encoder_options, for_output
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer

@@ -6,12 +6,12 @@ import json
 from fractions import Fraction
 
 import pytest
-import synth
 from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
 
 from videocolor._cli import shots as shots_cli
 from videocolor.analysis.film import analyse
 from videocolor.errors import InputError
+from videocolor.evaluation import synthetic as synth
 
 FPS = Fraction(24000, 1001)
 

@@ -1,7 +1,7 @@
-import synth
 import torch
 import torch.nn.functional as F
 
+from videocolor.evaluation import synthetic as synth
 from videocolor.models.backbone_lite0 import EfficientNetLite0, _pointwise, efficientnet_lite0
 from videocolor.models.exemplar_card import Lite0Weights
 from videocolor.models.weights import file_sha256

@@ -9,13 +9,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import synth
 from helpers import SIZE
 
 import videocolor
 from videocolor import Settings
 from videocolor.checks import default_output
 from videocolor.errors import InputError, OutputError
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.io.encode import read_back_problem
 from videocolor.io.encoders import EncodeSettings

@@ -7,12 +7,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import frames_lab, frames_rgb, save_image
 
 from videocolor import __version__
 from videocolor._cli.main import main
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.images import is_grayscale, read_rgb
 
 FAST = ["--temporal", "off", "--quiet"]

@@ -2,10 +2,10 @@
 
 import av
 import pytest
-import synth
 from helpers import FAKE_AB, SIZE, frames_lab, write_fake_devc_zip
 
 from videocolor._cli.main import main
+from videocolor.evaluation import synthetic as synth
 from videocolor.models import weights
 
 

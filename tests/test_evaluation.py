@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import save_image
 
 from videocolor.evaluation import protocol as evaluation
+from videocolor.evaluation import synthetic as synth
 from videocolor.models.exemplar import ExemplarColorizer
 from videocolor.ops.color import rgb_to_lightness
 

@@ -10,7 +10,6 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-import synth
 from helpers import SIZE, frames_rgb, save_image, two_shots
 
 from videocolor import Settings, colorize_video
@@ -23,6 +22,7 @@ from videocolor.colorist.preview import Previewer
 from videocolor.colorist.review import Board
 from videocolor.errors import InputError, OutputError
 from videocolor.evaluation import metrics
+from videocolor.evaluation import synthetic as synth
 from videocolor.ops.color import lightness_u8
 from videocolor.ops.lightness_print import lightness_print, print_match
 

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-import synth
 import torch
 
 from videocolor.evaluation import metrics
+from videocolor.evaluation import synthetic as synth
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-import synth
 from helpers import SIZE, frames_rgb, mirrored_reference, save_image
 
 import videocolor
 from videocolor import Settings
 from videocolor.analysis.film import analyse
+from videocolor.evaluation import synthetic as synth
 
 
 @pytest.fixture(scope="module")

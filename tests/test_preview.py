@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import SIZE, mirrored_reference, save_image, two_shots, write_sequence
 
@@ -13,6 +12,7 @@ from videocolor import Settings
 from videocolor._cli.main import main
 from videocolor.colorist.preview import TILE_HEIGHT, parse_shots, preview_sheet
 from videocolor.errors import InputError
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.sequence import FrameSequence
 from videocolor.ops.color import rgb_to_lab
 

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import frames_rgb, mirrored_reference, save_image
 
 import videocolor
 from videocolor import Settings
+from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.baselines import luminance_transfer
 from videocolor.ops.color import lab_to_rgb, rgb_to_lightness
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import synth
 import torch
 from helpers import DISTRACTORS, SHOT_PHOTOS, film_frames, make_ref_dir
 
 from videocolor.analysis import retrieval
 from videocolor.analysis.retrieval import ReferenceIndex, choose, index_file
 from videocolor.errors import InputError
+from videocolor.evaluation import synthetic as synth
 
 
 @pytest.fixture(scope="module")

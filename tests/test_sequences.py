@@ -11,11 +11,11 @@ import av
 import cv2
 import numpy as np
 import pytest
-import synth
 from helpers import frame_pts, mirrored_reference, save_image, write_sequence
 
 from videocolor._cli.main import main
 from videocolor.errors import InputError
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.io.decode import VideoSource
 from videocolor.io.sequence import find_sequence, parse_rate

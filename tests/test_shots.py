@@ -7,10 +7,10 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-import synth
 from helpers import SIZE, film_frames
 
 from videocolor.analysis.shots import ShotDetector, detect_shots
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.analysis_reader import AnalysisReader
 
 FPS = Fraction(25)

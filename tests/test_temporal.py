@@ -8,7 +8,6 @@ import urllib.error
 import cv2
 import numpy as np
 import pytest
-import synth
 import torch
 import torch.nn.functional as F
 from helpers import frames_rgb
@@ -16,6 +15,7 @@ from helpers import frames_rgb
 from videocolor import Settings, colorize_video
 from videocolor.errors import WeightsError
 from videocolor.evaluation import metrics
+from videocolor.evaluation import synthetic as synth
 from videocolor.ops.color import lab_to_rgb, rgb_to_lab
 from videocolor.ops.flow import FlowEstimator, flow_validity, warp
 from videocolor.render.temporal import TemporalSmoother, make_smoother

@@ -6,11 +6,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import synth
 from helpers import SIZE, frame_pts, frames_lab, mirrored_reference, other_player, packets, save_image
 
 import videocolor
 from videocolor import Settings
+from videocolor.evaluation import synthetic as synth
 from videocolor.io.encode import partial_path
 
 FAST = Settings(temporal="off", preset="ultrafast", quiet=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-import synth
 from helpers import mirrored_reference, save_image, two_shots
 
 from videocolor.colorist.review import Board, make_server
+from videocolor.evaluation import synthetic as synth
 
 TOKEN = "X-Videocolor-Token"
 COMMENTED = """# my notes on this film

@@ -3,7 +3,7 @@
 Every function takes RGB frames in one of these layouts and returns a Python float:
 
 - numpy ``(T, H, W, 3)`` or ``(H, W, 3)``, uint8 in [0, 255] or float in [0, 1];
-- a sequence of such numpy frames (what ``scripts/synth.py`` returns);
+- a sequence of such numpy frames (what ``evaluation.synthetic`` returns);
 - torch ``(T, 3, H, W)`` or ``(3, H, W)``, float in [0, 1].
 
 >>> clip = np.zeros((3, 8, 8, 3), np.uint8)

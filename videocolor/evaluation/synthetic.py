@@ -1,9 +1,9 @@
 """Test films made from real photos: camera pans, zooms, cuts, fades, with a generated audio track.
 
-Used by the tests, ``scripts/make_samples.py``, ``scripts/bench.py`` and ``scripts/evaluate.py``; it lives
-here, not in the package, because it needs the dev extras: the photos are the public-domain pictures that
-ship inside scikit-image and scikit-learn. The scripts import it from their own folder, pytest through
-``pythonpath = ["scripts"]`` in ``pyproject.toml``.
+The synthetic suite of ``scripts/evaluate.py`` and the films of the tests, ``scripts/make_samples.py`` and
+``scripts/bench.py``: ``from videocolor.evaluation import synthetic``. The photos are the public-domain
+pictures that ship inside scikit-image and scikit-learn, which are dev extras: they are imported when a photo
+is loaded, not with this module.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import skimage.data
 import torch
 
-from videocolor.ops.color import lightness_to_gray_rgb, rgb_to_lightness
+from ..ops.color import lightness_to_gray_rgb, rgb_to_lightness
 
 SKLEARN_PHOTOS = ("china", "flower")
 
@@ -29,6 +28,8 @@ def load_photo(name: str) -> np.ndarray:
         from sklearn.datasets import load_sample_image  # scikit-learn takes seconds to import; two photos need it
 
         return np.ascontiguousarray(load_sample_image(f"{name}.jpg"))
+    import skimage.data  # a dev extra
+
     image = getattr(skimage.data, name)()
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
