@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import parse_toml, read_toml
-from ..errors import InputError, OutputError
+from ..errors import InputError
 from ..io.atomic import write_atomic
 from ..records import ReferenceChoice, Shot
 from ..timecode import format_seconds, parse_timecode
@@ -143,11 +143,7 @@ def write_overrides(path: str | Path, shots: Sequence[Shot], choices: Sequence[R
             out.append(f"reference = {_toml_path(choice.path, path)}" if choice.path else "skip = true")
         out += [f"# reference = {_toml_path(p, path)}  # score {s:.3f}" for p, s in choice.candidates if p not in (choice.path, *choice.fused)]
         out.append("")
-    try:
-        path.write_text("\n".join(out), encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write the override template ({exc.strerror or exc})") from None
-    return path
+    return write_atomic(path, "\n".join(out))  # a template half-written by a full disk would not parse
 
 
 def _toml_path(reference: Path, override_file: Path) -> str:
