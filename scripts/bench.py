@@ -33,7 +33,7 @@ PAN_PHOTOS = ("astronaut", "coffee", "china", "chelsea", "rocket", "flower")
 
 def make_clip(kind: str, path: Path, size: tuple[int, int], frames: int) -> Path:
     """A gray test film of ``frames`` frames at ``size`` (H, W): ``pans`` (six shots), ``zoom`` or ``static``."""
-    import synth
+    from videocolor.evaluation import synthetic as synth
 
     if kind == "pans":
         per_shot = -(-frames // len(PAN_PHOTOS))
@@ -47,9 +47,9 @@ def make_clip(kind: str, path: Path, size: tuple[int, int], frames: int) -> Path
 
 def make_ref(path: Path) -> Path:
     """The astronaut photo mirrored: another view of the first shot's scene."""
-    import synth
     import torch
 
+    from videocolor.evaluation import synthetic as synth
     from videocolor.io.images import write_rgb
 
     photo = synth.load_photo("astronaut")[:, ::-1]

@@ -9,7 +9,7 @@ import pytest
 from helpers import SHOT_PHOTOS, film_frames, make_ref_dir
 
 from videocolor._cli import shots as shots_cli
-from videocolor.analysis.film import analyse
+from videocolor.analysis.film import analyse, shot_table
 from videocolor.errors import InputError
 from videocolor.evaluation import synthetic as synth
 
@@ -47,7 +47,7 @@ def test_json_and_shot_of_frame(result):
     assert set(table[0]) >= {"index", "start_frame", "end_frame", "start_time", "end_time", "reference", "fused", "score", "candidates"}
     assert table[0]["fused"] == [str(p) for p in result.choices[0].fused] and len(table[0]["fused"]) == 2
     assert table[1]["start_time"] == "00:00:00.584"  # frame 14 at 24000/1001 fps
-    json.dumps(table)
+    assert shot_table(json.loads(json.dumps(table)), result.time_base) == (result.shots, result.choices)  # exact
     assert result.shot_of_frame(0).index == 0 and result.shot_of_frame(result.num_frames - 1).index == 5
     assert result.shot_of_frame(result.shots[2].start_frame).index == 2
     with pytest.raises(IndexError):

@@ -68,10 +68,10 @@ def test_batch_three_films_and_a_corrupt_one(films, ref_dir, fast_config, tmp_pa
 def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path):
     """AVI, MPEG-PS and raw H.264 films: the batch named their outputs with its own code (``.mpg``, ``.h264``) and
     then refused them ("use .mkv or .mp4"); it now gets ``checks.default_output``'s names, and every film is done."""
-    import synth
     from helpers import SIZE, other_player
 
     from videocolor.checks import default_output
+    from videocolor.evaluation import synthetic as synth
     from videocolor.jobs.work import encode_settings
 
     clip = synth.pan(astronaut, 6, SIZE)

@@ -21,7 +21,7 @@ from ..io.decode import VideoSource
 from ..io.images import load_reference
 from ..io.timeline import Clock
 from ..records import ReferenceChoice, Shot
-from ..timecode import format_seconds
+from ..timecode import Timecode, format_seconds
 from .keyframes import apply_keyframes, film_frames, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
@@ -62,7 +62,11 @@ class Analysis:
         return self.shots[bisect.bisect_right(starts, index) - 1]
 
     def to_json(self) -> list[dict]:
-        """The shot table as JSON-ready dicts (times as ``HH:MM:SS.mmm``, ``end_frame`` inclusive)."""
+        """The shot table as JSON-ready dicts: what ``videocolor shots --json`` prints and what a job stores.
+
+        Times as ``HH:MM:SS.mmm`` for people, and exact: ``start_pts``/``end_pts`` in ``time_base``; ``end_frame``
+        inclusive. :func:`shot_table` reads it back.
+        """
         return [
             {
                 "index": shot.index,
@@ -70,14 +74,35 @@ class Analysis:
                 "end_frame": shot.end_frame,
                 "start_time": format_seconds(shot.start.seconds),
                 "end_time": format_seconds(shot.end.seconds),
+                "start_pts": shot.start.pts,
+                "end_pts": shot.end.pts,
                 "reference": str(choice.path) if choice.path else None,
                 "fused": [str(p) for p in choice.fused],
                 "score": choice.score,
                 "source": choice.source,
+                "keyframe": choice.keyframe,
                 "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
             }
             for shot, choice in zip(self.shots, self.choices)
         ]
+
+
+def shot_table(rows: list[dict], time_base: Fraction) -> tuple[list[Shot], list[ReferenceChoice]]:
+    """The shots and reference choices of ``Analysis.to_json``'s rows, whose pts are in ``time_base``."""
+    shots = [Shot(r["index"], r["start_frame"], r["end_frame"], Timecode(r["start_pts"], time_base), Timecode(r["end_pts"], time_base)) for r in rows]
+    choices = [
+        ReferenceChoice(
+            r["index"],
+            Path(r["reference"]) if r["reference"] else None,
+            r["score"],
+            [(Path(c["reference"]), c["score"]) for c in r["candidates"]],
+            r["source"],
+            r["keyframe"],
+            tuple(map(Path, r["fused"])),
+        )
+        for r in rows
+    ]
+    return shots, choices
 
 
 def analyse(

@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ..analysis.film import analyse as analyse_film
+from ..analysis.film import shot_table
 from ..config import Settings
 from ..errors import InputError
 from ..io.decode import VideoSource
@@ -33,7 +34,6 @@ from ..records import ReferenceChoice, Shot
 from ..render.devices import refs_per_shot, use_device
 from ..render.pipeline import Renderer
 from ..render.temporal import make_smoother
-from ..timecode import Timecode
 from .state import SegmentResult
 
 log = logging.getLogger("videocolor")
@@ -123,8 +123,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     )
     table = {
         "time_base": str(result.time_base),
-        "shots": [[s.index, s.start_frame, s.end_frame, s.start.pts, s.end.pts] for s in result.shots],
-        "choices": [[c.shot, str(c.path) if c.path else None, c.score, c.source, c.keyframe, [str(p) for p in c.fused]] for c in result.choices],
+        "shots": result.to_json(),
         "clock": [str(result.clock.time_base), result.clock.start, result.clock.step] if result.clock else None,
         "deep": info.high_bit_depth and pix_fmt_bits(pix_fmt) > 8,
         "pix_fmt": pix_fmt,
@@ -149,12 +148,7 @@ def clock_of(table: dict[str, Any]) -> Clock | None:
 
 def shots_of(table: dict[str, Any]) -> tuple[list[Shot], list[ReferenceChoice]]:
     """The shots and choices stored by ``analyse``."""
-    tb = Fraction(table["time_base"])
-    shots = [Shot(i, a, b, Timecode(s, tb), Timecode(e, tb)) for i, a, b, s, e in table["shots"]]
-    choices = [
-        ReferenceChoice(i, Path(p) if p else None, score, [], source, key, tuple(map(Path, fused))) for i, p, score, source, key, fused in table["choices"]
-    ]
-    return shots, choices
+    return shot_table(table["shots"], Fraction(table["time_base"]))
 
 
 def _renderer(settings: Settings, keep: bool) -> Renderer:
