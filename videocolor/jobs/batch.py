@@ -15,7 +15,7 @@ from pathlib import Path
 from ..checks import check_references, default_output
 from ..config import Settings
 from ..errors import InputError, OutputError
-from .engines import make_engine
+from .engines import Engine, make_engine
 from .film import WORK_NAME, fingerprint, make_job, remove_if_empty
 from .report import BatchReport, FilmReport, batch_report, output_in_place
 from .runner import drive
@@ -76,21 +76,49 @@ def run_batch(
     check_references(ref, ref_dir)
     ref, ref_dir, overrides_dir = (Path(p).absolute() if p else None for p in (ref, ref_dir, overrides_dir))
     films = [f.absolute() for f in expand_inputs(inputs, list_file)]
+    state = _open_state(out_dir)
+    ids, refused = _add_films(state, films, out_dir, ref, ref_dir, overrides_dir, settings, overwrite, segment_seconds)
+    if retry_failed:
+        state.retry_failed()
+    _render(state, ids, make_engine(engine, workers, ray_address))
+    remove_if_empty(out_dir / WORK_NAME)
+    report = batch_report(state, ids)
+    report.films += refused
+    (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    return report
+
+
+def _open_state(out_dir: Path) -> State:
+    """The job state of ``out_dir`` (made, parents included), with films muxed but not recorded recorded now."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out_dir}: cannot make the output folder ({exc.strerror or exc})") from None
     state = State(out_dir / STATE_NAME)
-    ids, seen, refused = [], {}, []
-    rows = state.films()
-    for row in rows:
+    for row in state.films():
         if output_in_place(row):  # muxed by an earlier run that could not record it (a full disk): record it now
             state.muxed(row["id"], sum(s["frames_written"] or 0 for s in state.segments(row["id"])), row["mux_s"] or 0.0)
+    return state
+
+
+def _add_films(
+    state: State,
+    films: list[Path],
+    out_dir: Path,
+    ref: Path | None,
+    ref_dir: Path | None,
+    overrides_dir: Path | None,
+    settings: Settings,
+    overwrite: bool,
+    segment_seconds: float,
+) -> tuple[list[int], list[FilmReport]]:
+    """Record each film's job in ``state``: the ids of this batch's films, and the films refused up front."""
     rows = state.films()
     done = {row["key"] for row in rows if row["status"] == Status.DONE}
     encode = encode_settings(settings)
     outputs = {film: default_output(film, encode, out_dir) for film in films}  # named as a single run names them
     made = {Path(row["output"]).absolute() for row in rows} | set(outputs.values())
+    ids, seen, refused = [], {}, []
     for film in films:
         if film in made:  # this batch's own output (an out dir inside the input folder): never a new film
             log.info("%s: skipped, an output of this batch", film)
@@ -102,29 +130,27 @@ def run_batch(
         if output.exists() and output.name not in done and not overwrite:  # a file this batch did not make
             refused.append(FilmReport(str(film), str(output), Status.FAILED, f"{output}: already exists; pass --overwrite to replace it"))
             continue
-        override = Path(overrides_dir) / f"{film.stem}.toml" if overrides_dir else None
+        override = overrides_dir / f"{film.stem}.toml" if overrides_dir else None
         override = override if override and override.exists() else None
         job = make_job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override, settings, segment_seconds)
         stamp = fingerprint(film, settings, ref, ref_dir, override) if film.is_file() else {"input": str(film), "missing": True}
         ids.append(state.add_film(output.name, str(film), str(output), job, stamp))
-    if retry_failed:
-        state.retry_failed()
+    return ids, refused
+
+
+def _render(state: State, ids: list[int], engine: Engine) -> None:
+    """Render the films ``ids`` on ``engine`` (closed at the end); a missing input is refused, a film that finished
+    or has nothing to resume leaves no work folder."""
     for row in state.films():
         if row["id"] in ids and row["status"] != Status.DONE and not Path(row["input"]).is_file():
             state.refuse(row["id"], f"{row['input']}: file not found")
-    engine_ = make_engine(engine, workers, ray_address)
     for row in state.films():
         if row["id"] in ids and row["status"] not in FINISHED:
             Path(json.loads(row["job"])["work_dir"]).mkdir(parents=True, exist_ok=True)
     try:
-        drive(state, ids, engine_)
+        drive(state, ids, engine)
     finally:
-        engine_.close()
+        engine.close()
     for row in state.films():
         if row["id"] in ids and (row["status"] == Status.DONE or not any(s["status"] == Status.DONE for s in state.segments(row["id"]))):
             shutil.rmtree(json.loads(row["job"])["work_dir"], ignore_errors=True)  # finished, or nothing to resume
-    remove_if_empty(out_dir / WORK_NAME)
-    report = batch_report(state, ids)
-    report.films += refused
-    (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
-    return report
