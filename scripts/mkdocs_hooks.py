@@ -3,7 +3,7 @@
 A page line ``<!-- generated: cli -->`` becomes every command's ``--help`` (the argparse parsers of
 ``videocolor/_cli/``); ``<!-- generated: settings -->`` becomes a table per settings
 section (``config.Settings`` and each registered model's section) with each knob's default, the values it
-accepts (``knobs.accepted``) and its description from the section's docstring.
+accepts (``settings_fields.accepted``) and its description from the section's docstring.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def _settings() -> str:
     import tomlkit
 
     from videocolor.config import Settings
-    from videocolor.knobs import accepted, knobs
     from videocolor.models import registry
+    from videocolor.settings_fields import accepted, knobs
 
     sections = [("[videocolor]", Settings)] + [(f"[videocolor.{spec.name}]", spec.settings) for spec in registry.REGISTERED]
     out = []

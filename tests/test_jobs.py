@@ -72,7 +72,7 @@ def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path
 
     from videocolor.checks import default_output
     from videocolor.evaluation import synthetic as synth
-    from videocolor.jobs.work import encode_settings
+    from videocolor.jobs.tasks import encode_settings
 
     clip = synth.pan(astronaut, 6, SIZE)
     sources = [synth.write_clip(tmp_path / "reel.avi", clip),  # AVI with AAC: written back as AVI

@@ -16,7 +16,7 @@ MAX_FLAT_MODULES = 12
 # The layers, lowest first: a module imports its own layer and those below, never one above.
 LAYERS = (("ops",), ("models", "io"), ("analysis",), ("render",), ("colorist", "jobs", "evaluation"), ("api",), ("_cli",))
 # The flat core: imported from any layer but ``ops`` (which takes only ``errors``); it imports no layer above ``io``.
-CORE = {"config", "knobs", "errors", "checks", "timecode", "home", "records", "_version"}
+CORE = {"config", "settings_fields", "errors", "checks", "timecode", "home", "records", "_version"}
 ENTRY = {"videocolor", "videocolor._console", "videocolor.__main__"}  # the package and the command: above everything
 
 
@@ -112,11 +112,11 @@ def test_finds_planted_layer_breaches() -> None:
         "videocolor.ops.flow": {"videocolor.errors", "videocolor.ops.color", "videocolor.config"},
         "videocolor.models.exemplar": {"videocolor.ops.fusion", "videocolor.io.images", "videocolor.render.temporal"},
         "videocolor.render.pipeline": {"videocolor.analysis.keyframes", "videocolor.colorist.preview"},
-        "videocolor.config": {"videocolor.models.registry", "videocolor.jobs.work"},
+        "videocolor.config": {"videocolor.models.registry", "videocolor.jobs.tasks"},
         "videocolor.temporal": set(),
     }
     assert layer_breaches(graph) == [
-        "videocolor.config -> videocolor.jobs.work",
+        "videocolor.config -> videocolor.jobs.tasks",
         "videocolor.models.exemplar -> videocolor.render.temporal",
         "videocolor.ops.flow -> videocolor.config",
         "videocolor.render.pipeline -> videocolor.colorist.preview",

@@ -20,7 +20,7 @@ from .config import Settings
 from .errors import InputError
 from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
-from .jobs.work import encode_settings
+from .jobs.tasks import encode_settings
 from .models.build import build_colorizer, resolve_device, resolve_model_name
 from .ops.color import rgb_to_lightness
 from .render.pipeline import colorize_lightness

@@ -19,8 +19,8 @@ import av
 
 from .errors import InputError
 from .io.encoders import preset_problem
-from .knobs import check_knobs, coerce, knob, knobs
 from .models import registry
+from .settings_fields import check_knobs, coerce, knob, knobs
 
 if sys.version_info >= (3, 11):
     import tomllib

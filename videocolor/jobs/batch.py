@@ -20,7 +20,7 @@ from .film import WORK_NAME, fingerprint, make_job, remove_if_empty
 from .report import BatchReport, FilmReport, batch_report, output_in_place
 from .runner import drive
 from .state import FINISHED, STATE_NAME, State, Status
-from .work import MIN_SEGMENT_SECONDS, encode_settings
+from .tasks import MIN_SEGMENT_SECONDS, encode_settings
 
 log = logging.getLogger("videocolor")
 

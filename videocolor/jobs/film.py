@@ -27,7 +27,7 @@ from ..models.build import resolve_model_name
 from .engines import make_engine
 from .runner import drive
 from .state import State, Status
-from .work import MIN_SEGMENT_SECONDS
+from .tasks import MIN_SEGMENT_SECONDS
 
 log = logging.getLogger("videocolor")
 

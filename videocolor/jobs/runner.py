@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import VideocolorError, one_line
 from .engines import Engine
 from .state import FINISHED, Claim, State, Status, worker_id
-from .work import analyse, mux, render
+from .tasks import analyse, mux, render
 
 log = logging.getLogger("videocolor")
 

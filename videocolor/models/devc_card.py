@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..knobs import check_knobs, knob
+from ..settings_fields import check_knobs, knob
 from .exemplar_card import TEMPERATURE_RANGE
 from .spec import ModelSpec, Weights, WeightsEnum
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
-from ..knobs import check_knobs, knob
+from ..settings_fields import check_knobs, knob
 from .spec import ModelSpec, Weights, WeightsEnum
 
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")

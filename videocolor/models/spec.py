@@ -91,7 +91,7 @@ class ModelSpec:
     Attributes:
         name: the name on the command line and of its ``[videocolor.NAME]`` config section.
         summary: one line for help texts.
-        settings: the frozen dataclass of its own settings section (fields declared with ``knobs.knob``).
+        settings: the frozen dataclass of its own settings section (fields declared with ``settings_fields.knob``).
         weights: the weights it runs with.
         builder: ``"module:function"``, called as ``function(section, device, files)`` with the section's
             settings, a ``torch.device`` and the weights' files (path in the release -> local file); returns
