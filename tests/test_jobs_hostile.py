@@ -20,6 +20,7 @@ from videocolor._cli import main as cli
 from videocolor.errors import InputError, OutputError, interrupts_held
 from videocolor.jobs import STATE_NAME, run_batch
 from videocolor.jobs import state as state_module
+from videocolor.jobs.batch import expand_inputs
 from videocolor.jobs.film import WORK_NAME, work_lock
 from videocolor.jobs.state import State
 
@@ -241,3 +242,25 @@ def test_ctrl_c_while_the_command_line_loads(monkeypatch, capsys):
     monkeypatch.undo()
     assert status == 130
     assert capsys.readouterr().err == "videocolor: interrupted; no output was written\n"
+
+
+def test_a_film_named_twice_is_colorized_once_and_a_listed_folder_gives_its_films(short_film, tmp_path):
+    films = tmp_path / "films"
+    films.mkdir()
+    for name in ("a.mp4", "b.mkv"):
+        (films / name).write_bytes(short_film.read_bytes())
+    (films / "notes.txt").write_text("not a film")
+    (tmp_path / "link.mp4").symlink_to(films / "a.mp4")
+    listed = tmp_path / "films.txt"
+    listed.write_text("\ufefffilms/a.mp4\n# a comment\n./films/a.mp4\nlink.mp4\nfilms\n\n", encoding="utf-8")
+    assert [p.name for p in expand_inputs([films / "b.mkv"], listed)] == ["a.mp4", "b.mkv"]
+    listed.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(InputError, match="not a text file of film paths"):
+        expand_inputs([], listed)
+
+
+def test_an_out_dir_that_is_a_file_is_one_line(short_film, color_ref, tmp_path):
+    (tmp_path / "out").write_text("an archivist's file")
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        run_batch([short_film], out_dir=tmp_path / "out", ref=color_ref, settings=FAST)
+    assert (tmp_path / "out").read_text() == "an archivist's file"

@@ -29,23 +29,28 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".m4v", ".mxf", ".mpg", ".mpeg
 
 
 def expand_inputs(inputs: Sequence[str | Path] = (), list_file: str | Path | None = None) -> list[Path]:
-    """Films from paths (a folder gives its video files, sorted) and from a list file (one path a line, ``#`` comments)."""
-    paths: list[Path] = []
+    """Films from paths (a folder gives its video files, sorted) and from a list file (one path a line, ``#`` comments,
+    folders too). A film named twice (also through a link or another spelling of its path) is colorized once."""
+    items = list(map(Path, inputs))
     if list_file is not None:
         try:
             lines = Path(list_file).read_text(encoding="utf-8-sig").splitlines()  # a BOM is no part of the first path
         except OSError as exc:
             raise InputError(f"{list_file}: cannot read the list of films ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{list_file}: not a text file of film paths (UTF-8)") from None
         base = Path(list_file).parent
-        paths += [base / line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-    for item in map(Path, inputs):
-        if item.is_dir():
-            paths += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-        else:
-            paths.append(item)
+        items = [base / line.strip() for line in lines if line.strip() and not line.strip().startswith("#")] + items
+    paths: dict[Path, Path] = {}  # resolved -> as named, in order
+    for item in items:
+        found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES) if item.is_dir() else [item]
+        for path in found:
+            if path.resolve() in paths:
+                log.info("%s: named more than once; colorized once", path)
+            paths.setdefault(path.resolve(), path)
     if not paths:
         raise InputError("no films given: name files, a folder, or --list FILE")
-    return paths
+    return list(paths.values())
 
 
 def run_batch(
@@ -90,6 +95,8 @@ def run_batch(
 
 def _open_state(out_dir: Path) -> State:
     """The job state of ``out_dir`` (made, parents included), with films muxed but not recorded recorded now."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: is a file, not a folder; choose another --out-dir")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
