@@ -92,11 +92,11 @@ class CopiedStreams:
         # FFmpeg's AVI muxer keeps the block size another AVI file gave compressed audio, and its timestamps then
         # stop moving (the ffmpeg command does the same): such audio is encoded again, in its own codec
         avi_audio = fmt == "avi" and self.input.format.name == "avi" and stream.type == "audio" and not stream.codec_context.name.startswith("pcm_")
+        own = stream.codec_context.name
+        codec = own if avi_audio and own in av.codecs_available else _AUDIO_CODECS.get(fmt, self.output.default_audio_codec)
         if stream.type in ("audio", "subtitle", "data") and not avi_audio and container_accepts_copy(fmt, stream):
             self.routes[stream.index] = (self.output.add_stream_from_template(stream), None)
-        elif stream.type == "audio":
-            own = stream.codec_context.name
-            codec = own if avi_audio and own in av.codecs_available else _AUDIO_CODECS.get(fmt, self.output.default_audio_codec)
+        elif stream.type == "audio" and codec != "none":  # "none": a container without sound (GIF)
             layout = _standard_layout(len(stream.layout.channels))
             rates = av.Codec(codec, "w").audio_rates  # Opus: 48 kHz and a few lower rates only
             rate = stream.rate if not rates or stream.rate in rates else min((r for r in rates if r >= stream.rate), default=max(rates))
