@@ -50,7 +50,7 @@ def container_accepts_copy(format_name: str, stream: av.stream.Stream) -> bool:
     """Whether a container of ``format_name`` can take ``stream``'s packets unchanged (tried in memory)."""
     try:
         with av.open(io.BytesIO(), "w", format=format_name) as probe:
-            probe.add_stream_from_template(stream)
+            probe.add_stream_from_template(stream, opaque=True)
             probe.start_encoding()
         return True
     except (av.FFmpegError, ValueError, NotImplementedError):
@@ -92,11 +92,11 @@ class CopiedStreams:
         # FFmpeg's AVI muxer keeps the block size another AVI file gave compressed audio, and its timestamps then
         # stop moving (the ffmpeg command does the same): such audio is encoded again, in its own codec
         avi_audio = fmt == "avi" and self.input.format.name == "avi" and stream.type == "audio" and not stream.codec_context.name.startswith("pcm_")
+        own = stream.codec_context.name
+        codec = own if avi_audio and own in av.codecs_available else _AUDIO_CODECS.get(fmt, self.output.default_audio_codec)
         if stream.type in ("audio", "subtitle", "data") and not avi_audio and container_accepts_copy(fmt, stream):
-            self.routes[stream.index] = (self.output.add_stream_from_template(stream), None)
-        elif stream.type == "audio":
-            own = stream.codec_context.name
-            codec = own if avi_audio and own in av.codecs_available else _AUDIO_CODECS.get(fmt, self.output.default_audio_codec)
+            self.routes[stream.index] = (self.output.add_stream_from_template(stream, opaque=True), None)
+        elif stream.type == "audio" and codec != "none":  # "none": a container without sound (GIF)
             layout = _standard_layout(len(stream.layout.channels))
             rates = av.Codec(codec, "w").audio_rates  # Opus: 48 kHz and a few lower rates only
             rate = stream.rate if not rates or stream.rate in rates else min((r for r in rates if r >= stream.rate), default=max(rates))
@@ -248,6 +248,7 @@ def _open_problem(info: VideoInfo, settings: EncodeSettings) -> str | None:
     context.width, context.height = info.width, info.height
     context.pix_fmt = choose_pix_fmt(settings, info.width, info.height, info.path)
     context.time_base = codec_time_base(settings.codec, info.time_base, info.average_rate)
+    context.framerate = info.average_rate or Fraction(25)  # as add_video_stream: SVT-AV1 takes 1/time_base otherwise
     context.color_range = info.color_range
     context.options = encoder_options(settings)
     if not settings.b_frames:

@@ -175,7 +175,7 @@ def mux_segments(info: VideoInfo, segments: Sequence[Path], output: str | Path) 
     written = 0
     try:
         template = av.open(str(segments[0]))
-        out = container.add_stream_from_template(template.streams.video[0])
+        out = container.add_stream_from_template(template.streams.video[0], opaque=True)  # a copy: AV1 reads back through libdav1d, no encoder
         extradata = template.streams.video[0].codec_context.extradata
         template.close()
         out.time_base = info.time_base if output.suffix.lower() not in DECODE_ORDER_ONLY else 1 / (info.average_rate or Fraction(25))

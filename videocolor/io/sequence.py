@@ -33,7 +33,7 @@ MIN_RATE, MAX_RATE = Fraction(1, 1000), Fraction(1000)
 NTSC_RATES = tuple(Fraction(n * 1000, 1001) for n in (24, 30, 48, 60, 120, 240))  # 23.976, 29.97, ..., 239.76
 MAX_NUMBER = 2**31 - 2  # the largest frame number FFmpeg's image2 reads (measured: one more is "No such file")
 _AV_INT = 2**31 - 1  # FFmpeg keeps a rate as a fraction of two 32-bit ints, and rounds any larger one
-_PATTERN = re.compile(r"%(0\d+)?d")
+_TOKEN = re.compile(r"%%|%(0\d+)?d|%")  # printf's, as image2 reads a name: a literal %, the number, or a stray %
 _NUMBERED = re.compile(r"^(.*?)(\d+)([^\d]*)$")  # the last run of digits in a file name is its frame number
 _NTSC_TOLERANCE = Fraction(1, 200)  # 23.976 and 23.98 both mean 24000/1001
 
@@ -67,14 +67,24 @@ def parse_rate(text: str | float | Fraction) -> Fraction:
 
 
 def is_pattern(path: str | Path) -> bool:
-    """Whether ``path`` names numbered image files (``frame_%06d.dpx``): a ``%d``/``%0Nd`` in an image file name."""
+    """Whether ``path`` names numbered image files (``frame_%06d.dpx``): one ``%d``/``%0Nd`` in an image file name,
+    where ``%%`` stands for a ``%`` of the files' names (``100%%_%04d.png`` names ``100%_0001.png``)."""
     path = Path(path)
-    return path.suffix.lower() in IMAGE_SUFFIXES and len(_PATTERN.findall(path.name)) == 1
+    tokens = [token.group(0) for token in _TOKEN.finditer(path.name)]
+    return path.suffix.lower() in IMAGE_SUFFIXES and "%" not in tokens and sum(t != "%%" for t in tokens) == 1
+
+
+def pattern_problem(path: str | Path) -> str | None:
+    """Why ``path``, an image file name with a ``%`` that names no file, is not a pattern (``is_pattern``), else ``None``."""
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES or "%" not in path.name or is_pattern(path) or path.exists():
+        return None
+    return f"{path}: not a frame pattern; write one %d or %0Nd for the frame number, and a % of the files' names as %%"
 
 
 def numbered(pattern: Path, number: int) -> Path:
     """The file ``pattern`` names for frame ``number`` (``frame_%06d.dpx``, 7 -> ``frame_000007.dpx``)."""
-    return pattern.with_name(_PATTERN.sub(lambda spec: spec.group(0) % number, pattern.name))
+    return pattern.with_name(_TOKEN.sub(lambda spec: spec.group(0) % number if spec.group(0) != "%%" else "%", pattern.name))
 
 
 def ffmpeg_pattern(pattern: Path) -> str:
@@ -223,10 +233,10 @@ def _numbers(pattern: Path) -> list[int]:
 
 
 def _parts(name: str) -> tuple[str, int, str]:
-    """A pattern's file name as (what comes before the number, its width, what comes after): ``f_%04d.png`` ->
-    ``("f_", 4, ".png")``; width 0 for ``%d``."""
-    spec = _PATTERN.search(name)
-    return name[: spec.start()], int(spec.group(1) or "0"), name[spec.end() :]
+    """A pattern's file name as (what comes before the number, its width, what comes after), as the files' names
+    spell them: ``f_%04d.png`` -> ``("f_", 4, ".png")``, ``5%%_%d.png`` -> ``("5%_", 0, ".png")``; width 0 for ``%d``."""
+    spec = next(token for token in _TOKEN.finditer(name) if token.group(0) != "%%")
+    return name[: spec.start()].replace("%%", "%"), int(spec.group(1) or "0"), name[spec.end() :].replace("%%", "%")
 
 
 def _digits(name: str, prefix: str, suffix: str) -> str | None:
@@ -243,7 +253,9 @@ def _padded(digits: str, width: int) -> bool:
 
 
 def _padding(prefix: str, digits: str, suffix: str) -> str:
-    """The pattern of a numbered file name's padding: ``f_``, ``0004``, ``.png`` -> ``f_%04d.png``; ``1`` -> ``f_%d.png``."""
+    """The pattern of a numbered file name's padding: ``f_``, ``0004``, ``.png`` -> ``f_%04d.png``; ``1`` -> ``f_%d.png``.
+    A ``%`` of the name is written ``%%``."""
+    prefix, suffix = prefix.replace("%", "%%"), suffix.replace("%", "%%")
     return f"{prefix}%0{len(digits)}d{suffix}" if len(digits) > 1 and digits[0] == "0" else f"{prefix}%d{suffix}"
 
 
