@@ -35,8 +35,9 @@ def check_film(input: PathLike | FrameSequence, fps: str | float | Fraction | No
     if isinstance(input, FrameSequence):
         return input if fps is None else dataclasses.replace(input, rate=parse_rate(fps))
     path = Path(input)
-    if pattern_problem(path):
-        raise InputError(pattern_problem(path))
+    problem = pattern_problem(path)
+    if problem:
+        raise InputError(problem)
     if path.is_dir() or (is_pattern(path) and not path.is_file()):
         sequence = find_sequence(path, parse_rate(fps) if fps is not None else None)
         if fps is None:
@@ -53,8 +54,9 @@ def check_film_output(source: Source, output: PathLike, overwrite: bool, fps_giv
     new folder, which must not exist yet (never merged into, nor replaced). An image sequence without ``fps`` into a
     video file, whose speed depends on it, is refused."""
     output = Path(output)
-    if pattern_problem(output):
-        raise OutputError(pattern_problem(output))
+    problem = pattern_problem(output)
+    if problem:
+        raise OutputError(problem)
     if isinstance(source, FrameSequence) and not fps_given and not is_pattern(output):
         raise InputError(f"{source}: an image sequence has no frame rate of its own; give --fps (e.g. 24, 18 or 24000/1001) for {output}")
     if not is_pattern(output):
