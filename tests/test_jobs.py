@@ -72,7 +72,6 @@ def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path
 
     from videocolor.checks import default_output
     from videocolor.evaluation import synthetic as synth
-    from videocolor.jobs.tasks import encode_settings
 
     clip = synth.pan(astronaut, 6, SIZE)
     sources = [synth.write_clip(tmp_path / "reel.avi", clip),  # AVI with AAC: written back as AVI
@@ -82,7 +81,7 @@ def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path
     report = run_batch(sources, out_dir=tmp_path / "out", ref=color_ref, settings=settings)
     assert not report.failed
     outputs = sorted(Path(f.output).name for f in report.films)
-    assert outputs == sorted(default_output(s, encode_settings(settings)).name for s in sources)
+    assert outputs == sorted(default_output(s, settings.encoding(gpu=False)).name for s in sources)
     assert outputs == ["camera_color.mkv", "news_color.mkv", "reel_color.avi"]
     for name in outputs:
         found = other_player(tmp_path / "out" / name)
@@ -200,23 +199,27 @@ def _running_workers(database: Path) -> set[str]:
 
 @pytest.mark.slow
 def test_two_batch_processes_share_an_out_dir_without_rendering_twice(longer_film, color_ref, fast_config, tmp_path):
+    """The first batch is frozen (SIGSTOP to its process group) while it holds a segment, so the second one
+    renders while the first's claim is live whatever the machine's speed; then both run to the end."""
     out = tmp_path / "out"
     out.mkdir()
     database = out / STATE_NAME
     args = ["batch", str(longer_film), "--ref", str(color_ref), "--out-dir", str(out), "--workers", "1", *FAST, str(fast_config)]
-    first = subprocess.Popen([sys.executable, "-m", "videocolor", *args])
+    first = subprocess.Popen([sys.executable, "-m", "videocolor", *args], start_new_session=True)
     deadline = time.monotonic() + 300
-    while not _running_workers(database):  # the first is rendering before the second starts
+    while not (held := _running_workers(database)):
         assert first.poll() is None and time.monotonic() < deadline, "the first batch never rendered a segment"
         time.sleep(0.02)
-    second = subprocess.Popen([sys.executable, "-m", "videocolor", *args])
-    overlapped = False
-    while second.poll() is None or first.poll() is None:  # both render at once at some moment: the case tested
-        overlapped = overlapped or len(_running_workers(database)) >= 2
-        assert time.monotonic() < deadline, "the batches did not finish within 300 s"
-        time.sleep(0.02)
-    assert [first.returncode, second.returncode] == [0, 0]
-    assert overlapped, "the two batches never rendered at the same time"
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.Popen([sys.executable, "-m", "videocolor", *args])
+        while not (_running_workers(database) - held):  # the second renders another segment beside the frozen claim
+            assert second.poll() is None and time.monotonic() < deadline, "the second batch never rendered beside the first"
+            time.sleep(0.02)
+        assert held <= _running_workers(database), "the first batch's claim was taken from it while it lived"
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    assert first.wait(300) == 0 and second.wait(300) == 0
     segments = _segments(database)
     assert segments and all(s["status"] == "done" and s["attempts"] == 1 for s in segments)
     assert frame_pts(out / "longer_color.mp4") == frame_pts(longer_film)

@@ -20,8 +20,7 @@ from .config import Settings
 from .errors import InputError
 from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
-from .jobs.tasks import encode_settings
-from .models.build import build_colorizer, resolve_device, resolve_model_name
+from .models.build import build_colorizer, resolve_device
 from .ops.color import rgb_to_lightness
 from .render.pipeline import colorize_lightness
 
@@ -79,11 +78,11 @@ def colorize_video(
     """
     settings = settings or Settings()
     input = check_film(input, fps)
+    device = resolve_device(settings.device)
     if output is None:
-        output = default_output(input, encode_settings(settings))
+        output = default_output(input, settings.encoding(gpu=device.type == "cuda"))
     output = check_film_output(input, output, overwrite, fps is not None)
     check_references(ref, ref_dir, keyframes)
-    resolve_device(settings.device)
     done = colorize_film(
         input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes
     )
@@ -91,7 +90,7 @@ def colorize_video(
         output=output,
         frames=done.frames,
         seconds=done.seconds,
-        model=resolve_model_name(settings.model),
+        model=done.model,
         shots=done.shots,
         bad_packets=done.bad_packets,
         gray_frames=done.gray_frames,

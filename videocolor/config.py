@@ -18,7 +18,7 @@ from typing import Any
 import av
 
 from .errors import InputError
-from .io.encoders import preset_problem
+from .io.encoders import EncodeSettings, preset_problem
 from .models import registry
 from .settings_fields import check_knobs, coerce, knob, knobs
 
@@ -134,6 +134,11 @@ class Settings:
         """A copy with settings of model ``name`` changed; ``None`` values are ignored (an unset flag)."""
         section = dataclasses.replace(self.models[name], **{k: v for k, v in changes.items() if v is not None})
         return dataclasses.replace(self, models={**self.models, name: section})
+
+    def encoding(self, gpu: bool) -> EncodeSettings:
+        """The video encoding these settings ask for, before the output's container resolves it
+        (``io.encoders.for_output``); ``gpu``: the render runs on a GPU, so ``codec = "auto"`` may choose NVENC."""
+        return EncodeSettings(codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt, gpu=gpu)
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting by name, model settings as ``NAME.key`` (``exemplar.work_size``): JSON-ready and flat,

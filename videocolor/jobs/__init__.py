@@ -4,9 +4,11 @@
 >>> report = run_batch(["a.mp4", "b.mkv"], ref_dir="refs/", out_dir="colored/")   # doctest: +SKIP
 >>> report.failed                                                                  # doctest: +SKIP
 
+Orchestration only: the work itself (analyse, render segments, mux) is ``videocolor.render.film``'s.
 ``film`` runs one film in this process, ``batch`` many into an out dir; ``runner`` hands the work that
-``state`` (the SQLite file, all of its SQL) gives out to an ``engines.Engine``, which runs the tasks of
-``work`` (analyse, render segments, mux); ``report`` tells what a batch has done.
+``state`` (the SQLite file, all of its SQL) gives out to an ``engines.Engine``; ``report`` tells what a batch
+has done. A single film is a batch of one: the same state makes it resumable and lets its segments spread
+over processes.
 """
 
 from __future__ import annotations

@@ -15,12 +15,13 @@ from pathlib import Path
 from ..checks import check_references, default_output
 from ..config import Settings
 from ..errors import InputError, OutputError
+from ..models.build import resolve_device
+from ..render.film import MIN_SEGMENT_SECONDS
 from .engines import Engine, make_engine
 from .film import WORK_NAME, fingerprint, make_job, remove_if_empty
 from .report import BatchReport, FilmReport, batch_report, output_in_place
 from .runner import drive
 from .state import FINISHED, STATE_NAME, State, Status
-from .tasks import MIN_SEGMENT_SECONDS, encode_settings
 
 log = logging.getLogger("videocolor")
 
@@ -122,7 +123,7 @@ def _add_films(
     """Record each film's job in ``state``: the ids of this batch's films, and the films refused up front."""
     rows = state.films()
     done = {row["key"] for row in rows if row["status"] == Status.DONE}
-    encode = encode_settings(settings)
+    encode = settings.encoding(gpu=resolve_device(settings.device).type == "cuda")
     outputs = {film: default_output(film, encode, out_dir) for film in films}  # named as a single run names them
     made = {Path(row["output"]).absolute() for row in rows} | set(outputs.values())
     ids, seen, refused = [], {}, []

@@ -24,10 +24,10 @@ from ..errors import InputError, OutputError, VideocolorError
 from ..io.images import reference_files
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
+from ..render.film import MIN_SEGMENT_SECONDS
 from .engines import make_engine
 from .runner import drive
 from .state import State, Status
-from .tasks import MIN_SEGMENT_SECONDS
 
 log = logging.getLogger("videocolor")
 
@@ -38,7 +38,7 @@ _LOCK_NAME = ".lock"
 @dataclass(frozen=True)
 class FilmResult:
     """The totals of one rendered film: frames written, corrupt packets skipped, frames left gray, segments,
-    shots, and the wall-clock seconds of the render."""
+    shots, the wall-clock seconds of the render, and the model that colored it."""
 
     frames: int
     bad_packets: int
@@ -46,6 +46,7 @@ class FilmResult:
     segments: int
     shots: int
     seconds: float
+    model: str
 
 
 def fingerprint(
@@ -160,6 +161,7 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
         segments=len(segments),
         shots=len(json.loads(state.film(film)["analysis"])["shots"]),
         seconds=time.perf_counter() - started,
+        model=stamp["model"],
     )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import VideocolorError, one_line
+from ..render.film import analyse, mux, render
 from .engines import Engine
 from .state import FINISHED, Claim, State, Status, worker_id
-from .tasks import analyse, mux, render
 
 log = logging.getLogger("videocolor")
 

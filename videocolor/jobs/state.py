@@ -19,10 +19,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, OutputError
 from ..home import cache_dir
+
+if TYPE_CHECKING:  # the render side imports torch, which `videocolor status` never needs
+    from ..render.film import SegmentResult
 
 STATE_NAME = "videocolor-jobs.sqlite"  # a batch's state, in its out dir
 LEASE_SECONDS = 120.0
@@ -110,19 +113,6 @@ class Claim:
     kind: str
     film: int
     segments: list[int]
-
-
-@dataclass(frozen=True)
-class SegmentResult:
-    """A rendered segment: its index, the pts of its first frame, its frames, corrupt packets and gray frames
-    met while rendering it, and the seconds it took."""
-
-    index: int
-    first_pts: int
-    frames: int
-    bad_packets: int
-    gray_frames: int
-    seconds: float
 
 
 class State:

@@ -1,4 +1,4 @@
-"""The three kinds of work of a film, as plain functions of plain data (so any engine can run them).
+"""The three kinds of work of a film, as plain functions of plain data (so any engine of ``jobs`` can run them).
 
 ``analyse`` finds shots and references and plans the segments; ``render`` colorizes a run of segments into
 segment files; ``mux`` joins the segments and the source's other streams into the final film. For an image
@@ -12,6 +12,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,16 @@ from ..config import Settings
 from ..errors import InputError
 from ..io.decode import VideoSource
 from ..io.encode import check_encodable
-from ..io.encoders import EncodeSettings, for_output
+from ..io.encoders import for_output
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publish_frames
 from ..io.timeline import Clock
 from ..models.build import build_colorizer, resolve_device, resolve_model_name
 from ..records import ReferenceChoice, Shot
-from ..render.devices import refs_per_shot, use_device
-from ..render.pipeline import Renderer
-from ..render.temporal import make_smoother
-from .state import SegmentResult
+from .devices import refs_per_shot, use_device
+from .pipeline import Renderer
+from .temporal import make_smoother
 
 log = logging.getLogger("videocolor")
 
@@ -42,6 +42,19 @@ MIN_SEGMENT_SECONDS = 2.0
 FIRST_NUMBER = 1  # the number of a film's first frame in an image sequence made from a video (FFmpeg's own default)
 
 _RENDERERS: dict[str, Renderer] = {}  # a worker process keeps its last renderer (model loaded once)
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """A rendered segment: its index, the pts of its first frame, its frames, corrupt packets and gray frames
+    met while rendering it, and the seconds it took."""
+
+    index: int
+    first_pts: int
+    frames: int
+    bad_packets: int
+    gray_frames: int
+    seconds: float
 
 
 def plan_segments(shots: list[Shot], min_seconds: float = MIN_SEGMENT_SECONDS) -> list[dict[str, Any]]:
@@ -95,7 +108,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     started = time.perf_counter()
     settings = Settings.from_dict(job["settings"])
     device = use_device(settings)
-    source, output, encode = source_of(job), Path(job["output"]), encode_settings(settings)
+    source, output, encode = source_of(job), Path(job["output"]), settings.encoding(gpu=device.type == "cuda")
     with VideoSource(source) as film:
         if is_pattern(output):
             next(film.decoded_frames(), None)  # the display rotation is read from the first frame
@@ -130,12 +143,6 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         "first_number": source.start if isinstance(source, FrameSequence) else FIRST_NUMBER,
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
-
-
-def encode_settings(settings: Settings) -> EncodeSettings:
-    """The video encoder part of ``settings``, before the output's container resolves it (``io.encoders.for_output``)."""
-    gpu = resolve_device(settings.device).type == "cuda"
-    return EncodeSettings(codec=settings.codec, crf=settings.crf, preset=settings.preset, pix_fmt=settings.pix_fmt, gpu=gpu)
 
 
 def clock_of(table: dict[str, Any]) -> Clock | None:
@@ -210,7 +217,8 @@ def _render_segment(
         first = table["first_number"] + shots[segment["first_shot"]].start_frame
         open_sink = lambda info: SequenceSink(frames_folder(job), output.name, first, info, table["pix_fmt"])  # noqa: E731
     else:
-        encode = for_output(encode_settings(Settings.from_dict(job["settings"])), output.suffix)  # the final output's encoding
+        encoding = Settings.from_dict(job["settings"]).encoding(gpu=renderer.colorizer.device.type == "cuda")
+        encode = for_output(encoding, output.suffix)  # the final output's encoding
         open_sink = lambda info: SegmentSink(segment_path(job, segment["index"]), info, encode)  # noqa: E731
     done = renderer.render_range(
         source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False)
