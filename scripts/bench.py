@@ -3,13 +3,18 @@
 Every figure is a whole process (imports, model loading, analysis, render, mux), run in pairs with the
 transcode (ours, transcode, ours, transcode, ...) so that a machine whose speed drifts still gives a fair
 ratio; the table quotes the median of the per-pair ratios. Rows: a montage of camera pans over photos, a
-zoom, a static shot, and the real street film of the evaluation set when present. Start-up (a 1-frame
-film) is shown separately, as are the analysis pass and, with ``--memory``, peak memory at two film lengths.
+zoom, a static shot, the real street film of the evaluation set when present, the zoom at 1920x1080, and
+each zoom again "model-free": the same render with the colorizer replaced by a zero-cost stand-in, the most
+any device could reach with an infinitely fast model. Start-up (a 1-frame film) is shown separately, as are
+the analysis pass and, with ``--memory``, peak memory at two film lengths. A second table gives each row's
+seconds per stage (``videocolor --report``: the render's threads overlap, so the stages add up to more than
+the wall time; the thread that waits least is the bottleneck).
 
     python scripts/bench.py                                  # CPU, 640x360, 240 frames per row
     python scripts/bench.py --device cuda --size 1920x1080   # GPU: fps and ratio on the same machine
     python scripts/bench.py --memory                         # peak RSS (and GPU memory) at 1x and 3x the length
     python scripts/bench.py --devc-memory                    # --model devc at 1920x1080, release-shaped weights
+    python scripts/bench.py --rows zoom,zoom-free --repeats 1  # one row and its model-free twin, quickly
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FPS = Fraction(24000, 1001)
 PAN_PHOTOS = ("astronaut", "coffee", "china", "chelsea", "rocket", "flower")
+ROWS = ("pans", "zoom", "static", "street", "zoom-free", "zoom-1080", "zoom-1080-free")
 
 
 def make_clip(kind: str, path: Path, size: tuple[int, int], frames: int) -> Path:
@@ -116,23 +122,44 @@ def count_frames(film: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def ours_command(film: Path, ref: Path, out: Path, args: argparse.Namespace, config: Path | None) -> list[str]:
-    command = [sys.executable, "-m", "videocolor._cli.main", str(film), "--ref", str(ref), "-o", str(out)]
+def ours_command(film: Path, ref: Path, out: Path, args: argparse.Namespace, config: Path | None, model_free: bool = False) -> list[str]:
+    """The ``videocolor`` command of a row; ``model_free``: run through ``--model-free`` (this script, zero-cost colorizer)."""
+    entry = [__file__, "--model-free"] if model_free else ["-m", "videocolor._cli.main"]
+    command = [sys.executable, *entry, str(film), "--ref", str(ref), "-o", str(out), "--report", str(out.with_suffix(".json"))]
     command += ["--overwrite", "--quiet", "--device", args.device]
     command += ["--temporal", args.temporal] if args.temporal else []
     return command + (["--config", str(config)] if config else [])
 
 
-def pairs(film: Path, ref: Path, work: Path, args: argparse.Namespace, config: Path | None) -> dict:
+def run_model_free(argv: list[str]) -> int:
+    """``videocolor`` with the colorizer's model replaced by zeros (gray chroma, full confidence): every other
+    stage runs as it does for real, so the time left is what the work around the model costs."""
+    import torch
+
+    from videocolor._cli.main import main as videocolor_main
+    from videocolor.models.exemplar import ExemplarColorizer
+
+    def zero_cost(self, lightness: torch.Tensor, reference: object) -> tuple[torch.Tensor, torch.Tensor]:
+        b, _, h, w = lightness.shape
+        return lightness.new_zeros(b, 2, h, w), lightness.new_ones(b, 1, h, w)
+
+    ExemplarColorizer.colorize = zero_cost
+    return videocolor_main(argv)
+
+
+def pairs(film: Path, ref: Path, work: Path, args: argparse.Namespace, config: Path | None, model_free: bool = False) -> dict:
     """``args.repeats`` interleaved (ours, transcode) pairs after ``args.warmup`` uncounted ones; medians and ratios."""
-    ours = ours_command(film, ref, work / "ours.mp4", args, config)
+    ours = ours_command(film, ref, work / "ours.mp4", args, config, model_free)
     transcode = [sys.executable, __file__, "--transcode", str(film), str(work / "transcode.mp4")]
     runs = {"ours": [], "transcode": []}
+    stages = []
     for i in range(args.warmup + args.repeats):
         for name, command in (("ours", ours), ("transcode", transcode)):
             result = timed(command, work / "stderr.txt")
             if i >= args.warmup:
                 runs[name].append(result)
+                if name == "ours":
+                    stages.append(json.loads((work / "ours.json").read_text())["stage_seconds"])
     ratios = [a["wall"] / b["wall"] for a, b in zip(runs["ours"], runs["transcode"])]
     cpu_ratios = [a["cpu"] / b["cpu"] for a, b in zip(runs["ours"], runs["transcode"])]
     median = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
@@ -144,6 +171,7 @@ def pairs(film: Path, ref: Path, work: Path, args: argparse.Namespace, config: P
         "cpu_ratio": statistics.median(cpu_ratios),
         "rss_mb": max(r["rss_mb"] for r in runs["ours"]),
         "frames": count_frames(film),
+        "stages": {stage: statistics.median(s[stage] for s in stages) for stage in stages[0]},
     }
 
 
@@ -202,12 +230,15 @@ def main() -> None:
     parser.add_argument("--temporal", help="temporal stage for our renders: off, dis or raft (default: the library's)")
     parser.add_argument("--repeats", type=int, default=3, help="counted (ours, transcode) pairs per row")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted pairs before them")
-    parser.add_argument("--rows", default="pans,zoom,static,street", help="comma-separated rows to run")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run, of {', '.join(ROWS)}")
+    parser.add_argument("--frames-1080", type=int, default=96, help="frames of the 1920x1080 rows")
     parser.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval", help="real-footage set (street row)")
     parser.add_argument("--memory", action="store_true", help="peak RSS and GPU memory at 1x and 3x --frames (zoom)")
     parser.add_argument("--devc-memory", action="store_true", help="measure --model devc at 1920x1080 (fake weights)")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--transcode", nargs=2, type=Path, help=argparse.SUPPRESS)
+    if sys.argv[1:2] == ["--model-free"]:
+        sys.exit(run_model_free(sys.argv[2:]))
     args = parser.parse_args()
     if args.task:
         print(json.dumps(measure(json.loads(args.task))))
@@ -217,6 +248,8 @@ def main() -> None:
         return
     width, height = (int(v) for v in args.size.split("x"))
     rows = args.rows.split(",")
+    if unknown := set(rows) - set(ROWS):
+        parser.error(f"unknown rows {', '.join(sorted(unknown))}; choose from {', '.join(ROWS)}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ref = make_ref(work / "astronaut.png")
@@ -226,13 +259,18 @@ def main() -> None:
             config.write_text(f'codec = "{args.codec}"\n')
         results = {}
         films = {kind: make_clip(kind, work / f"{kind}.mp4", (height, width), args.frames) for kind in ("pans", "zoom", "static") if kind in rows}
+        if "zoom-free" in rows:
+            films["zoom-free"] = films.get("zoom") or make_clip("zoom", work / "zoom.mp4", (height, width), args.frames)
         films["start-up (1 frame)"] = make_clip("static", work / "one.mp4", (height, width), 1)
         street = args.eval_dir / "video" / "street_bikes.mp4"
         if "street" in rows and street.is_file():
             films["street"] = street
+        if {"zoom-1080", "zoom-1080-free"} & set(rows):
+            film = make_clip("zoom", work / "zoom1080.mp4", (1080, 1920), args.frames_1080)
+            films.update({name: film for name in ("zoom-1080", "zoom-1080-free") if name in rows})
         for name, film in films.items():
             row_ref = film_frame(film, work / "street_ref.png") if name == "street" else ref
-            results[name] = pairs(film, row_ref, work, args, config)
+            results[name] = pairs(film, row_ref, work, args, config, model_free=name.endswith("-free"))
             print(f"done: {name}", file=sys.stderr, flush=True)
         analysed = next((films[kind] for kind in ("pans", "zoom", "static") if kind in films), None)
         if analysed is None:  # no generated film among the rows: one for the analysis pass alone
@@ -260,6 +298,12 @@ def report(results: dict, analysis: dict, memory: dict, args: argparse.Namespace
         low, high = r["ratio_range"]
         print(f"| {name} | {r['ours_s']:.2f} | {r['transcode_s']:.2f} | {frames / r['ours_s']:.1f} | {r['ratio']:.2f} | "
               f"{low:.2f}-{high:.2f} | {r['cpu_ratio']:.2f} | {r['rss_mb']:.0f} |")
+    stages = list(next(iter(results.values()))["stages"])
+    print("\nseconds per stage (medians; the threads overlap, so a row's stages add up to more than its wall time)\n")
+    print("| content | " + " | ".join(stages) + " |")
+    print("|---|" + "---:|" * len(stages))
+    for name, r in results.items():
+        print(f"| {name} | " + " | ".join(f"{r['stages'][stage]:.2f}" for stage in stages) + " |")
     print(f"\nanalysis pass: {analysis['frames'] / analysis['seconds']:.0f} frames/s, "
           f"{analysis['frames'] / analysis['seconds'] / float(FPS):.1f}x real time")
     for n, m in memory.items():

@@ -13,9 +13,9 @@ from videocolor.io.encoders import EncodeSettings, encoder_options, for_output
 from videocolor.models.backbone_lite0 import compute_dtype
 from videocolor.models.exemplar import ExemplarColorizer
 from videocolor.ops.color import frames_to_lightness
+from videocolor.render.colorize import work_lightness
 from videocolor.render.devices import apply_process_policy, auto_batch_size, torch_threads
 from videocolor.render.memory import freeze_long_lived_objects, keep_freed_memory
-from videocolor.render.pipeline import work_lightness
 from videocolor.render.repeats import HeldFrame, RepeatSkipper
 
 

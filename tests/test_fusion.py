@@ -10,8 +10,9 @@ from videocolor.models.exemplar import ExemplarColorizer
 from videocolor.ops.color import lab_to_rgb, rgb_to_lab
 from videocolor.ops.fusion import fuse
 from videocolor.records import ReferenceChoice
+from videocolor.render.colorize import predict_chroma
 from videocolor.render.devices import refs_per_shot
-from videocolor.render.pipeline import Renderer, predict_chroma
+from videocolor.render.pipeline import Renderer
 
 
 def quadrants(a: float, b: float) -> torch.Tensor:

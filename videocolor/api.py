@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,14 +23,18 @@ from .io.images import load_reference, read_rgb, write_rgb
 from .jobs.film import colorize_film
 from .models.build import build_colorizer, resolve_device
 from .ops.color import rgb_to_lightness
-from .render.pipeline import colorize_lightness
+from .render.colorize import colorize_lightness
 
 log = logging.getLogger("videocolor")
 
 
 @dataclass
 class RenderReport:
-    """What ``colorize_video`` did: the output, how many frames, how long, and what was lost."""
+    """What ``colorize_video`` did: the output, how many frames, how long, and what was lost.
+
+    ``stage_seconds``: where the time went, in seconds per stage (``render.timings.STAGES``: the analysis pass,
+    the render's stages summed over threads that overlap, so more than ``seconds`` in all, and the mux).
+    """
 
     output: Path
     frames: int
@@ -39,10 +44,15 @@ class RenderReport:
     bad_packets: int = 0
     gray_frames: int = 0
     notes: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready: every field, the output as a string, and ``fps``."""
+        return {**asdict(self), "output": str(self.output), "fps": self.fps}
 
 
 def colorize_video(
@@ -94,6 +104,7 @@ def colorize_video(
         shots=done.shots,
         bad_packets=done.bad_packets,
         gray_frames=done.gray_frames,
+        stage_seconds=done.stage_seconds,
     )
     if report.bad_packets:
         note = f"{input}: {report.bad_packets} corrupt packet(s) could not be decoded; their frames are missing"

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .._version import __version__
-from ..errors import interrupts_held
+from ..errors import OutputError, interrupts_held
 from .common import add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
 
 SUBCOMMANDS = {
@@ -66,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_flags(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its finished shot segments")
+    parser.add_argument("--report", metavar="FILE.json", help="write what the render did as JSON: frames, shots, seconds, "
+                        "seconds per stage (decode, model, upsample, encode, ...), corrupt packets, frames left gray")
     return parser
 
 
@@ -88,9 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _colorize(args: argparse.Namespace) -> int:
     with interrupts_held():  # imports torch (seconds): ``--help`` and ``--version`` answer without it
         from ..api import colorize_video
+        from ..checks import check_output
+        from ..io.atomic import write_atomic
 
     settings = settings_from_args(args)
-    colorize_video(
+    if args.report:  # checked before the render: a report that cannot be written must not cost one
+        check_output(args.report, [args.input, *filter(None, (args.ref, args.overrides))], args.overwrite)
+        if args.output and Path(args.report).resolve() == Path(args.output).resolve():
+            raise OutputError(f"{args.report}: the report would replace the film's output; choose another name")
+    report = colorize_video(
         args.input,
         args.output,
         ref=args.ref,
@@ -102,6 +112,8 @@ def _colorize(args: argparse.Namespace) -> int:
         resume=args.resume,
         fps=args.fps,
     )
+    if args.report:
+        write_atomic(args.report, json.dumps(report.to_json(), indent=2) + "\n")
     return 0
 
 

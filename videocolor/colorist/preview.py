@@ -5,7 +5,7 @@
 >>> write_preview_sheet("sheet.png", previews, shots=[3, 7], candidates=3)        # doctest: +SKIP
 
 The keyframe is the frame ``videocolor shots --export-keyframes`` exports; colorizing it is the render's
-own path for one frame (``pipeline.colorize_lightness``), so a preview shows what the render will do.
+own path for one frame (``render.colorize.colorize_lightness``), so a preview shows what the render will do.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ..io.images import load_reference
 from ..io.sequence import FrameSequence
 from ..models.build import build_colorizer
 from ..ops.color import frames_to_lightness
+from ..render.colorize import colorize_lightness
 from ..render.devices import use_device
-from ..render.pipeline import colorize_lightness
 from .keyframes import choose_keyframes, frame_of_shot
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet

@@ -36,7 +36,7 @@ from ..models.base import Colorizer, FusedReference
 from ..ops.color import lab_to_rgb, lab_to_rgb_array, rgb_to_lightness
 from ..ops.flow import DIS_MIN_SIDE
 from ..ops.upsample import guided_upsample
-from ..render.pipeline import predict_chroma, work_lightness
+from ..render.colorize import predict_chroma, work_lightness
 from ..render.temporal import make_smoother
 from . import metrics
 from .baselines import luminance_transfer

@@ -11,6 +11,7 @@ import fcntl
 import json
 import logging
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from ..io.images import reference_files
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
 from ..render.film import MIN_SEGMENT_SECONDS
+from ..render.timings import StageTimes
 from .engines import make_engine
 from .runner import drive
 from .state import State, Status
@@ -38,7 +40,8 @@ _LOCK_NAME = ".lock"
 @dataclass(frozen=True)
 class FilmResult:
     """The totals of one rendered film: frames written, corrupt packets skipped, frames left gray, segments,
-    shots, the wall-clock seconds of the render, and the model that colored it."""
+    shots, the wall-clock seconds of the render, the model that colored it, and the seconds of each render
+    stage (``render.timings.STAGES``) and of the analysis and mux passes, summed over the segments."""
 
     frames: int
     bad_packets: int
@@ -47,6 +50,7 @@ class FilmResult:
     shots: int
     seconds: float
     model: str
+    stage_seconds: dict[str, float]
 
 
 def fingerprint(
@@ -162,7 +166,17 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
         shots=len(json.loads(state.film(film)["analysis"])["shots"]),
         seconds=time.perf_counter() - started,
         model=stamp["model"],
+        stage_seconds=_stage_seconds(state.film(film), segments),
     )
+
+
+def _stage_seconds(film: sqlite3.Row, segments: list[sqlite3.Row]) -> dict[str, float]:
+    """The render's stage times summed over ``segments`` (those rendered by an earlier, resumed run too), with
+    the film's analysis and mux passes."""
+    times = StageTimes({"analysis": film["analyse_s"] or 0.0, "mux": film["mux_s"] or 0.0})
+    for segment in segments:
+        times.merge(json.loads(segment["stages"] or "{}"))
+    return times.seconds()
 
 
 @contextmanager

@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS segments (
     film INTEGER NOT NULL REFERENCES films(id), idx INTEGER NOT NULL, first_shot INTEGER, last_shot INTEGER,
     start_pts INTEGER NOT NULL, end_pts INTEGER, frames INTEGER, status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, heartbeat REAL, error TEXT, first_pts INTEGER,
-    frames_written INTEGER, bad_packets INTEGER, gray_frames INTEGER, seconds REAL, finished REAL,
+    frames_written INTEGER, bad_packets INTEGER, gray_frames INTEGER, seconds REAL, finished REAL, stages TEXT,
     PRIMARY KEY (film, idx)
 );
 """
@@ -115,6 +115,16 @@ class Claim:
     segments: list[int]
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a state written by an earlier version up to the schema (columns added since: ``segments.stages``)."""
+    if "stages" not in {row[1] for row in db.execute("PRAGMA table_info(segments)")}:
+        try:
+            db.execute("ALTER TABLE segments ADD COLUMN stages TEXT")
+        except sqlite3.OperationalError as exc:  # another process of the batch added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
 class State:
     """The SQLite file of a batch (or of one film's work folder); the only place that reads or writes it.
 
@@ -138,6 +148,7 @@ class State:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                _add_missing_columns(db)
             finally:
                 db.close()
 
@@ -311,8 +322,9 @@ class State:
         with self.connect() as db:
             db.execute(
                 "UPDATE segments SET status=:status, worker=NULL, error=NULL, first_pts=:first_pts, frames_written=:frames, "
-                "bad_packets=:bad_packets, gray_frames=:gray_frames, seconds=:seconds, finished=:finished WHERE film=:film AND idx=:index",
-                asdict(result) | {"status": Status.DONE, "finished": time.time(), "film": film},
+                "bad_packets=:bad_packets, gray_frames=:gray_frames, seconds=:seconds, stages=:stages, finished=:finished "
+                "WHERE film=:film AND idx=:index",
+                asdict(result) | {"status": Status.DONE, "finished": time.time(), "film": film, "stages": json.dumps(result.stage_seconds)},
             )
 
     def muxed(self, film: int, frames: int, seconds: float) -> None:

@@ -47,7 +47,7 @@ _RENDERERS: dict[str, Renderer] = {}  # a worker process keeps its last renderer
 @dataclass(frozen=True)
 class SegmentResult:
     """A rendered segment: its index, the pts of its first frame, its frames, corrupt packets and gray frames
-    met while rendering it, and the seconds it took."""
+    met while rendering it, the seconds it took, and the seconds of each stage (``timings.STAGES``)."""
 
     index: int
     first_pts: int
@@ -55,6 +55,7 @@ class SegmentResult:
     bad_packets: int
     gray_frames: int
     seconds: float
+    stage_seconds: dict[str, float]
 
 
 def plan_segments(shots: list[Shot], min_seconds: float = MIN_SEGMENT_SECONDS) -> list[dict[str, Any]]:
@@ -223,7 +224,8 @@ def _render_segment(
     done = renderer.render_range(
         source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False)
     )
-    return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, seconds, done.stage_seconds)
 
 
 def mux(job: dict[str, Any], table: dict[str, Any], segments: list[int]) -> int:

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..analysis.keyframes import composite
 from ..errors import InputError
@@ -27,15 +26,16 @@ from ..io.decode import VideoInfo, VideoSource
 from ..io.images import REFERENCE_MAX_SIDE, load_reference, read_rgba
 from ..io.timeline import Clock
 from ..models.base import Colorizer, FusedReference
-from ..ops.color import frames_to_lightness, lab_to_rgb_array
+from ..ops.color import frames_to_lightness
 from ..ops.flow import FlowEstimator
-from ..ops.upsample import guided_upsample
 from ..records import Chroma, FrameBatch, ReferenceChoice, Shot
+from .colorize import compose_frames, predict_chroma, work_lightness
 from .devices import PinnedStaging, apply_process_policy, auto_batch_size, mark_ready, stream_for, wait_ready
 from .memory import freeze_long_lived_objects
 from .propagate import KeyframeReference, Propagation, propagation_flow
 from .repeats import HeldFrame, RepeatSkipper
 from .stages import DONE, Stage, get, put, raise_from
+from .timings import StageTimes
 
 log = logging.getLogger("videocolor")
 
@@ -58,12 +58,14 @@ class FrameSink(Protocol):
 @dataclass(frozen=True)
 class RangeResult:
     """What ``Renderer.render_range`` wrote: the pts of its first frame, the frames written, the corrupt packets
-    skipped while decoding, and the frames left gray (shots without a reference)."""
+    skipped while decoding, the frames left gray (shots without a reference), and the seconds of each stage
+    (``timings.STAGES``)."""
 
     first_pts: int
     frames: int
     bad_packets: int
     gray_frames: int
+    stage_seconds: dict[str, float]
 
 
 def batches(
@@ -99,86 +101,6 @@ def batches(
         current.append((pts, rgb))
     if current:
         yield flush()
-
-
-@torch.inference_mode()
-def work_lightness(colorizer: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, H, W)`` full-resolution L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average)."""
-    return F.interpolate(lightness, size=colorizer.work_shape(*lightness.shape[-2:]), mode="area")
-
-
-@torch.inference_mode()
-def predict_chroma(
-    colorizer: Colorizer,
-    small: torch.Tensor,
-    reference: Any | None,
-    smoother: Any | None = None,
-    motion: Any = None,
-    skipper: RepeatSkipper | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's half of colorizing consecutive frames of one shot, at the work resolution.
-
-    Args:
-        colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
-        small: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution (``work_lightness``).
-        reference: what ``colorizer.prepare_reference`` returned (a ``fusion.FusedReference`` of several), or
-            ``None`` to leave the frames gray.
-        smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
-            ``estimate`` for these frames when computed ahead.
-        skipper: optional ``repeats.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
-
-    Returns:
-        ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
-    """
-    if reference is None:
-        return torch.zeros(small.shape[0], 2, *small.shape[-2:], device=small.device), torch.ones_like(small)
-    if skipper is not None:
-        ab, confidence = skipper.colorize(lambda frames: colorizer.colorize(frames, reference), small)
-    else:
-        ab, confidence = colorizer.colorize(small, reference)
-    if smoother is not None:
-        ab = smoother.smooth(small, ab, confidence, motion)
-    return ab, confidence
-
-
-@torch.inference_mode()
-def compose_frames(
-    lightness: torch.Tensor,
-    small: torch.Tensor,
-    ab: torch.Tensor,
-    exact: dict[int, torch.Tensor] | None = None,
-    staging: PinnedStaging | None = None,
-    deep: bool = False,
-    held: HeldFrame | None = None,
-) -> Iterator[np.ndarray]:
-    """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
-
-    Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
-    (uint16 with ``deep``) per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps
-    positions in the batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a
-    GPU, ``staging`` brings each frame back through pinned memory; a yielded array is then valid until the next
-    one is asked for. ``held`` (CPU) gives a frame that repeats the last one composed that frame's picture again.
-    """
-    for i in range(lightness.shape[0]):
-        full = lightness[i : i + 1]
-        if exact and i in exact:
-            yield lab_to_rgb_array(torch.cat((full, exact[i].to(full)), dim=1)[0], staging, deep)
-            continue
-        rgb = held.repeat_of(full, ab[i : i + 1]) if held is not None else None
-        if rgb is None:
-            ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
-            rgb = lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
-            if held is not None:
-                held.remember(full, ab[i : i + 1], rgb)
-        yield rgb
-
-
-def colorize_lightness(
-    colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
-) -> Iterator[np.ndarray]:
-    """``predict_chroma`` then ``compose_frames``: RGB ``(H, W, 3)`` uint8 per frame of ``lightness``."""
-    small = work_lightness(colorizer, lightness)
-    return compose_frames(lightness, small, predict_chroma(colorizer, small, reference, smoother)[0])
 
 
 class Renderer:
@@ -227,12 +149,16 @@ class Renderer:
         found = tuple(self._references[path, choice.keyframe] for path in paths)
         return FusedReference(found) if len(found) > 1 else found[0]
 
-    def colorize_batch(self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None) -> Chroma:
+    def colorize_batch(
+        self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None, times: StageTimes | None = None
+    ) -> Chroma:
         """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start.
 
         A ``KeyframeReference`` is propagated through its shot (``propagate.Propagation``, which reads the
         frames before the keyframe again from ``film``) and adds the keyframe's exact chroma to the result.
+        ``times``: where the seconds of the model and the temporal stage are added.
         """
+        times = times or StageTimes()
         if batch.starts_shot:
             self.colorizer.reset()
             self.skipper.reset()
@@ -243,8 +169,9 @@ class Renderer:
                 small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
                 self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, len(batch))
         if isinstance(reference, KeyframeReference):
-            return self._propagation.colorize(batch)
-        return Chroma(*predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper))
+            with times.timing("model"):
+                return self._propagation.colorize(batch)
+        return Chroma(*predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper, times))
 
     def render_range(
         self,
@@ -265,6 +192,7 @@ class Renderer:
         ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken. ``deep``: uint16 frames out.
         """
         source = VideoSource(source_path, clock)
+        times = StageTimes()
         sink: FrameSink | None = None
         first_pts = frames_written = 0
 
@@ -273,23 +201,25 @@ class Renderer:
             if sink is None:
                 sink = open_sink(source.info)
                 first_pts = pts
-            sink.write(rgb, pts)
+            with times.timing("encode"):
+                sink.write(rgb, pts)
             frames_written += 1
 
         try:
             size = self.batch_size or auto_batch_size(self.colorizer.device, source.info.height, source.info.width)
             frames = batches(source, shots, size, source.frames(start, end))
-            gray = _Stages(self, source.path, write, progress, deep).run(frames, choices)
+            gray = _Stages(self, source.path, write, progress, deep, times).run(frames, choices)
             if sink is None:
                 raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
-            sink.finish()
+            with times.timing("encode"):
+                sink.finish()
         except BaseException:
             if sink is not None:
                 sink.abort()
             raise
         finally:
             source.close()
-        return RangeResult(first_pts, frames_written, source.bad_packets, gray)
+        return RangeResult(first_pts, frames_written, source.bad_packets, gray, times.seconds())
 
 
 class _Stages:
@@ -300,12 +230,19 @@ class _Stages:
     ``compose`` (a thread): full-resolution chroma joined to the lightness, then ``write(pts, rgb)``. Spreading
     the full-resolution work over the other two threads keeps the model's thread, and the GPU when there is
     one, busy. ``progress`` is called with the number of frames of each batch written; ``stop`` ends them all.
+    Each stage adds its seconds, and those it spends blocked on a queue, to ``times``.
     """
 
     def __init__(
-        self, renderer: Renderer, film: Path, write: Callable[[int, np.ndarray], None], progress: Callable[[int], None] | None, deep: bool
+        self,
+        renderer: Renderer,
+        film: Path,
+        write: Callable[[int, np.ndarray], None],
+        progress: Callable[[int], None] | None,
+        deep: bool,
+        times: StageTimes,
     ) -> None:
-        self.renderer, self.film, self.write, self.progress, self.deep = renderer, film, write, progress, deep
+        self.renderer, self.film, self.write, self.progress, self.deep, self.times = renderer, film, write, progress, deep, times
         self.device = renderer.colorizer.device
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
@@ -335,27 +272,39 @@ class _Stages:
         staging = PinnedStaging(self.device) if self.device.type == "cuda" else None
         try:
             with stream_for(self.device):
-                for batch, frames in items:
-                    batch.lightness = frames_to_lightness(frames, self.device, staging)
-                    batch.small = work_lightness(colorizer, batch.lightness)
+                while True:
+                    with self.times.timing("decode"):
+                        batch, frames = next(items, (None, None))
+                    if batch is None:
+                        break
+                    with self.times.timing("lightness"):
+                        batch.lightness = frames_to_lightness(frames, self.device, staging)
+                        batch.small = work_lightness(colorizer, batch.lightness)
                     if smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
-                        batch.motion = smoother.flow.estimate(batch.small, None if batch.starts_shot else previous)
+                        with self.times.timing("temporal"):
+                            batch.motion = smoother.flow.estimate(batch.small, None if batch.starts_shot else previous)
                     previous = batch.small[-1:]
                     batch.ready = mark_ready(self.device)
-                    if not put(self.decoded, batch, self.stop):
-                        return
+                    with self.times.timing("wait decode"):
+                        if not put(self.decoded, batch, self.stop):
+                            return
         finally:
             put(self.decoded, DONE, self.stop)
 
     def colorize(self, choices: Sequence[ReferenceChoice], composer: Stage) -> int:
         choice_of = {choice.shot: choice for choice in choices}
         gray = 0
-        while (batch := get(self.decoded, self.stop)) is not DONE:
+        while True:
+            with self.times.timing("wait model"):
+                batch = get(self.decoded, self.stop)
+            if batch is DONE:
+                break
             reference = self.renderer.reference_for(choice_of.get(batch.shot, ReferenceChoice(batch.shot, None)))
             gray += len(batch) if reference is None else 0
             wait_ready(batch.ready, (batch.lightness, batch.small, *(batch.motion or ())))
-            chroma = self.renderer.colorize_batch(batch, reference, self.film)
-            put(self.colored, (batch, chroma, mark_ready(self.device)), self.stop)
+            chroma = self.renderer.colorize_batch(batch, reference, self.film, self.times)
+            with self.times.timing("wait model"):
+                put(self.colored, (batch, chroma, mark_ready(self.device)), self.stop)
             if composer.error is not None:
                 raise composer.error
         return gray
@@ -364,10 +313,16 @@ class _Stages:
         staging = PinnedStaging(self.device) if self.device.type == "cuda" else None
         held = HeldFrame() if staging is None else None  # a staged GPU frame is only valid until the next
         with stream_for(self.device):
-            while (item := get(self.colored, self.stop)) is not DONE:
+            while True:
+                with self.times.timing("wait encode"):
+                    item = get(self.colored, self.stop)
+                if item is DONE:
+                    break
                 batch, chroma, ready = item
                 wait_ready(ready, (batch.lightness, batch.small, chroma.ab, chroma.confidence))
-                composed = compose_frames(batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held)
+                composed = compose_frames(
+                    batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held, times=self.times
+                )
                 for pts, rgb in zip(batch.pts, composed):
                     self.write(pts, rgb)
                 if self.progress is not None:

@@ -117,7 +117,7 @@ class Propagation:
 
     @torch.inference_mode()
     def colorize(self, batch: FrameBatch) -> Chroma:
-        """Chroma of the next batch of the shot at the work resolution, as ``pipeline.predict_chroma`` gives, and
+        """Chroma of the next batch of the shot at the work resolution, as ``colorize.predict_chroma`` gives, and
         for the keyframe when it is in the batch its exact full-resolution ab (``Chroma.exact``)."""
         trust, backward = self.flow.estimate(batch.small, self._previous)
         carried = int(self._previous is not None)

@@ -1,0 +1,112 @@
+"""Colorizing a batch of one shot's frames, in two halves: the model's at the work resolution
+(``predict_chroma``), then the full resolution's (``compose_frames``): chroma upsampled along the source's
+edges and joined to its exact lightness. ``pipeline.Renderer`` runs them in separate threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models.base import Colorizer
+from ..ops.color import lab_to_rgb_array
+from ..ops.upsample import guided_upsample
+from .devices import PinnedStaging
+from .repeats import HeldFrame, RepeatSkipper
+from .timings import StageTimes
+
+
+@torch.inference_mode()
+def work_lightness(colorizer: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, H, W)`` full-resolution L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average)."""
+    return F.interpolate(lightness, size=colorizer.work_shape(*lightness.shape[-2:]), mode="area")
+
+
+@torch.inference_mode()
+def predict_chroma(
+    colorizer: Colorizer,
+    small: torch.Tensor,
+    reference: Any | None,
+    smoother: Any | None = None,
+    motion: Any = None,
+    skipper: RepeatSkipper | None = None,
+    times: StageTimes | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's half of colorizing consecutive frames of one shot, at the work resolution.
+
+    Args:
+        colorizer: any ``models.base.Colorizer`` (already ``reset`` at a shot's start by the caller).
+        small: ``(B, 1, h, w)`` Lab L in [0, 100] at the work resolution (``work_lightness``).
+        reference: what ``colorizer.prepare_reference`` returned (a ``fusion.FusedReference`` of several), or
+            ``None`` to leave the frames gray.
+        smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
+            ``estimate`` for these frames when computed ahead.
+        skipper: optional ``repeats.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
+        times: where the seconds of the model and the temporal blend are added (on a GPU: of queuing the work).
+
+    Returns:
+        ``ab`` ``(B, 2, h, w)`` and ``confidence`` ``(B, 1, h, w)``.
+    """
+    if reference is None:
+        return torch.zeros(small.shape[0], 2, *small.shape[-2:], device=small.device), torch.ones_like(small)
+    times = times or StageTimes()
+    with times.timing("model"):
+        if skipper is not None:
+            ab, confidence = skipper.colorize(lambda frames: colorizer.colorize(frames, reference), small)
+        else:
+            ab, confidence = colorizer.colorize(small, reference)
+    if smoother is not None:
+        with times.timing("temporal"):
+            ab = smoother.smooth(small, ab, confidence, motion)
+    return ab, confidence
+
+
+@torch.inference_mode()
+def compose_frames(
+    lightness: torch.Tensor,
+    small: torch.Tensor,
+    ab: torch.Tensor,
+    exact: dict[int, torch.Tensor] | None = None,
+    staging: PinnedStaging | None = None,
+    deep: bool = False,
+    held: HeldFrame | None = None,
+    times: StageTimes | None = None,
+) -> Iterator[np.ndarray]:
+    """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
+
+    Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
+    (uint16 with ``deep``) per frame (one frame at a time, which bounds memory at any resolution). ``exact`` maps
+    positions in the batch to full-resolution ab ``(1, 2, H, W)`` used as they are (a colorist's keyframe). On a
+    GPU, ``staging`` brings each frame back through pinned memory; a yielded array is then valid until the next
+    one is asked for. ``held`` (CPU) gives a frame that repeats the last one composed that frame's picture again.
+    ``times``: where the seconds of upsampling and composition are added.
+    """
+    times = times or StageTimes()
+    for i in range(lightness.shape[0]):
+        full = lightness[i : i + 1]
+        if exact and i in exact:
+            with times.timing("compose"):
+                rgb = lab_to_rgb_array(torch.cat((full, exact[i].to(full)), dim=1)[0], staging, deep)
+            yield rgb
+            continue
+        rgb = held.repeat_of(full, ab[i : i + 1]) if held is not None else None
+        if rgb is None:
+            with times.timing("upsample"):
+                ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
+            with times.timing("compose"):
+                rgb = lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
+            if held is not None:
+                held.remember(full, ab[i : i + 1], rgb)
+        yield rgb
+
+
+def colorize_lightness(
+    colorizer: Colorizer, lightness: torch.Tensor, reference: Any | None, smoother: Any | None = None
+) -> Iterator[np.ndarray]:
+    """``predict_chroma`` then ``compose_frames``: RGB ``(H, W, 3)`` uint8 per frame of ``lightness``."""
+    small = work_lightness(colorizer, lightness)
+    return compose_frames(lightness, small, predict_chroma(colorizer, small, reference, smoother)[0])
