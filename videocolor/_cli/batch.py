@@ -7,17 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import interrupts_held
-from .common import add_model_flags, add_reference_flags, guarded, settings_from_args
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from .common import add_model_flags, add_reference_flags, add_workers_flag, guarded, settings_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reference_flags(parser)
     parser.add_argument("--out-dir", required=True, help="output folder (holds the job state and the report too)")
     parser.add_argument("--overrides-dir", help="folder of per-film override files named <stem>.toml")
-    parser.add_argument("--workers", type=_positive, help="parallel workers (default: one per GPU, else 1)")
+    add_workers_flag(parser, "render films (their shot segments)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start or join a local Ray)")
     parser.add_argument("--retry-failed", action="store_true", help="try the films that failed before again")

@@ -21,6 +21,23 @@ def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) 
     parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 1 on a CPU, 3 on a GPU)")
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_workers_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N``: local worker processes (``jobs.engines.default_workers`` decides the default)."""
+    parser.add_argument("--workers", type=positive, metavar="N", help=f"{what} in N local worker processes side by side "
+                        "(default: one per GPU; on a CPU, one per 4 cores, at least 1)")
+
+
 def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:
     parser.add_argument("--model", choices=MODELS, help="colorization model (default: auto)")
     parser.add_argument("--device", help=f"compute device: {', '.join(DEVICES)} or cuda:N (default: auto)")

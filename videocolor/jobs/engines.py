@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import InputError
+from ..render.devices import machine_cores, share_cores
 
 
 class Engine(Protocol):
@@ -36,6 +37,31 @@ class Engine(Protocol):
 
 def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+CORES_PER_WORKER = 4  # on the CPU; see default_workers
+
+
+def default_workers(cores: int | None = None, gpus: int | None = None) -> int:
+    """Local worker processes when none are asked for (a single film and a batch alike): one per GPU; without one,
+    one per ``CORES_PER_WORKER`` cores, at least 1.
+
+    One process's render already keeps about two cores busy (decoding, the model, composing and the encoder
+    run in threads beside each other), so a worker needs a few cores of its own to gain anything. Measured on 2
+    cores, a 10 s six-shot film at 640x360: 2 workers took longer than 1 (see docs/guide/speed.md).
+    """
+    cores = machine_cores() if cores is None else cores
+    gpus = gpu_count() if gpus is None else gpus
+    return gpus if gpus else max(1, cores // CORES_PER_WORKER)
+
+
+def check_workers(workers: int | None) -> int:
+    """``workers`` (``None``: ``default_workers()``); raises ``InputError`` unless it is a whole number from 1."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
 
 
 class InlineEngine:
@@ -59,19 +85,19 @@ class InlineEngine:
         pass
 
 
-def _ignore_ctrl_c() -> None:
-    """Worker initializer: Ctrl-C is the driver's to handle (one line), not every worker's (a traceback each)."""
+def _start_worker(cores: int, gpus: Any) -> None:
+    """Worker initializer: Ctrl-C is the driver's to handle (one line), not every worker's (a traceback each); the
+    worker's share of the cores sets its thread counts (``share_cores``); with GPUs (``gpus`` a queue of ids), it
+    takes one id and makes that GPU the only visible one."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _pin_gpu(gpus: Any) -> None:
-    """Worker initializer: take one GPU id from the queue and make it the only visible one."""
-    _ignore_ctrl_c()
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+    share_cores(cores)
+    if gpus is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
 
 
 class LocalEngine:
-    """``workers`` spawned processes on this machine; with GPUs, each sees one (round robin).
+    """``workers`` spawned processes on this machine (default ``default_workers``), each with an equal share of the
+    cores for its threads; with GPUs, each sees one (round robin).
 
     When a worker dies (killed, or by the out-of-memory killer), the whole pool breaks: ``restart`` makes a new one.
     """
@@ -80,17 +106,18 @@ class LocalEngine:
 
     def __init__(self, workers: int | None = None) -> None:
         self.gpus = gpu_count()
-        self.slots = workers or max(1, self.gpus)
+        self.slots = check_workers(workers)
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        if not self.gpus:
-            return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_ignore_ctrl_c)
-        queue = context.Queue()
-        for n in range(self.slots):
-            queue.put(n % self.gpus)
-        return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_pin_gpu, initargs=(queue,))
+        queue = None
+        if self.gpus:
+            queue = context.Queue()
+            for n in range(self.slots):
+                queue.put(n % self.gpus)
+        cores = max(1, machine_cores() // self.slots)
+        return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_start_worker, initargs=(cores, queue))
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
         return self.pool.submit(fn, *args)
