@@ -207,6 +207,16 @@ def test_a_film_in_two_workers_is_the_film_of_one(long_film, color_ref, tmp_path
     assert not worker_processes(os.getpid()), "a worker process outlived the run"
 
 
+def test_a_film_of_one_segment_is_rendered_here_whatever_the_workers(color_ref, tmp_path, monkeypatch):
+    """One shot is one segment: a worker process would only add its start-up, so none is started."""
+    from videocolor.jobs import engines
+
+    monkeypatch.setattr(engines, "LocalEngine", lambda workers: pytest.fail(f"{workers} worker process(es) started"))
+    short_film = cut_film(tmp_path / "one.mp4", ["astronaut"], 6)
+    report = colorize_video(short_film, tmp_path / "out.mp4", ref=color_ref, settings=Settings(device="cpu", quiet=True), workers=2)
+    assert report.segments == 1 and report.frames == len(frame_pts(short_film))
+
+
 def test_workers_are_whole_numbers_from_one(long_film, color_ref, tmp_path, capsys):
     out = tmp_path / "out.mkv"
     for bad in ("0", "two"):

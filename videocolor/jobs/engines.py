@@ -131,6 +131,49 @@ class LocalEngine:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+class FilmEngine:
+    """One film's engine: its analysis and mux in this process, its segments in up to ``workers`` local worker
+    processes (``LocalEngine``, made once the segments are known), or here too when only one is left to render
+    (a worker process would only add its start-up).
+
+    ``segments``: how many are left to render when the film is already analysed (a resumed run), else 0.
+    """
+
+    def __init__(self, workers: int, segments: int = 0) -> None:
+        self.workers = workers
+        self.here = InlineEngine()
+        self.pool: LocalEngine | None = None
+        self._plan(segments)
+
+    def _plan(self, segments: int) -> None:
+        if segments > 1 and self.workers > 1 and self.pool is None:
+            self.pool = LocalEngine(min(self.workers, segments))
+
+    @property
+    def inline(self) -> bool:
+        return self.pool is None
+
+    @property
+    def slots(self) -> int:
+        return self.pool.slots if self.pool else 1
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        if kind == "render" and self.pool:
+            return self.pool.submit(kind, fn, *args)
+        future = self.here.submit(kind, fn, *args)
+        if kind == "analyse" and future.exception() is None:
+            self._plan(len(future.result()[1]))  # analyse returns the shot table, the planned segments, its seconds
+        return future
+
+    def restart(self) -> None:
+        if self.pool:
+            self.pool.restart()
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.close()
+
+
 class RayEngine:
     """Ray tasks (one GPU each for analysis and rendering when the cluster has GPUs); the out dir must be shared."""
 

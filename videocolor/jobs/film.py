@@ -1,8 +1,8 @@
 """One film through the segment machinery: what the API's ``colorize_video`` runs.
 
 With one worker everything runs in this process; with more, its shot segments are rendered by that many local
-worker processes (``engines.LocalEngine``, as a batch's are), each with its own interpreter and share of the
-cores, and the output is the same. Its state and segments live in ``.videocolor-work/<output name>/`` beside the output (an image sequence
+worker processes (``engines.FilmEngine``: a batch's ``LocalEngine``), each with its own interpreter and share of
+the cores, and the output is the same. Its state and segments live in ``.videocolor-work/<output name>/`` beside the output (an image sequence
 output: beside its folder), removed once the output is written; an interrupted run continues from the
 segments there when resumed.
 """
@@ -29,7 +29,7 @@ from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
 from ..render.film import MIN_SEGMENT_SECONDS
 from ..render.timings import StageTimes
-from .engines import Engine, check_workers, make_engine
+from .engines import Engine, FilmEngine, check_workers
 from .runner import Outcome, drive
 from .state import State, Status
 
@@ -156,7 +156,8 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
     if previous and previous[0]["status"] == Status.FAILED:
         state.retry_failed()
     started = time.perf_counter()
-    outcome = _drive(state, film, make_engine("inline") if workers == 1 else make_engine("local", workers))
+    left = sum(s["status"] != Status.DONE for s in state.segments(film))  # a resumed run's film is analysed already
+    outcome = _drive(state, film, FilmEngine(workers, left))
     segments = state.segments(film)
     if outcome is not None and outcome.status == Status.FAILED:
         done = sum(s["status"] == Status.DONE for s in segments)
