@@ -196,6 +196,29 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(render_film, color_ref, t
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
 
 
+@pytest.mark.slow
+def test_ctrl_c_while_workers_render_is_one_line_and_exit_130(color_ref, tmp_path):
+    """Ctrl-C while a film's segments render in two worker processes: the workers finish or stop, none outlives
+    the run, and the run ends as a one-process run does."""
+    film = cut_film(tmp_path / "four.mp4", ["astronaut", "coffee", "chelsea", "rocket"], 50)  # 2 s shots: 2+ segments
+    out = tmp_path / "out.mp4"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "videocolor", str(film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off", "--workers", "2"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (workers := worker_processes(run.pid)):
+        assert run.poll() is None, f"the run ended (exit {run.returncode}) before a worker started"
+        assert time.monotonic() < deadline, "no worker process within 120 s"
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
+    assert not out.exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
 def test_ctrl_c_during_an_import_waits_for_its_end():
     """A Ctrl-C in the middle of an import must not stop it half way (a half-initialised module stays in
     sys.modules); it is raised once the import is complete, and the previous handler is back."""
