@@ -19,9 +19,10 @@ from helpers import cut_film, frame_pts, frames_rgb, packets, worker_processes, 
 
 from videocolor import Settings, colorize_video
 from videocolor._cli import main as cli
+from videocolor.config import CORES_PER_WORKER
 from videocolor.errors import InputError
 from videocolor.jobs import STATE_NAME, run_batch
-from videocolor.jobs.engines import CORES_PER_WORKER, LocalEngine, default_workers
+from videocolor.jobs.engines import LocalEngine, default_workers
 from videocolor.jobs.state import State
 from videocolor.render.devices import machine_cores
 from videocolor.render.devices import torch_threads as torch_threads_for

@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-dir", required=True, help="output folder (holds the job state and the report too)")
     parser.add_argument("--overrides-dir", help="folder of per-film override files named <stem>.toml")
     add_workers_flag(parser, "render films (their shot segments)")
-    parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster (there --workers N: N tasks at once)")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start or join a local Ray)")
     parser.add_argument("--retry-failed", action="store_true", help="try the films that failed before again")
     parser.add_argument("--overwrite", action="store_true", help="replace output files that this batch did not make")

@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
+from ..config import CORES_PER_WORKER, DEVICES, MODELS, TEMPORAL, Settings, load_settings
 from ..errors import INTERRUPTED, InputError, VideocolorError, interrupts_held, one_line
 
 log = logging.getLogger("videocolor")
@@ -35,7 +35,7 @@ def positive(text: str) -> int:
 def add_workers_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """``--workers N``: local worker processes (``jobs.engines.default_workers`` decides the default)."""
     parser.add_argument("--workers", type=positive, metavar="N", help=f"{what} in N local worker processes side by side "
-                        "(default: one per GPU; on a CPU, one per 4 cores, at least 1)")
+                        f"(default: one per GPU; on a CPU, one per {CORES_PER_WORKER} cores, at least 1)")
 
 
 def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:

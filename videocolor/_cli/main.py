@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyframes", metavar="DIR", help="folder of keyframes (videocolor shots --export-keyframes), some colored by hand")
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
     add_model_flags(parser)
-    add_workers_flag(parser, "render the film's shot segments (runs of whole shots, 2 s or more)")
+    add_workers_flag(parser, "render the film's shot segments (runs of whole shots)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its finished shot segments")
     parser.add_argument("--report", metavar="FILE.json", help="write what the render did as JSON: frames, shots, seconds, "

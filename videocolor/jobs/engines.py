@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import torch
 
+from ..config import CORES_PER_WORKER
 from ..errors import InputError
 from ..render.devices import machine_cores, share_cores
 
@@ -37,9 +38,6 @@ class Engine(Protocol):
 
 def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-CORES_PER_WORKER = 4  # on the CPU; see default_workers
 
 
 def default_workers(cores: int | None = None, gpus: int | None = None) -> int:
