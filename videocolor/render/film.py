@@ -166,7 +166,7 @@ def _renderer(settings: Settings, keep: bool) -> Renderer:
         device = resolve_device(settings.device)
         renderer = Renderer(
             build_colorizer(settings, device),
-            make_smoother(settings.temporal, device),
+            make_smoother(settings.temporal, device, settings.carry),
             batch_size=settings.batch_size,
         )
         if not keep:
