@@ -48,6 +48,7 @@ from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
 from videocolor.models.weights import is_installed
 from videocolor.ops.color import lab_to_rgb, rgb_to_lightness
 from videocolor.ops.upsample import guided_upsample
+from videocolor.render.devices import DEFAULT_REFS_PER_SHOT
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -266,7 +267,8 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="with --data: each design choice of the exemplar model on and off")
     parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
-    parser.add_argument("--refs-per-shot", type=int, default=1, help="with --data: other-shot cases take the retrieval's N best other shots, fused")
+    parser.add_argument("--refs-per-shot", type=int, default=DEFAULT_REFS_PER_SHOT,
+                        help=f"with --data: other-shot cases take the retrieval's N best other shots, fused (default: {DEFAULT_REFS_PER_SHOT}, the library's)")
     parser.add_argument("--rows", nargs="+", help="with --data: the rows to run (of the real-footage table, or with --ablation "
                         "of the ablation), names as printed (default: all)")
     args = parser.parse_args()

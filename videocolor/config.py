@@ -78,7 +78,7 @@ class Settings:
             fast motion goes back to the model); 0: the model colorizes every frame. Not for a recurrent model (DEVC).
         refs_per_shot: with a reference folder, how many of each shot's best-ranked references it is colored
             against, fused per pixel (``ops/fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
-            device choose (``fusion.DEVICE_DEFAULTS``: 1 on a CPU, 3 on a GPU). A recurrent model (DEVC) takes
+            default choose (``render.devices.DEFAULT_REFS_PER_SHOT``: 3). A recurrent model (DEVC) takes
             the first alone.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``libvpx-vp9``, ``ffv1``, ``prores_ks``,
             ``h264_nvenc``; ``auto``: the output container chooses (``io.encoders.AUTO_CODECS``): VP9 for WebM,

@@ -18,7 +18,7 @@ def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) 
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--ref", help="one color reference image for the whole film")
     group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
-    parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 1 on a CPU, 3 on a GPU)")
+    parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 3)")
 
 
 def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:

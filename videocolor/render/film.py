@@ -131,7 +131,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
         keyframes=job.get("keyframes"),
-        refs_per_shot=refs_per_shot(settings.refs_per_shot, device),
+        refs_per_shot=refs_per_shot(settings.refs_per_shot),
         device=device,
         quiet=settings.quiet,
     )
