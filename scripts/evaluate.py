@@ -48,6 +48,7 @@ from videocolor.models.exemplar import DEVICE_DEFAULTS, ExemplarColorizer
 from videocolor.models.weights import is_installed
 from videocolor.ops.color import lab_to_rgb, rgb_to_lightness
 from videocolor.ops.upsample import guided_upsample
+from videocolor.render.devices import DEFAULT_REFS_PER_SHOT
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -169,24 +170,27 @@ def bilinear(ab: torch.Tensor, lightness: torch.Tensor, lightness_full: torch.Te
 
 
 PROTOTYPE = {"tap_weights": (0.0, 1.0, 1.0, 1.0, 1.0), "subspace": 0, "bins": 0, "fallback": None, "temperature": 0.01, "flow_refinement": None}
-# Ablation rows: ExemplarColorizer arguments changed from its CPU defaults, temporal stage, chroma upsampling.
-ABLATION: dict[str, tuple[dict, str, evaluation.Upsample]] = {
-    "default (CPU: work 256, stride 8)": ({}, "dis", guided_upsample),
-    "taps: stride-2 tap added (1,1,1,1,1)": ({"tap_weights": (1.0, 1.0, 1.0, 1.0, 1.0)}, "dis", guided_upsample),
-    "taps: before (1,1,1,2,2)": ({"tap_weights": (1.0, 1.0, 1.0, 2.0, 2.0)}, "dis", guided_upsample),
-    "cell colors: mean only (no lightness table)": ({"bins": 0}, "dis", guided_upsample),
-    "subspace off (all dimensions)": ({"subspace": 0}, "dis", guided_upsample),
-    "temperature 0.01": ({"temperature": 0.01}, "dis", guided_upsample),
-    "low-confidence fallback off": ({"fallback": None}, "dis", guided_upsample),
-    "stride 4": ({"match_stride": 4}, "dis", guided_upsample),
-    "work size 384": ({"work_size": 384}, "dis", guided_upsample),
-    "work 512, stride 4 (a GPU's default)": ({"work_size": 512, "match_stride": 4}, "dis", guided_upsample),
-    "bilinear upsampling (no guided filter)": ({}, "dis", bilinear),
-    "temporal stage off": ({}, "off", guided_upsample),
-    "flow refinement off (semantic match only)": ({"flow_refinement": None}, "dis", guided_upsample),
-    "flow refinement without the homography": ({"homography": False}, "dis", guided_upsample),
-    "flow refinement with DIS medium": ({"flow_refinement": "medium"}, "dis", guided_upsample),
-    "plain prototype (all of the above off)": (PROTOTYPE, "off", bilinear),
+# Ablation rows: ExemplarColorizer arguments changed from its CPU defaults, temporal stage, chroma upsampling, carry.
+CARRY = Settings().carry
+ABLATION: dict[str, tuple[dict, str, evaluation.Upsample, int]] = {
+    "default (CPU: work 256, stride 8)": ({}, "dis", guided_upsample, CARRY),
+    "taps: stride-2 tap added (1,1,1,1,1)": ({"tap_weights": (1.0, 1.0, 1.0, 1.0, 1.0)}, "dis", guided_upsample, CARRY),
+    "taps: before (1,1,1,2,2)": ({"tap_weights": (1.0, 1.0, 1.0, 2.0, 2.0)}, "dis", guided_upsample, CARRY),
+    "cell colors: mean only (no lightness table)": ({"bins": 0}, "dis", guided_upsample, CARRY),
+    "subspace off (all dimensions)": ({"subspace": 0}, "dis", guided_upsample, CARRY),
+    "temperature 0.01": ({"temperature": 0.01}, "dis", guided_upsample, CARRY),
+    "low-confidence fallback off": ({"fallback": None}, "dis", guided_upsample, CARRY),
+    "stride 4": ({"match_stride": 4}, "dis", guided_upsample, CARRY),
+    "work size 384": ({"work_size": 384}, "dis", guided_upsample, CARRY),
+    "work 512, stride 4 (a GPU's default)": ({"work_size": 512, "match_stride": 4}, "dis", guided_upsample, CARRY),
+    "bilinear upsampling (no guided filter)": ({}, "dis", bilinear, CARRY),
+    "temporal stage off": ({}, "off", guided_upsample, CARRY),
+    "carry 0 (the model colorizes every frame)": ({}, "dis", guided_upsample, 0),
+    "carry 1": ({}, "dis", guided_upsample, 1),
+    "flow refinement off (semantic match only)": ({"flow_refinement": None}, "dis", guided_upsample, CARRY),
+    "flow refinement without the homography": ({"homography": False}, "dis", guided_upsample, CARRY),
+    "flow refinement with DIS medium": ({"flow_refinement": "medium"}, "dis", guided_upsample, CARRY),
+    "plain prototype (all of the above off)": (PROTOTYPE, "off", bilinear, 0),
 }
 
 
@@ -194,9 +198,9 @@ def ablation_methods() -> dict[str, evaluation.Method]:
     """Each design choice of ``models/exemplar.py`` (and the stages around it) changed alone, in this process."""
     work_size, stride = DEVICE_DEFAULTS["cpu"]
     methods = {}
-    for name, (changes, temporal, upsample) in ABLATION.items():
+    for name, (changes, temporal, upsample, carry) in ABLATION.items():
         colorizer = ExemplarColorizer(torch.device("cpu"), **{"work_size": work_size, "match_stride": stride, **changes})
-        methods[name] = functools.partial(evaluation.colorize_case, colorizer, temporal=temporal, upsample=upsample)
+        methods[name] = functools.partial(evaluation.colorize_case, colorizer, temporal=temporal, upsample=upsample, carry=carry)
     return methods
 
 
@@ -263,7 +267,8 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="with --data: each design choice of the exemplar model on and off")
     parser.add_argument("--frames", type=int, help="frames per clip (default 24); with --data: most frames scored per shot (default 48)")
     parser.add_argument("--size", default="144x256", help="clip size HxW (default 144x256)")
-    parser.add_argument("--refs-per-shot", type=int, default=1, help="with --data: other-shot cases take the retrieval's N best other shots, fused")
+    parser.add_argument("--refs-per-shot", type=int, default=DEFAULT_REFS_PER_SHOT,
+                        help=f"with --data: other-shot cases take the retrieval's N best other shots, fused (default: {DEFAULT_REFS_PER_SHOT}, the library's)")
     parser.add_argument("--rows", nargs="+", help="with --data: the rows to run (of the real-footage table, or with --ablation "
                         "of the ablation), names as printed (default: all)")
     args = parser.parse_args()

@@ -82,6 +82,5 @@ def test_renderer_prepares_each_reference_once_and_fuses_only_for_a_model_withou
     assert recurrent.reference_for(ReferenceChoice(0, paths[2], fused=(paths[0],))) == 1 and recurrent.colorizer.prepared == 1
 
 
-def test_the_device_chooses_how_many_references_unless_set():
-    cpu, gpu = torch.device("cpu"), torch.device("cuda")
-    assert (refs_per_shot(0, cpu), refs_per_shot(0, gpu), refs_per_shot(2, cpu), refs_per_shot(1, gpu)) == (1, 3, 2, 1)
+def test_three_references_are_fused_per_shot_unless_set():
+    assert (refs_per_shot(0), refs_per_shot(2), refs_per_shot(1)) == (3, 2, 1)

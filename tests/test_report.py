@@ -69,3 +69,22 @@ def test_a_job_state_written_before_stage_times_is_brought_up_to_date(tmp_path):
     (row,) = state.segments()
     assert row["status"] == "done" and json.loads(row["stages"]) == {"model": 0.7}
     State(path)  # a second opening finds the column there
+
+
+def test_a_device_or_fifo_is_never_replaced_by_an_output(pan_clip, color_ref, tmp_path, capsys):
+    """``-o /dev/null --overwrite`` (or a report there) must not rename a file over the device: a FIFO stands in."""
+    import os
+    import stat
+
+    from videocolor.errors import OutputError
+    from videocolor.io.atomic import write_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", fifo, "--overwrite", *FAST)
+    assert_one_line_error(code, err, fifo, "not a regular file")
+    code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", tmp_path / "pan.mp4", "--report", fifo, "--overwrite", *FAST)
+    assert_one_line_error(code, err, fifo, "not a regular file")
+    with pytest.raises(OutputError, match="not a regular file"):
+        write_atomic(fifo, "{}")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not (tmp_path / "pan.mp4").exists()

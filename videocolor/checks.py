@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import InputError, OutputError
+from .io.atomic import NOT_A_FILE
 from .io.encode import read_back_problem
 from .io.encoders import EncodeSettings
 from .io.files import require_file
@@ -101,6 +102,8 @@ def check_output(output: PathLike, inputs: Sequence[PathLike | FrameSequence], o
         raise OutputError(f"{output}: output folder {output.parent} does not exist")
     if output.is_dir():
         raise OutputError(f"{output}: is a folder; give a file name")
+    if output.exists() and not output.is_file():
+        raise OutputError(f"{output}: {NOT_A_FILE}")
     if output.exists() and not overwrite:
         raise OutputError(f"{output}: already exists; pass --overwrite to replace it")
     return output

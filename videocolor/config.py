@@ -74,9 +74,12 @@ class Settings:
         batch_size: frames per forward pass; 0 chooses from the device: 8 on the CPU, on a GPU what its free
             memory holds (up to 16).
         temporal: ``off``, ``dis`` (OpenCV DIS flow) or ``raft`` (torchvision RAFT) ab smoothing.
+        carry: with ``temporal`` on, the most frames in a row that are carried along the optical flow instead of
+            colorized by the model, where the flow keeps track of at least 60% of the frame (a cut, new content or
+            fast motion goes back to the model); 0: the model colorizes every frame. Not for a recurrent model (DEVC).
         refs_per_shot: with a reference folder, how many of each shot's best-ranked references it is colored
             against, fused per pixel (``ops/fusion.py``; at most the 5 candidates retrieval keeps); 0 lets the
-            device choose (``fusion.DEVICE_DEFAULTS``: 1 on a CPU, 3 on a GPU). A recurrent model (DEVC) takes
+            default choose (``render.devices.DEFAULT_REFS_PER_SHOT``: 3). A recurrent model (DEVC) takes
             the first alone.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``libvpx-vp9``, ``ffv1``, ``prores_ks``,
             ``h264_nvenc``; ``auto``: the output container chooses (``io.encoders.AUTO_CODECS``): VP9 for WebM,
@@ -95,6 +98,7 @@ class Settings:
     device: str = knob("auto", check=_check_device)
     batch_size: int = knob(0, low=0)
     temporal: str = knob("dis", choices=TEMPORAL)
+    carry: int = knob(2, low=0, high=8)
     refs_per_shot: int = knob(0, low=0, high=5)
     codec: str = knob("auto", check=_check_codec)
     crf: int = knob(18, low=0, high=63)

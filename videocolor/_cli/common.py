@@ -18,7 +18,7 @@ def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) 
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--ref", help="one color reference image for the whole film")
     group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
-    parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 1 on a CPU, 3 on a GPU)")
+    parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 3)")
 
 
 def positive(text: str) -> int:
@@ -46,6 +46,8 @@ def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None
         parser.add_argument("--batch-size", type=int, help="frames per forward pass")
     if video:
         parser.add_argument("--temporal", choices=TEMPORAL, help="temporal smoothing of colors (default: dis)")
+        parser.add_argument("--carry", type=int, metavar="N", help="carry at most N frames in a row along the optical flow "
+                            "instead of colorizing them, where the flow keeps track; 0 colorizes every frame (default: 2)")
     parser.add_argument("--config", help="TOML settings file (see configs/default.toml); flags override it")
     parser.add_argument("--quiet", action="store_true", default=None, help="no progress bar or messages")
 
@@ -58,6 +60,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "device": args.device,
         "batch_size": getattr(args, "batch_size", None),
         "temporal": getattr(args, "temporal", None),
+        "carry": getattr(args, "carry", None),
         "refs_per_shot": getattr(args, "refs_per_shot", None),
         "quiet": args.quiet,
         "work_size": args.work_size,

@@ -198,15 +198,17 @@ def transfer_row(case: Case) -> np.ndarray:
 Upsample = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def colorize_case(colorizer: Colorizer, case: Case, temporal: str = "dis", upsample: Upsample = guided_upsample) -> np.ndarray:
+def colorize_case(
+    colorizer: Colorizer, case: Case, temporal: str = "dis", upsample: Upsample = guided_upsample, carry: int = 0
+) -> np.ndarray:
     """Colorize a case in this process with the library's stages (no codec): ``(T, H, W, 3)`` uint8.
 
-    ``temporal`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations); a case's
+    ``temporal``, ``carry`` and ``upsample`` replace the pipeline's temporal stage and chroma upsampling (ablations); a case's
     ``more_references`` are fused with its reference (``ops/fusion.py``).
     """
     prepared = [colorizer.prepare_reference(to_tensor(r[None])[0].to(colorizer.device)) for r in (case.reference, *case.more_references)]
     reference = FusedReference(tuple(prepared)) if len(prepared) > 1 else prepared[0]
-    smoother = make_smoother(temporal, colorizer.device) if len(case.truth) > 1 else None
+    smoother = make_smoother(temporal, colorizer.device, carry) if len(case.truth) > 1 else None
     colorizer.reset()
     return np.stack(list(_frames(colorizer, case.gray, reference, smoother, upsample)))
 

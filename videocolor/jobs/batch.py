@@ -15,6 +15,7 @@ from pathlib import Path
 from ..checks import check_references, default_output
 from ..config import Settings
 from ..errors import InputError, OutputError
+from ..io.atomic import write_atomic
 from ..models.build import resolve_device
 from ..render.film import MIN_SEGMENT_SECONDS
 from .engines import Engine, make_engine
@@ -90,7 +91,7 @@ def run_batch(
     remove_if_empty(out_dir / WORK_NAME)
     report = batch_report(state, ids)
     report.films += refused
-    (out_dir / REPORT_NAME).write_text(json.dumps(report.to_json(), indent=2), encoding="utf-8")
+    write_atomic(out_dir / REPORT_NAME, json.dumps(report.to_json(), indent=2))
     return report
 
 

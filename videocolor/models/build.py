@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, Protocol
 
 import torch
 
-from ..config import Settings
 from ..errors import DeviceError
 from . import registry
 from .base import Colorizer
@@ -38,7 +38,16 @@ def resolve_model_name(name: str) -> str:
     return next(spec.name for spec in registry.by_auto_priority() if is_installed(spec.name))
 
 
-def build_colorizer(settings: Settings, device: torch.device) -> Colorizer:
+class ModelChoice(Protocol):
+    """What ``build_colorizer`` reads of the settings (``config.Settings`` is one): the model's name, ``auto``
+    included, and each model's settings section. A protocol, so the models never import the settings above them."""
+
+    model: str
+
+    def section(self, name: str) -> Any: ...
+
+
+def build_colorizer(settings: ModelChoice, device: torch.device) -> Colorizer:
     """The colorizer ``settings.model`` names, with its settings section, on ``device``, ready for inference."""
     name = resolve_model_name(settings.model)
     if settings.model == "auto":

@@ -44,7 +44,8 @@ def predict_chroma(
         reference: what ``colorizer.prepare_reference`` returned (a ``fusion.FusedReference`` of several), or
             ``None`` to leave the frames gray.
         smoother: optional temporal stage, applied to chroma at the work resolution; ``motion`` is its
-            ``estimate`` for these frames when computed ahead.
+            ``estimate`` for these frames when computed ahead. With its ``carry`` set, the frames it ``plan``s to
+            carry along the flow are not colorized.
         skipper: optional ``repeats.RepeatSkipper``: frames repeating the last one colorized are not recomputed.
         times: where the seconds of the model and the temporal blend are added (on a GPU: of queuing the work).
 
@@ -54,14 +55,23 @@ def predict_chroma(
     if reference is None:
         return torch.zeros(small.shape[0], 2, *small.shape[-2:], device=small.device), torch.ones_like(small)
     times = times or StageTimes()
+    predicted = None
+    if smoother is not None and smoother.carry and not colorizer.recurrent:  # a recurrent model must see every frame
+        with times.timing("temporal"):
+            predicted, motion = smoother.plan(small, motion)
+        fresh = small[torch.tensor(predicted, device=small.device)]
+    else:
+        fresh = small
     with times.timing("model"):
-        if skipper is not None:
-            ab, confidence = skipper.colorize(lambda frames: colorizer.colorize(frames, reference), small)
+        if not len(fresh):  # every frame of the batch is carried
+            ab, confidence = small.new_zeros(0, 2, *small.shape[-2:]), small.new_zeros(0, 1, *small.shape[-2:])
+        elif skipper is not None:
+            ab, confidence = skipper.colorize(lambda frames: colorizer.colorize(frames, reference), fresh)
         else:
-            ab, confidence = colorizer.colorize(small, reference)
+            ab, confidence = colorizer.colorize(fresh, reference)
     if smoother is not None:
         with times.timing("temporal"):
-            ab = smoother.smooth(small, ab, confidence, motion)
+            ab, confidence = smoother.blend(small, ab, confidence, motion, predicted)
     return ab, confidence
 
 

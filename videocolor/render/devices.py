@@ -159,14 +159,16 @@ class PinnedStaging:
         return host.numpy()
 
 
-# References per shot when the settings leave it to the device (``Settings.refs_per_shot`` 0): each one is
-# matched and read on its own, which the CPU's speed budget has no room for.
-DEVICE_DEFAULTS = {"cpu": 1, "cuda": 3}
+# References per shot when the settings leave it open (``Settings.refs_per_shot`` 0), on every device. The CPU
+# took 1 until carried frames (``Settings.carry``) left its model time room for 3: each is matched on its own
+# (1.9x the model's CPU time per colorized frame), and the median of 3 is what lifts every other-shot case of
+# ../shared/eval above gray + 0.5 dB (the street film's dark shot: 3.0 dB under gray with 1, 0.5 dB over with 3).
+DEFAULT_REFS_PER_SHOT = 3
 
 
-def refs_per_shot(setting: int, device: torch.device) -> int:
-    """References fused per shot: ``setting``, or the device's default (``DEVICE_DEFAULTS``) when it is 0."""
-    return setting or DEVICE_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+def refs_per_shot(setting: int) -> int:
+    """References fused per shot: ``setting``, or ``DEFAULT_REFS_PER_SHOT`` when it is 0."""
+    return setting or DEFAULT_REFS_PER_SHOT
 
 
 def use_device(settings: Settings) -> torch.device:

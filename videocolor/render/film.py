@@ -131,7 +131,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
         keyframes=job.get("keyframes"),
-        refs_per_shot=refs_per_shot(settings.refs_per_shot, device),
+        refs_per_shot=refs_per_shot(settings.refs_per_shot),
         device=device,
         quiet=settings.quiet,
     )
@@ -166,7 +166,7 @@ def _renderer(settings: Settings, keep: bool) -> Renderer:
         device = resolve_device(settings.device)
         renderer = Renderer(
             build_colorizer(settings, device),
-            make_smoother(settings.temporal, device),
+            make_smoother(settings.temporal, device, settings.carry),
             batch_size=settings.batch_size,
         )
         if not keep:
