@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import torch
 
 from ..config import CORES_PER_WORKER
-from ..errors import InputError
+from ..errors import InputError, interrupts_held
 from ..render.devices import machine_cores, share_cores
 
 
@@ -118,7 +118,8 @@ class LocalEngine:
         return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_start_worker, initargs=(cores, queue))
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
-        return self.pool.submit(fn, *args)
+        with interrupts_held():  # a submit may spawn a worker: Ctrl-C waits until it has its start-up data
+            return self.pool.submit(fn, *args)
 
     def restart(self) -> None:
         """Replace a broken pool (its futures have all failed) by a fresh one."""
