@@ -82,7 +82,7 @@ def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path
     assert not report.failed
     outputs = sorted(Path(f.output).name for f in report.films)
     assert outputs == sorted(default_output(s, settings.encoding(gpu=False)).name for s in sources)
-    assert outputs == ["camera_color.mkv", "news_color.mkv", "reel_color.avi"]
+    assert outputs == ["camera_color.mkv", "news_color.mpg", "reel_color.avi"]
     for name in outputs:
         found = other_player(tmp_path / "out" / name)
         assert found["errors"] == "" and found["frames"] == 6

@@ -45,3 +45,13 @@ def test_an_encoder_whose_decoder_has_another_name_is_muxed(tmp_path, pan_clip, 
     played = other_player(out)
     assert (played["errors"], played["video"], played["audio"], played["frames"]) == ("", "av1", "aac", 12)
     assert played["audio_seconds"] == pytest.approx(other_player(pan_clip)["audio_seconds"], abs=0.05)
+
+
+def test_an_mpg_output_gets_mpeg2_video_that_plays_every_frame(tmp_path, pan_clip, color_ref, capsys):
+    """``codec = "auto"`` writes MPEG-2 into an MPEG program stream (H.264 there reads back out of order, and
+    ``-o film.mpg`` was refused); the AAC audio is transcoded to MP2, which the container holds."""
+    out = tmp_path / "film.mpg"
+    code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, *FAST)
+    assert code == 0, err
+    played = other_player(out)
+    assert (played["errors"], played["video"], played["audio"], played["frames"]) == ("", "mpeg2video", "mp2", 12)

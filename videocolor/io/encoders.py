@@ -1,7 +1,8 @@
 """Video encoders: which one an output container gets, its speed presets, and the options it is opened with.
 
 ``codec = "auto"`` lets the output container choose (``AUTO_CODECS``): H.264 for MP4, MOV, Matroska and the rest
-(NVENC on a GPU whose driver FFmpeg can use), VP9 for WebM, MPEG-4 Part 2 for AVI. AVI stores decode times only,
+(NVENC on a GPU whose driver FFmpeg can use), VP9 for WebM, MPEG-4 Part 2 for AVI, MPEG-2 for MPEG program
+streams (``.mpg``, ``.mpeg``). AVI stores decode times only,
 so its video is written without B-frames whatever the codec (``DECODE_ORDER_ONLY``): frames that an encoder
 reorders would come back out of order. Measured with PyAV 18 and Debian's ffprobe 5.1: MPEG-4 Part 2 in AVI reads
 back at its exact times in both; H.264 in AVI, even without B-frames, has no frame pts in ffprobe and comes out of
@@ -22,7 +23,8 @@ import av
 log = logging.getLogger("videocolor")
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
-AUTO_CODECS = {".webm": ("libvpx-vp9",), ".avi": ("mpeg4", "libx264")}  # the first that takes the pixel format
+# The first that takes the pixel format; MPEG program streams get MPEG-2 (H.264 in them reads back out of order).
+AUTO_CODECS = {".webm": ("libvpx-vp9",), ".avi": ("mpeg4", "libx264"), ".mpg": ("mpeg2video",), ".mpeg": ("mpeg2video",)}
 DECODE_ORDER_ONLY = {".avi"}  # containers without presentation times: no B-frames
 
 _X264_LIKE = {"libx264", "libx264rgb", "libx265"}
@@ -113,7 +115,10 @@ def for_output(settings: EncodeSettings, suffix: str) -> EncodeSettings:
 
 def codec_time_base(codec: str, time_base: Fraction, rate: Fraction | None) -> Fraction:
     """The clock encoder ``codec`` counts in: the source's ``time_base``, except for MPEG-4 Part 2, whose 16-bit
-    clock takes at most 1/65535 (MPEG-TS's 1/90000 is refused), which then counts frames of the average ``rate``."""
+    clock takes at most 1/65535 (MPEG-TS's 1/90000 is refused), which then counts frames of the average ``rate``,
+    and MPEG-1 and MPEG-2 video, which count frames of the average ``rate``."""
+    if codec in ("mpeg1video", "mpeg2video"):
+        return 1 / (rate or Fraction(25))
     if codec == "mpeg4" and time_base.denominator > 65535:
         return (1 / (rate or Fraction(25))).limit_denominator(65535)
     return time_base
