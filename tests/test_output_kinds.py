@@ -55,3 +55,22 @@ def test_an_mpg_output_gets_mpeg2_video_that_plays_every_frame(tmp_path, pan_cli
     assert code == 0, err
     played = other_player(out)
     assert (played["errors"], played["video"], played["audio"], played["frames"]) == ("", "mpeg2video", "mp2", 12)
+
+
+@pytest.mark.parametrize(("name", "video"), [("film.gif", "gif"), ("film.y4m", "rawvideo")])
+def test_codec_auto_writes_the_encoder_the_container_holds(tmp_path, pan_clip, color_ref, capsys, name, video):
+    """A GIF (in a pixel format GIF takes) and a YUV4MPEG file from the default settings; they were refused,
+    blaming libx264, which the user never asked for."""
+    out = tmp_path / name
+    code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, *FAST)
+    assert code == 0, err
+    played = other_player(out)
+    assert (played["errors"], played["video"], played["frames"]) == ("", video, 12)
+
+
+@pytest.mark.skipif("libtheora" in av.codecs_available, reason="this FFmpeg has Theora")
+def test_a_container_whose_encoder_ffmpeg_lacks_is_refused_in_one_line(tmp_path, pan_clip, color_ref, capsys):
+    out = tmp_path / "film.ogv"
+    code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, *FAST)
+    assert code == 2 and err.count("\n") == 0, err
+    assert "film.ogv: a .ogv file holds libtheora video, an encoder this FFmpeg" in err and not out.exists()

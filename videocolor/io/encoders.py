@@ -23,8 +23,17 @@ import av
 log = logging.getLogger("videocolor")
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
-# The first that takes the pixel format; MPEG program streams get MPEG-2 (H.264 in them reads back out of order).
-AUTO_CODECS = {".webm": ("libvpx-vp9",), ".avi": ("mpeg4", "libx264"), ".mpg": ("mpeg2video",), ".mpeg": ("mpeg2video",)}
+# The first that takes the pixel format (else the last, in a format it takes); MPEG program streams get MPEG-2
+# (H.264 in them reads back out of order); YUV4MPEG holds raw frames; Ogg wants Theora, which PyAV's FFmpeg lacks.
+AUTO_CODECS = {
+    ".webm": ("libvpx-vp9",),
+    ".avi": ("mpeg4", "libx264"),
+    ".mpg": ("mpeg2video",),
+    ".mpeg": ("mpeg2video",),
+    ".gif": ("gif",),
+    ".y4m": ("rawvideo",),
+    ".ogv": ("libtheora",),
+}
 DECODE_ORDER_ONLY = {".avi"}  # containers without presentation times: no B-frames
 
 _X264_LIKE = {"libx264", "libx264rgb", "libx265"}
@@ -109,7 +118,11 @@ def for_output(settings: EncodeSettings, suffix: str) -> EncodeSettings:
     if codec == "auto":
         h264 = "h264_nvenc" if settings.gpu and nvenc_works() else "libx264"
         candidates = AUTO_CODECS.get(suffix, (h264,))
+        if candidates[-1] not in av.codecs_available:  # check_encodable names the missing encoder
+            return dataclasses.replace(settings, codec=candidates[-1])
         codec = next((c for c in candidates if takes_pix_fmt(c, settings.pix_fmt)), candidates[-1])
+        if not takes_pix_fmt(codec, settings.pix_fmt):  # the container's own encoder, in a format it takes (GIF: rgb8)
+            settings = dataclasses.replace(settings, pix_fmt=av.codec.Codec(codec, "w").video_formats[0].name)
     return dataclasses.replace(settings, codec=codec, b_frames=settings.b_frames and suffix not in DECODE_ORDER_ONLY)
 
 
