@@ -74,3 +74,13 @@ def test_a_container_whose_encoder_ffmpeg_lacks_is_refused_in_one_line(tmp_path,
     code, err = run_cli(capsys, pan_clip, "--ref", color_ref, "-o", out, *FAST)
     assert code == 2 and err.count("\n") == 0, err
     assert "film.ogv: a .ogv file holds libtheora video, an encoder this FFmpeg" in err and not out.exists()
+
+
+@pytest.mark.parametrize("codec", ["libx265", "libsvtav1"])
+def test_quiet_means_no_encoder_banners(tmp_path, pan_clip, color_ref, capfd, codec):
+    """x265 and SVT-AV1 print their version, build and tuning to stderr themselves; --quiet leaves stderr empty."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {codec}")
+    config = settings(tmp_path, f'codec = "{codec}"')
+    assert main([str(pan_clip), "--ref", str(color_ref), "-o", str(tmp_path / "film.mkv"), "--config", str(config), *FAST]) == 0
+    assert capfd.readouterr().err == ""

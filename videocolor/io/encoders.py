@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -162,7 +163,14 @@ def encoder_options(settings: EncodeSettings) -> dict[str, str]:
     codec, crf = settings.codec, settings.crf
     table = presets(codec)
     speed = table.get("medium" if settings.preset == "auto" else settings.preset, {})
-    if codec in _X264_LIKE or codec == "libsvtav1":
+    if codec == "libx265":  # x265 prints its banner and settings at INFO to stderr, --quiet or not
+        return {"crf": str(crf), "x265-params": "log-level=error", **speed}
+    if codec == "libsvtav1":
+        # SVT-AV1 logs straight to stderr at the level its SVT_LOG variable names (read when an encoder opens;
+        # FFmpeg has no option for it): errors only (its warnings are about its own tuning), unless the user's environment says otherwise.
+        os.environ.setdefault("SVT_LOG", "1")
+        return {"crf": str(crf), **speed}
+    if codec in _X264_LIKE:
         return {"crf": str(crf), **speed}
     if codec == "libvpx-vp9":  # constant quality needs the bit rate at 0
         return {"crf": str(crf), "b": "0", "row-mt": "1", **speed}
