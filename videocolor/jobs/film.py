@@ -143,6 +143,9 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
         before = json.loads(previous[0]["fingerprint"])
+        if before.get("version") != stamp["version"]:  # its settings may name other knobs: none to point at
+            raise InputError(f"{input}: the run to resume was made by videocolor {before.get('version', 'of another version')}, this is "
+                             f"{stamp['version']}; its segments cannot be reused: drop --resume to start over")
         changed = sorted(k for k, v in stamp["settings"].items() if before["settings"].get(k) != v)
         changed += [k for k in ("references", "overrides") if before.get(k) != stamp[k]]
         what = f"settings {', '.join(changed)}" if changed else "input file or model"
