@@ -24,7 +24,10 @@ from pathlib import Path
 import opentimelineio as otio
 
 from ..errors import InputError, one_line
+from ..io.decode import main_video_stream, open_video
 from ..io.files import require_file
+from ..io.sequence import FrameSequence
+from ..io.timeline import read_timeline, source_timecode
 from ..timecode import parse_timecode
 
 FORMATS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}  # extension: OTIO adapter
@@ -60,6 +63,27 @@ def read_cuts(path: str | Path, *, frame_rate: Fraction, num_frames: int, timeco
     adapter = FORMATS.get(path.suffix.lower())
     cuts = _timeline_cuts(path, adapter, frame_rate, num_frames, timecode) if adapter else _listed_cuts(path, frame_rate, num_frames, timecode)
     return sorted(set(cuts) - {0})
+
+
+def cuts_in_folder(folder: str | Path, film: str | Path) -> Path | None:
+    """The cut list for ``film`` in ``folder``: the one file named ``<film stem>`` with a timeline's extension
+    (``FORMATS``) or ``.txt``; ``None`` when there is none, ``InputError`` when there are several."""
+    found = [p for ext in (*FORMATS, ".txt") if (p := Path(folder) / f"{Path(film).stem}{ext}").is_file()]
+    if len(found) > 1:
+        raise InputError(f"{film}: several cut lists in {folder} ({', '.join(p.name for p in found)}); keep one")
+    return found[0] if found else None
+
+
+def check_cuts(film: str | Path | FrameSequence, path: str | Path) -> list[int]:
+    """``read_cuts`` of ``path`` against ``film`` (a video file or a ``FrameSequence``), checked before any work starts:
+    a demux-only pass counts the film's frames."""
+    if isinstance(film, FrameSequence):
+        return read_cuts(path, frame_rate=film.rate, num_frames=film.count)
+    with open_video(film) as container:
+        stream = main_video_stream(container, Path(film))
+        timeline = read_timeline(Path(film), container, stream)
+        timecode = source_timecode(container, stream)
+    return read_cuts(path, frame_rate=timeline.rate, num_frames=len(timeline.pts), timecode=timecode)
 
 
 def _timeline_cuts(path: Path, adapter: str, frame_rate: Fraction, num_frames: int, timecode: str | None) -> list[int]:
