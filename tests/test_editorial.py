@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from videocolor._cli.main import main
 from videocolor.analysis.cuts import check_cuts, cuts_in_folder, read_cuts
 from videocolor.analysis.film import analyse
 from videocolor.colorist.editorial import export_timeline
+from videocolor.config import Settings
 from videocolor.errors import InputError, OutputError
 from videocolor.evaluation import synthetic as synth
+from videocolor.jobs.film import fingerprint
 
 CUTS = [7, 15]  # the test films' shots: frames 0-6, 7-14, 15-19
 RATES = {  # rate: (source timecode start, the formats that hold it)
@@ -162,3 +165,17 @@ def test_timelines_that_do_not_fit_are_refused_with_one_line(capsys, tmp_path):
     code, _, err = cli(capsys, film, "--cuts", tmp_path / "long.edl", "--ref", ref, "--quiet")
     assert code == 2 and len(err.splitlines()) == 1 and "long.edl" in err, err
     assert not (tmp_path / "film_color.mp4").exists() and not (tmp_path / ".videocolor-work").exists()
+
+
+def test_render_takes_the_cuts_and_resume_depends_on_them(capsys, tmp_path):
+    film = write_film(tmp_path / "film.mp4", Fraction(25))
+    ref = save_image(tmp_path / "ref.png", synth.still(synth.load_photo("coffee"), SIZE))
+    listed = tmp_path / "cuts.txt"
+    listed.write_text("4\n")  # not where the pictures cut: the list wins
+    code, _, err = cli(capsys, film, "--ref", ref, "--cuts", listed, "--temporal", "off", "--report", tmp_path / "r.json", "--quiet")
+    assert code == 0, err
+    assert json.loads((tmp_path / "r.json").read_text())["shots"] == 2
+    before = fingerprint(film, Settings(), ref=ref, cuts=listed)
+    listed.write_text("4\n9\n")
+    assert fingerprint(film, Settings(), ref=ref, cuts=listed)["cuts"] != before["cuts"]
+    assert fingerprint(film, Settings(), ref=ref)["cuts"] is None
