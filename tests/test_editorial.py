@@ -17,7 +17,9 @@ from videocolor.colorist.editorial import export_timeline
 from videocolor.config import Settings
 from videocolor.errors import InputError, OutputError
 from videocolor.evaluation import synthetic as synth
+from videocolor.jobs import run_batch
 from videocolor.jobs.film import fingerprint
+from videocolor.jobs.state import Status
 
 CUTS = [7, 15]  # the test films' shots: frames 0-6, 7-14, 15-19
 RATES = {  # rate: (source timecode start, the formats that hold it)
@@ -28,10 +30,10 @@ RATES = {  # rate: (source timecode start, the formats that hold it)
 }
 
 
-def write_film(path: Path, fps: Fraction, timecode: str | None = None, frames: int = 20) -> Path:
-    """A gray film of ``frames`` frames: three pans (cuts at ``CUTS``) at ``fps``, with a source timecode start."""
+def write_film(path: Path, fps: Fraction, timecode: str | None = None) -> Path:
+    """A gray film of 20 frames: three pans (cuts at ``CUTS``) at ``fps``, with a source timecode start."""
     photos = [synth.load_photo(name) for name in ("astronaut", "chelsea", "coffee")]
-    bounds = [0, *CUTS, frames]
+    bounds = [0, *CUTS, 20]
     clips = [synth.pan(photo, b - a, SIZE) for photo, a, b in zip(photos, bounds, bounds[1:])]
     return synth.write_clip(path, [f for clip in clips for f in clip], fps=fps, timecode=timecode, audio_seconds=0)
 
@@ -179,3 +181,54 @@ def test_render_takes_the_cuts_and_resume_depends_on_them(capsys, tmp_path):
     listed.write_text("4\n9\n")
     assert fingerprint(film, Settings(), ref=ref, cuts=listed)["cuts"] != before["cuts"]
     assert fingerprint(film, Settings(), ref=ref)["cuts"] is None
+
+
+def test_batch_takes_each_films_cuts_and_refuses_a_misfit(tmp_path):
+    films = tmp_path / "films"
+    films.mkdir()
+    good, bad = write_film(films / "good.mp4", Fraction(25)), write_film(films / "bad.mp4", Fraction(25))
+    cuts = tmp_path / "cuts"
+    cuts.mkdir()
+    (cuts / "good.txt").write_text("4\n")
+    (cuts / "bad.edl").write_text("001  AX       V     C        00:00:00:00 00:00:01:00 00:00:00:00 00:00:01:00\n")
+    ref = save_image(tmp_path / "ref.png", synth.still(synth.load_photo("coffee"), SIZE))
+    settings = Settings(temporal="off", preset="ultrafast", quiet=True, device="cpu")
+    report = run_batch([films], out_dir=tmp_path / "out", ref=ref, cuts_dir=cuts, settings=settings, workers=1)
+    by_name = {Path(f.input).name: f for f in report.films}
+    assert by_name["good.mp4"].status == Status.DONE and by_name["good.mp4"].frames == 20
+    assert by_name["bad.mp4"].status == Status.FAILED and "bad.edl" in by_name["bad.mp4"].error
+    assert "the timeline is 25 frames long" in by_name["bad.mp4"].error
+    assert not (tmp_path / "out" / "bad_color.mp4").exists() and good.exists() and bad.exists()
+
+
+@pytest.mark.parametrize("command", ["shots", "preview", "review", "render"])
+def test_every_analysing_command_refuses_a_misfit_timeline(command, capsys, tmp_path, color_ref):
+    film = write_film(tmp_path / "film.mp4", Fraction(25))
+    long = tmp_path / "long.edl"
+    long.write_text("001  AX       V     C        00:00:00:00 00:00:01:00 00:00:00:00 00:00:01:00\n")
+    args = {
+        "shots": ["shots", film, "--export-timeline", tmp_path / "s.otio"],
+        "preview": ["preview", film, "--ref-dir", color_ref.parent, "-o", tmp_path / "sheet.png"],
+        "review": ["review", film, "--ref-dir", color_ref.parent, "--port", "0"],
+        "render": [film, "--ref", color_ref],
+    }[command]
+    code, _, err = cli(capsys, *args, "--cuts", long, "--quiet")
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "long.edl: the timeline is 25 frames long" in err and "the film 20 frames" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4", "long.edl"]  # nothing written
+
+
+def test_exported_clips_carry_each_shots_reference_and_score(capsys, tmp_path, ref_dir):
+    film = write_film(tmp_path / "film.mp4", Fraction(25))
+    code, out, err = cli(capsys, "shots", film, "--ref-dir", ref_dir, "--cuts", _listed(tmp_path), "--export-timeline", tmp_path / "s.otio",
+                         "--json", "--quiet")
+    assert code == 0, err
+    table = json.loads(out[: out.rindex("]") + 1])
+    clips = list(otio.adapters.read_from_file(str(tmp_path / "s.otio")).find_clips())
+    assert [c.metadata["videocolor"]["shot"] for c in clips] == [row["index"] for row in table] == [0, 1, 2]
+    for clip, row in zip(clips, table):
+        meta = clip.metadata["videocolor"]
+        assert meta["reference"] == row["reference"] and Path(meta["reference"]).parent == ref_dir
+        assert meta["score"] == pytest.approx(row["score"]) and meta["source"] == "retrieval"
+        assert [c["reference"] for c in meta["candidates"]] == [c["reference"] for c in row["candidates"]]
+        assert clip.name == f"shot {row['index']} {Path(row['reference']).name}"
