@@ -17,6 +17,7 @@ timecode, when it has one, is frame 0), or seconds from the start (``10.5``, ``0
 
 from __future__ import annotations
 
+import logging
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -30,6 +31,8 @@ from ..io.sequence import FrameSequence
 from ..io.timeline import read_timeline, source_timecode
 from ..timecode import parse_timecode
 
+log = logging.getLogger("videocolor")
+
 FORMATS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}  # extension: OTIO adapter
 RATE_TOLERANCE = 0.005  # fps: 23.976 (three decimals, as XML timelines write it) is 24000/1001, 24 is not
 _SMPTE = re.compile(r"^\d{1,2}:\d{2}:\d{2}[:;]\d{2}$")
@@ -41,16 +44,15 @@ def fps_text(rate: Fraction | float) -> str:
 
 
 def start_time(timecode: str | None, frame_rate: Fraction) -> otio.opentime.RationalTime:
-    """The film's source timecode start as a ``RationalTime`` in frames at ``frame_rate`` (0 without one).
-
-    Raises ``InputError`` when the tag does not read as a timecode at that rate.
-    """
-    if not timecode:
-        return otio.opentime.RationalTime(0, float(frame_rate))
-    try:
-        return otio.opentime.from_timecode(timecode, float(frame_rate))
-    except Exception as exc:  # OTIO raises ValueError, or its own error types for a drop-frame mismatch
-        raise InputError(f"the film's timecode tag {timecode!r} does not read at {fps_text(frame_rate)} fps ({one_line(exc)})") from None
+    """The film's source timecode start as a ``RationalTime`` in frames at ``frame_rate``: 0 without one, and 0 with a
+    warning when the tag does not read as a timecode at that rate (the film's frames are still right)."""
+    if timecode:
+        try:
+            return otio.opentime.from_timecode(timecode, float(frame_rate))
+        except Exception as exc:  # OTIO raises ValueError, or its own error types for a drop-frame mismatch
+            rate = fps_text(frame_rate)
+            log.warning("the film's timecode tag %r does not read at %s fps (%s); timecodes count from 00:00:00:00", timecode, rate, one_line(exc))
+    return otio.opentime.RationalTime(0, float(frame_rate))
 
 
 def read_cuts(path: str | Path, *, frame_rate: Fraction, num_frames: int, timecode: str | None = None) -> list[int]:
