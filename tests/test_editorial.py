@@ -17,6 +17,7 @@ from videocolor.colorist.editorial import export_timeline
 from videocolor.config import Settings
 from videocolor.errors import InputError, OutputError
 from videocolor.evaluation import synthetic as synth
+from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.jobs import run_batch
 from videocolor.jobs.film import fingerprint
 from videocolor.jobs.state import Status
@@ -232,3 +233,11 @@ def test_exported_clips_carry_each_shots_reference_and_score(capsys, tmp_path, r
         assert meta["score"] == pytest.approx(row["score"]) and meta["source"] == "retrieval"
         assert [c["reference"] for c in meta["candidates"]] == [c["reference"] for c in row["candidates"]]
         assert clip.name == f"shot {row['index']} {Path(row['reference']).name}"
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_source_timecode_from_a_timecode_track_or_tag(ext, tmp_path):
+    film = synth.write_clip(tmp_path / f"film{ext}", [synth.still(synth.load_photo("coffee"), SIZE)] * 3, timecode="10:00:00:12", audio_seconds=0)
+    assert AnalysisReader(film, quiet=True).timecode == "10:00:00:12"
+    plain = synth.write_clip(tmp_path / f"plain{ext}", [synth.still(synth.load_photo("coffee"), SIZE)] * 3, audio_seconds=0)
+    assert AnalysisReader(plain, quiet=True).timecode is None
