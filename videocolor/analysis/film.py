@@ -136,8 +136,8 @@ def analyse(
     if ref is not None:
         load_reference(ref)  # fail before the long read when the reference is unusable
     reader = AnalysisReader(video, quiet=quiet)
-    index = ReferenceIndex(ref_dir, device=device, quiet=quiet) if ref_dir is not None else None
     given = read_cuts(cuts, frame_rate=reader.frame_rate, num_frames=len(reader), timecode=reader.timecode) if cuts is not None else None
+    index = ReferenceIndex(ref_dir, device=device, quiet=quiet) if ref_dir is not None else None
     found = detect_shots(reader, reader.frame_rate, reader.time_base, given)
     if not found.shots:
         raise InputError(f"{video}: no frame could be decoded")
