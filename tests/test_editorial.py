@@ -13,7 +13,7 @@ from helpers import SIZE, save_image
 from videocolor._cli.main import main
 from videocolor.analysis.cuts import check_cuts, cuts_in_folder, read_cuts
 from videocolor.analysis.film import analyse
-from videocolor.colorist.editorial import export_timeline
+from videocolor.colorist.editorial import build_timeline, export_timeline
 from videocolor.config import Settings
 from videocolor.errors import InputError, OutputError
 from videocolor.evaluation import synthetic as synth
@@ -21,6 +21,7 @@ from videocolor.io.analysis_reader import AnalysisReader
 from videocolor.jobs import run_batch
 from videocolor.jobs.film import fingerprint
 from videocolor.jobs.state import Status
+from videocolor.records import ReferenceChoice
 
 CUTS = [7, 15]  # the test films' shots: frames 0-6, 7-14, 15-19
 RATES = {  # rate: (source timecode start, the formats that hold it)
@@ -241,3 +242,16 @@ def test_source_timecode_from_a_timecode_track_or_tag(ext, tmp_path):
     assert AnalysisReader(film, quiet=True).timecode == "10:00:00:12"
     plain = synth.write_clip(tmp_path / f"plain{ext}", [synth.still(synth.load_photo("coffee"), SIZE)] * 3, audio_seconds=0)
     assert AnalysisReader(plain, quiet=True).timecode is None
+
+
+def test_a_colored_keyframe_gets_its_own_marker(tmp_path):
+    film = write_film(tmp_path / "film.mp4", Fraction(25))
+    analysis = analyse(film, cuts=_listed(tmp_path), quiet=True)
+    shot = analysis.shots[1]
+    pts = shot.start.pts + 3 * round(1 / (analysis.time_base * analysis.frame_rate))  # the shot's 4th frame
+    analysis.choices[1] = ReferenceChoice(1, tmp_path / "shot_0001.png", None, [], "keyframe", pts)
+    markers = list(build_timeline(film, analysis).tracks[0][1].markers)
+    colored = [m for m in markers if m.color == otio.schema.MarkerColor.RED]
+    assert [m.name for m in colored] == [f"colored keyframe {shot.start_frame + 3}"]
+    assert colored[0].marked_range.start_time.value == shot.start_frame + 3
+    assert len(markers) == len(analysis.keyframes[1]) + 1

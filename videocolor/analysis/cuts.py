@@ -140,6 +140,8 @@ def _frames(path: Path, time: otio.opentime.RationalTime, frame_rate: Fraction) 
 
 
 def _listed_cuts(path: Path, frame_rate: Fraction, num_frames: int, timecode: str | None) -> list[int]:
+    """The cuts of a plain text list. Read here by hand: OpenTimelineIO has no adapter for a bare list of cuts (it is
+    no timeline), but its ``from_timecode`` reads the SMPTE timecodes, drop frame included."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

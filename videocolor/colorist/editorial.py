@@ -1,7 +1,8 @@
 """A film's shots as a timeline for an editing application: OpenTimelineIO, CMX 3600 EDL, FCP 7 XML or FCP X XML.
 
 One video track, one clip per shot: its exact source range (whole frames at the film's rational rate, from the
-film's source timecode start when it has one), a marker at each of the shot's keyframes, and the shot's reference,
+film's source timecode start when it has one), a green marker at each of the shot's keyframes (the analysis'
+suggestions) and a red one at a colorist's colored keyframe, and the shot's reference,
 score and candidates as the clip's ``videocolor`` metadata. OpenTimelineIO's adapters write each format; what a
 format cannot hold is lost there, not here (an EDL keeps the clip names and markers as comments, no metadata).
 ``analysis.cuts.read_cuts`` reads any of them back, exact to the frame.
@@ -63,11 +64,15 @@ def build_timeline(film: str | Path | FrameSequence, analysis: Analysis) -> otio
             "fused": [str(p) for p in choice.fused],
             "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
         }
-        for frame in analysis.keyframes.get(shot.index, []):
+        marks = [(f, "keyframe", otio.schema.MarkerColor.GREEN) for f in analysis.keyframes.get(shot.index, [])]
+        if choice.source == "keyframe" and choice.keyframe is not None:  # a colorist's colored keyframe, by its pts
+            frame = shot.start_frame + round((choice.keyframe - shot.start.pts) * analysis.time_base * analysis.frame_rate)
+            marks.append((min(max(frame, shot.start_frame), shot.end_frame), "colored keyframe", otio.schema.MarkerColor.RED))
+        for frame, kind, color in marks:
             marker = otio.schema.Marker(
-                name=f"keyframe {frame}",
+                name=f"{kind} {frame}",
                 marked_range=otio.opentime.TimeRange(start + otio.opentime.RationalTime(frame, rate), otio.opentime.RationalTime(0, rate)),
-                color=otio.schema.MarkerColor.GREEN,
+                color=color,
                 metadata={"videocolor": {"frame": frame, "shot": shot.index}},
             )
             clip.markers.append(marker)
