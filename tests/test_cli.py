@@ -56,7 +56,7 @@ def test_default_output_beside_input_and_overwrite_rules(pan_clip, color_ref, tm
 
 def test_ref_dir_picks_the_matching_reference(pan_clip, ref_dir, tmp_path, capsys):
     """The astronaut reference (a red-white-blue scene), not the brown coffee, colored the film."""
-    given = {"dir": ["--ref-dir", ref_dir], "astronaut": ["--ref", ref_dir / "astronaut_ref.png"], "coffee": ["--ref", ref_dir / "coffee.jpg"]}
+    given = {"dir": ["--ref-dir", ref_dir, "--refs-per-shot", "1"], "astronaut": ["--ref", ref_dir / "astronaut_ref.png"], "coffee": ["--ref", ref_dir / "coffee.jpg"]}
     for name, refs in given.items():
         assert run_cli(capsys, pan_clip, *refs, "-o", tmp_path / f"{name}.mkv", *FAST)[0] == 0
     chosen, astronaut, coffee = (frames_lab(tmp_path / f"{name}.mkv")[:, 1:] for name in given)
@@ -70,6 +70,9 @@ def test_ref_dir_picks_the_matching_reference(pan_clip, ref_dir, tmp_path, capsy
     assert run_cli(capsys, pan_clip, "--ref-dir", ref_dir, "--refs-per-shot", "2", "-o", tmp_path / "two.mkv", *FAST)[0] == 0
     fused = frames_lab(tmp_path / "two.mkv")[:, 1:]
     assert (fused - (astronaut + coffee) / 2).abs().mean() < 0.2 * (astronaut - coffee).abs().mean()
+    # The default fuses 3, and the folder holds 2: the same film as with 2.
+    assert run_cli(capsys, pan_clip, "--ref-dir", ref_dir, "-o", tmp_path / "default.mkv", *FAST)[0] == 0
+    assert np.array_equal(frames_rgb(tmp_path / "default.mkv"), frames_rgb(tmp_path / "two.mkv"))
 
 
 def test_image_command(astronaut, color_ref, tmp_path, capsys):

@@ -88,7 +88,7 @@ def test_batch_names_outputs_as_a_single_run_does(astronaut, color_ref, tmp_path
     assert not report.failed
     outputs = sorted(Path(f.output).name for f in report.films)
     assert outputs == sorted(default_output(s, settings.encoding(gpu=False)).name for s in sources)
-    assert outputs == ["camera_color.mkv", "news_color.mkv", "reel_color.avi"]
+    assert outputs == ["camera_color.mkv", "news_color.mpg", "reel_color.avi"]
     for name in outputs:
         found = other_player(tmp_path / "out" / name)
         assert found["errors"] == "" and found["frames"] == 6
@@ -184,6 +184,13 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
 
     changed = cli.main([*args, "--resume", "--work-size", "192"])
     assert changed == 2 and "work_size" in capsys.readouterr().err  # refuses to mix settings in one film
+    with sqlite3.connect(database) as db:  # as if an earlier version had rendered the first segments
+        stamp = json.loads(db.execute("SELECT fingerprint FROM films").fetchone()[0])
+        db.execute("UPDATE films SET fingerprint=?", (json.dumps({**stamp, "version": "0.0.1"}),))
+    assert cli.main([*args, "--resume"]) == 2
+    assert "was made by videocolor 0.0.1, this is" in capsys.readouterr().err
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE films SET fingerprint=?", (json.dumps(stamp),))
     assert cli.main([*args, "--resume"]) == 0
     assert not database.parent.exists()
     assert not worker_processes(os.getpid()), "a worker process outlived the run"

@@ -437,3 +437,11 @@ def test_keyframes_of_a_scan_for_the_colorists_workflow(tmp_path, pan, capsys):
     assert picture.shape[:2] == SIZE and picture.dtype == np.uint16
     code, err = run_cli(capsys, "shots", pattern, "--fps", "0", "--export-keyframes", tmp_path / "k2")
     assert_one_line_error(code, err, "--fps 0")
+
+
+def test_a_scan_with_an_alpha_channel_renders_and_says_its_transparency_is_not_kept(pan, color_ref, tmp_path, capsys, caplog):
+    pattern = write_sequence(tmp_path / "scans", "f_%04d.png", pan[:3], "rgba")
+    out = tmp_path / "film.mkv"
+    assert main([str(pattern), "--fps", "24", "--ref", str(color_ref), "-o", str(out), *FAST]) == 0, capsys.readouterr().err
+    assert "f_%04d.png: its frames have an alpha channel (rgba); the colorized frames have none" in caplog.text
+    assert len(frame_pts(out)) == 3

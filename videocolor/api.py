@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from .analysis.cuts import check_cuts
 from .checks import PathLike, check_film, check_film_output, check_image_outputs, check_references, default_output
 from .config import Settings
 from .errors import InputError
@@ -65,6 +66,7 @@ def colorize_video(
     ref_dir: PathLike | None = None,
     overrides: PathLike | None = None,
     keyframes: PathLike | None = None,
+    cuts: PathLike | None = None,
     settings: Settings | None = None,
     overwrite: bool = False,
     resume: bool = False,
@@ -75,7 +77,8 @@ def colorize_video(
 
     ``keyframes``: a folder of ``videocolor.colorist.keyframes.export_keyframes``, some of its pictures colored by a
     colorist: each such shot is colored from its keyframe (exact there, propagated through the shot); the
-    others fall back to ``ref``/``ref_dir`` or stay gray.
+    others fall back to ``ref``/``ref_dir`` or stay gray. ``cuts``: the film's cuts from an editor's timeline (an EDL,
+    OTIO or FCP XML file) or a plain list (``videocolor.analysis.cuts``) instead of detection, checked before the render.
 
     The output (default ``<stem>_color<ext>`` beside the input, ``.mkv`` when that container would not read
     back) has the source's frames, pts, audio and other
@@ -98,8 +101,10 @@ def colorize_video(
         output = default_output(input, settings.encoding(gpu=device.type == "cuda"))
     output = check_film_output(input, output, overwrite, fps is not None)
     check_references(ref, ref_dir, keyframes)
+    if cuts is not None:
+        check_cuts(input, cuts)
     done = colorize_film(
-        input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes,
+        input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes, cuts=cuts,
         workers=workers,
     )
     report = RenderReport(

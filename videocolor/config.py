@@ -83,7 +83,7 @@ class Settings:
             the first alone.
         codec: video encoder (FFmpeg name), e.g. ``libx264``, ``libx265``, ``libvpx-vp9``, ``ffv1``, ``prores_ks``,
             ``h264_nvenc``; ``auto``: the output container chooses (``io.encoders.AUTO_CODECS``): VP9 for WebM,
-            MPEG-4 Part 2 for AVI, else H.264 (NVENC when rendering on a GPU whose driver FFmpeg can use, else libx264).
+            MPEG-4 Part 2 for AVI, MPEG-2 for .mpg, else H.264 (NVENC when rendering on a GPU whose driver FFmpeg can use, else libx264).
         crf: constant quality (lower is better): x264/x265/VP9/AV1 CRF, NVENC's cq, crf / 6 as MPEG-4's quantizer.
         preset: encoder speed preset (``io.encoders.presets``): ``auto`` (the encoder's middle speed), an x264 name
             (``ultrafast`` .. ``placebo``: x264, x265, and mapped for NVENC, VP9 and SVT-AV1) or the encoder's own

@@ -287,3 +287,28 @@ def test_pictures_of_any_name_load_with_the_token(serve, film, tmp_path):
     for candidate in candidates:
         status, _, data = get(served, f"{candidate['preview']}?token={served.token}")
         assert status == 200 and data[:2] == b"\xff\xd8", candidate
+
+
+def test_a_flood_of_idle_connections_gets_no_thread_each_and_the_page_answers_after_it(served):
+    """Past ``MAX_CONNECTIONS`` open sockets, the next is closed at once (no thread started for it); once the idle
+    ones go, the page answers again."""
+    from videocolor.colorist.review.server import MAX_CONNECTIONS
+
+    idle = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", served.port))
+        extra.settimeout(10)
+        assert extra.recv(1) == b""  # closed by the server, not left waiting (a timeout would raise here)
+        extra.close()
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 30
+    while True:  # the idle connections' threads see their sockets closed and give their slots back
+        try:
+            if raw(served.port, "GET", "/", [("Host", f"127.0.0.1:{served.port}")])[0] == 200:
+                break
+        except (ConnectionError, http.client.HTTPException):
+            pass
+        assert time.monotonic() < deadline, "the page never answered again after the idle connections closed"
+        time.sleep(0.05)

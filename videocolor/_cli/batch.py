@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_reference_flags(parser)
     parser.add_argument("--out-dir", required=True, help="output folder (holds the job state and the report too)")
     parser.add_argument("--overrides-dir", help="folder of per-film override files named <stem>.toml")
+    parser.add_argument("--cuts-dir", metavar="DIR", help="folder of per-film cut lists named <stem>.edl, .otio, .xml, .fcpxml or .txt, "
+                        "used instead of detecting cuts (see --cuts of a single run); a film whose cut list does not fit it is refused")
     add_workers_flag(parser, "render films (their shot segments)")
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster (there --workers N: N tasks at once)")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start or join a local Ray)")
@@ -46,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         ref=args.ref,
         ref_dir=args.ref_dir,
         overrides_dir=args.overrides_dir,
+        cuts_dir=args.cuts_dir,
         settings=settings_from_args(args),
         engine=args.engine,
         workers=args.workers,

@@ -38,6 +38,13 @@ def add_workers_flag(parser: argparse.ArgumentParser, what: str) -> None:
                         f"(default: one per GPU; on a CPU, one per {CORES_PER_WORKER} cores, at least 1)")
 
 
+def add_cuts_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cuts", metavar="FILE", help="take the film's cuts from FILE instead of detecting them: an .edl (CMX 3600), .otio, .xml (FCP 7) "
+        "or .fcpxml timeline, or a text list of cut frames or timecodes, one a line; it must fit the film"
+    )
+
+
 def add_model_flags(parser: argparse.ArgumentParser, video: bool = True) -> None:
     parser.add_argument("--model", choices=MODELS, help="colorization model (default: auto)")
     parser.add_argument("--device", help=f"compute device: {', '.join(DEVICES)} or cuda:N (default: auto)")

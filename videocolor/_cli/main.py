@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import OutputError, interrupts_held
-from .common import add_model_flags, add_reference_flags, add_workers_flag, guarded, interrupted, settings_from_args
+from .common import add_cuts_flag, add_model_flags, add_reference_flags, add_workers_flag, guarded, interrupted, settings_from_args
 
 SUBCOMMANDS = {
     "image": "Colorize still images against a reference.",
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reference_flags(parser, required=False)
     parser.add_argument("--keyframes", metavar="DIR", help="folder of keyframes (videocolor shots --export-keyframes), some colored by hand")
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
+    add_cuts_flag(parser)
     add_model_flags(parser)
     add_workers_flag(parser, "render the film's shot segments (runs of whole shots)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -99,7 +100,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     if args.report:  # checked before the render: a report that cannot be written must not cost one
-        check_output(args.report, [args.input, *filter(None, (args.ref, args.overrides))], args.overwrite)
+        check_output(args.report, [args.input, *filter(None, (args.ref, args.overrides, args.cuts))], args.overwrite)
         if args.output and Path(args.report).resolve() == Path(args.output).resolve():
             raise OutputError(f"{args.report}: the report would replace the film's output; choose another name")
     report = colorize_video(
@@ -109,6 +110,7 @@ def _colorize(args: argparse.Namespace) -> int:
         ref_dir=args.ref_dir,
         overrides=args.overrides,
         keyframes=args.keyframes,
+        cuts=args.cuts,
         settings=settings,
         overwrite=args.overwrite,
         resume=args.resume,

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import interrupts_held
-from .common import add_model_flags, guarded, settings_from_args
+from .common import add_cuts_flag, add_model_flags, guarded, settings_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", help="frame rate of an image sequence input, for the shot times (default 25)")
     parser.add_argument("--ref-dir", help="folder of color reference pictures, ranked per shot")
     parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
+    add_cuts_flag(parser)
     parser.add_argument("--shots", help="shots to preview, e.g. 3,7-9 (default: all)")
     parser.add_argument("--candidates", type=int, default=3, help="ranked references per shot (default 3)")
     parser.add_argument("-o", "--output", required=True, help="the picture to write (.png or .jpg)")
@@ -48,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
     film = check_film(args.input, args.fps)
     check_output(check_picture_output(args.output, "the preview sheet"), [film], args.overwrite)
     settings = settings_from_args(args)
-    sheet = preview_sheet(film, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, shots=shots,
+    sheet = preview_sheet(film, args.output, ref_dir=args.ref_dir, keyframes=args.keyframes, cuts=args.cuts, shots=shots,
                           candidates=args.candidates, settings=settings)
     print(sheet)
     return 0

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import interrupts_held
-from .common import add_model_flags, guarded, settings_from_args
+from .common import add_cuts_flag, add_model_flags, guarded, settings_from_args
 
 
 def _port(text: str) -> int:
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", help="frame rate of an image sequence input, for the shot times (default 25)")
     parser.add_argument("--ref-dir", required=True, help="folder of color reference pictures")
     parser.add_argument("--keyframes", metavar="DIR", help="keyframe folder (videocolor shots --export-keyframes), some colored")
+    add_cuts_flag(parser)
     parser.add_argument("--overrides", help="the override file the choices go to (default: <film stem>_shots.toml beside the film, "
                         "<folder>_shots.toml beside a scan's folder)")
     parser.add_argument("--candidates", type=int, default=3, help="ranked references shown per shot (default 3)")
@@ -58,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     film = check_film(args.input, args.fps)
     overrides = Path(args.overrides) if args.overrides else default_overrides(film)
     settings = settings_from_args(args)
-    board = Board(film, args.ref_dir, overrides, keyframes=args.keyframes, settings=settings, candidates=args.candidates)
+    board = Board(film, args.ref_dir, overrides, keyframes=args.keyframes, cuts=args.cuts, settings=settings, candidates=args.candidates)
     server = make_server(board, args.host, args.port, allow_remote=args.allow_remote)
     host, port = server.server_address[:2]
     host = f"[{host}]" if ":" in host else host

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, OutputError, interrupts_held
-from .common import guarded
+from .common import add_cuts_flag, guarded
 
 ROW = 96  # contact sheet row height in pixels
 
@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--export-keyframes", metavar="DIR", help="write each shot's keyframe as a gray PNG at full resolution, and keyframes.json, into DIR"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet, override file or keyframes")
+    parser.add_argument(
+        "--export-timeline", metavar="FILE", help="write the shots as a timeline for an editing application: .otio, .edl (CMX 3600), "
+        ".xml (FCP 7) or .fcpxml, by extension: a clip per shot, a marker per keyframe"
+    )
+    add_cuts_flag(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet, override file, timeline or keyframes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     return parser
 
@@ -49,23 +54,27 @@ def _run(args: argparse.Namespace) -> int:
         from ..analysis.film import analyse
         from ..analysis.overrides import write_overrides
         from ..checks import check_film, check_output, check_picture_output
+        from ..colorist.editorial import check_timeline_output, export_timeline
         from ..colorist.keyframes import check_export_folder, export_keyframes
         from ..io.sequence import FrameSequence
 
     if args.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
-    if args.ref_dir is None and (args.sheet or args.write_overrides or not args.export_keyframes):
-        raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR")
+    if args.ref_dir is None and (args.sheet or args.write_overrides or not (args.export_keyframes or args.export_timeline)):
+        raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR "
+                         "or --export-timeline FILE")
     film = check_film(args.input, args.fps)
     if args.sheet is not None:  # before the long analysis, not after
         check_output(check_picture_output(args.sheet, "the contact sheet"), [film], args.overwrite)
     if args.write_overrides is not None:
         check_output(args.write_overrides, [film], args.overwrite)
+    if args.export_timeline is not None:
+        check_output(check_timeline_output(args.export_timeline), [film], args.overwrite)
     if args.export_keyframes:
         check_export_folder(args.export_keyframes, args.overwrite)
         if isinstance(film, FrameSequence) and Path(args.export_keyframes).resolve() == film.pattern.parent.resolve():
             raise OutputError(f"{args.export_keyframes}: is the input scan's folder; export the keyframes into another")
-    result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, quiet=args.quiet)
+    result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, cuts=args.cuts, quiet=args.quiet)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -74,6 +83,9 @@ def _run(args: argparse.Namespace) -> int:
         write_sheet(args.sheet, result)
     if args.write_overrides:
         write_overrides(args.write_overrides, result.shots, result.choices)
+    if args.export_timeline:
+        export_timeline(film, result, args.export_timeline)
+        print(f"{len(result.shots)} shots written to {args.export_timeline}")
     if args.export_keyframes:
         entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")

@@ -22,6 +22,7 @@ from ..io.images import load_reference
 from ..io.timeline import Clock
 from ..records import ReferenceChoice, Shot
 from ..timecode import Timecode, format_seconds
+from .cuts import read_cuts
 from .keyframes import apply_keyframes, film_frames, read_keyframes
 from .overrides import apply_overrides, read_overrides
 from .retrieval import ReferenceIndex, choose
@@ -43,6 +44,7 @@ class Analysis:
         clock: the rebuilt clock of a film whose own timestamps are broken (``io.timeline``), else ``None``.
         keyframes: shot index -> frame indices of its keyframes.
         keyframe_images: shot index -> keyframes as uint8 gray ``(h, w)`` analysis frames (~256 px wide).
+        timecode: the film's source timecode start (``01:00:00:00``), ``None`` when it has none.
     """
 
     shots: list[Shot]
@@ -53,6 +55,7 @@ class Analysis:
     clock: Clock | None = None
     keyframes: dict[int, list[int]] = field(default_factory=dict)
     keyframe_images: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
+    timecode: str | None = None
 
     def shot_of_frame(self, index: int) -> Shot:
         """The shot holding frame ``index`` (0-based); ``IndexError`` outside the film."""
@@ -112,6 +115,7 @@ def analyse(
     ref_dir: str | Path | None = None,
     overrides: str | Path | None = None,
     keyframes: str | Path | None = None,
+    cuts: str | Path | None = None,
     refs_per_shot: int = 1,
     device: torch.device | None = None,
     quiet: bool = False,
@@ -124,15 +128,17 @@ def analyse(
     last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). ``keyframes`` (a folder
     written by ``keyframes.export_keyframes``) gives each shot with a colored keyframe that picture, before
     the overrides; the folder must be this film's and each colored picture must show its frame (checked
-    against the film's own frames). Raises ``InputError``.
+    against the film's own frames). ``cuts`` (an EDL, OTIO or FCP XML timeline, or a plain list: ``cuts.read_cuts``)
+    replaces the detection of cuts; it must fit the film. Raises ``InputError``.
     """
     if ref is not None and ref_dir is not None:
         raise InputError(f"{ref}: give either one reference or a reference folder ({ref_dir}), not both")
     if ref is not None:
         load_reference(ref)  # fail before the long read when the reference is unusable
     reader = AnalysisReader(video, quiet=quiet)
+    given = read_cuts(cuts, frame_rate=reader.frame_rate, num_frames=len(reader), timecode=reader.timecode) if cuts is not None else None
     index = ReferenceIndex(ref_dir, device=device, quiet=quiet) if ref_dir is not None else None
-    found = detect_shots(reader, reader.frame_rate, reader.time_base)
+    found = detect_shots(reader, reader.frame_rate, reader.time_base, given)
     if not found.shots:
         raise InputError(f"{video}: no frame could be decoded")
     if index is not None:
@@ -159,4 +165,6 @@ def analyse(
     if num_frames != len(reader) and reader.clock is None:  # a rebuilt clock counts packets, not frames
         log.warning("%s: %d of %d frames could be decoded for analysis", video, num_frames, len(reader))
     log.info("%s: %d frames, %d shots", video, num_frames, len(found.shots))
-    return Analysis(found.shots, choices, num_frames, reader.time_base, reader.frame_rate, reader.clock, found.keyframes, found.images)
+    return Analysis(
+        found.shots, choices, num_frames, reader.time_base, reader.frame_rate, reader.clock, found.keyframes, found.images, reader.timecode
+    )

@@ -9,7 +9,7 @@ some frame shortly after it), enforces a minimum shot length and picks sharp key
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -51,6 +51,8 @@ class ShotDetector:
         min_shot_seconds: cuts closer than this to the previous cut are dropped.
         flash_seconds: longest spike that counts as a flash rather than two cuts.
         keyframe_seconds: a shot gets one keyframe per this many seconds (at least one, at most 5).
+        cuts: the first frame of each shot but the first, known beforehand (an editor's cut list): nothing is
+            detected, and shots of any length are kept.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class ShotDetector:
         min_shot_seconds: float = 0.4,
         flash_seconds: float = 0.25,
         keyframe_seconds: float = 10.0,
+        cuts: Sequence[int] | None = None,
     ) -> None:
         self.frame_rate, self.time_base = Fraction(frame_rate), Fraction(time_base)
         self.min_len = max(1, round(min_shot_seconds * float(frame_rate)))
@@ -73,7 +76,8 @@ class ShotDetector:
         self._hard: set[int] = set()
         self._fades: set[int] = set()
         self._flashed: set[int] = set()  # frames inside a rejected flash: never keyframes
-        self._cuts = [0]
+        self._given = cuts is not None
+        self._cuts = [0, *sorted(set(cuts or ()) - {0})]
         self._pts: list[int] = []
         self._pool: list[tuple[int, np.ndarray]] = []
         self._stride = 1
@@ -84,10 +88,11 @@ class ShotDetector:
         index = len(self._pts)
         self._pts.append(pts)
         timecode = FrameTimecode(index, fps=self.frame_rate)
-        bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
-        self._hard.update(tc.frame_num for tc in self._adaptive.process_frame(timecode, bgr))
-        oldest = self._window[0][0] + 1 if self._window else 0
-        self._fades.update(max(tc.frame_num, oldest) for tc in self._threshold.process_frame(timecode, bgr))
+        if not self._given:
+            bgr = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+            self._hard.update(tc.frame_num for tc in self._adaptive.process_frame(timecode, bgr))
+            oldest = self._window[0][0] + 1 if self._window else 0
+            self._fades.update(max(tc.frame_num, oldest) for tc in self._threshold.process_frame(timecode, bgr))
         thumb = cv2.resize(gray, (32, max(1, round(32 * gray.shape[0] / gray.shape[1]))), interpolation=cv2.INTER_AREA)
         self._window.append((index, gray, thumb.astype(np.float32)))
         self._resolve(index - self.flash_len)
@@ -99,6 +104,7 @@ class ShotDetector:
         if not self._pts:
             return ShotList([])
         self._resolve(len(self._pts))
+        self._cuts = [c for c in self._cuts if c < len(self._pts)]  # given cuts past frames that could not be decoded
         while self._window:
             self._retire(*self._window.popleft()[:2])
         self._close_shot()
@@ -178,9 +184,11 @@ def sharpness(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_32F).var())
 
 
-def detect_shots(frames: Iterable[tuple[int, int, np.ndarray]], frame_rate: Fraction, time_base: Fraction) -> ShotList:
-    """Shots of a film from its analysis frames ``(index, pts, gray uint8 (h, w))`` in order."""
-    detector = ShotDetector(frame_rate, time_base)
+def detect_shots(
+    frames: Iterable[tuple[int, int, np.ndarray]], frame_rate: Fraction, time_base: Fraction, cuts: Sequence[int] | None = None
+) -> ShotList:
+    """Shots of a film from its analysis frames ``(index, pts, gray uint8 (h, w))`` in order; ``cuts``: given, not detected."""
+    detector = ShotDetector(frame_rate, time_base, cuts=cuts)
     for _, pts, gray in frames:
         detector.push(pts, gray)
     return detector.finish()

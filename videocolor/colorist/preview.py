@@ -127,6 +127,7 @@ def preview_sheet(
     fps: str | float | Fraction | None = None,
     ref_dir: str | Path | None = None,
     keyframes: str | Path | None = None,
+    cuts: str | Path | None = None,
     shots: Sequence[int | range] | None = None,
     candidates: int = 3,
     settings: Settings | None = None,
@@ -135,13 +136,13 @@ def preview_sheet(
 
     ``film``: a video file, or a film scan (a pattern such as ``scans/f_%06d.dpx``, or its folder) at ``fps``
     frames per second, or a ``FrameSequence`` (see ``checks.check_film``). ``output`` is replaced when it exists,
-    but never an input file (nor a frame of the scan).
+    but never an input file (nor a frame of the scan). ``cuts``: the film's cuts from a timeline or list (``analysis.cuts``).
     """
     film = check_film(film, fps)
     check_output(check_picture_output(output, "the preview sheet"), [film], overwrite=True)
     settings = settings or Settings()
     use_device(settings)
-    analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
+    analysis = analyse(film, ref_dir=ref_dir, keyframes=keyframes, cuts=cuts, quiet=settings.quiet)
     return write_preview_sheet(output, Previewer(film, analysis, settings), shots, candidates)
 
 

@@ -106,15 +106,19 @@ def write_clip(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     options: dict[str, str] | None = None,
+    timecode: str | None = None,
 ) -> Path:
     """Encode RGB uint8 frames to ``path`` (gray if ``gray``) with a stereo AAC sine tone, unless ``audio_seconds == 0``.
 
-    The audio lasts as long as the video unless ``audio_seconds`` says otherwise.
+    The audio lasts as long as the video unless ``audio_seconds`` says otherwise. ``timecode``: the film's source
+    timecode start (``01:00:00:00``, ``;`` for drop frame), a timecode track in MP4/MOV, a tag in Matroska.
     """
     path = Path(path)
     frames = list(frames)
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
+        if timecode is not None:
+            container.metadata["timecode"] = timecode
         video = container.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.options = {"crf": "16", "preset": "veryfast", **(options or {})} if codec == "libx264" else (options or {})

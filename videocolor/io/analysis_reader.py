@@ -25,7 +25,7 @@ from ..errors import InputError
 from .decode import VideoSource, main_video_stream, open_video
 from .library_logs import decord_messages
 from .sequence import FrameSequence
-from .timeline import Clock, Timeline, describe_gaps, missing_ranges, read_timeline, rebuilt_clock
+from .timeline import Clock, Timeline, describe_gaps, missing_ranges, read_timeline, rebuilt_clock, source_timecode
 
 log = logging.getLogger("videocolor")
 
@@ -42,6 +42,7 @@ class AnalysisReader:
         frame_rate: the stream's average frame rate (exact ``Fraction``).
         pts: presentation timestamps of every frame in presentation order (from a demux-only pass).
         clock: the rebuilt clock when the file's timestamps are broken, else ``None``.
+        timecode: the film's source timecode start (``io.timeline.source_timecode``), ``None`` when it has none.
         size: ``(h, w)`` of the yielded frames (even numbers, the source's display aspect).
     """
 
@@ -54,6 +55,7 @@ class AnalysisReader:
             sar = stream.sample_aspect_ratio or Fraction(1)
             timeline = _sequence_timeline(self.path) if isinstance(self.path, FrameSequence) else read_timeline(self.path, container, stream)
             self.clock: Clock | None = rebuilt_clock(stream, timeline.rate) if timeline.rebuilt else None
+            self.timecode = None if isinstance(self.path, FrameSequence) else source_timecode(container, stream)
             # decord reads FFmpeg's pick, maybe another stream, and no image sequences
             self._decord_ok = len(container.streams.video) == 1 and not isinstance(self.path, FrameSequence)
         self.time_base, self.frame_rate, self.pts = timeline.time_base, timeline.rate, timeline.pts

@@ -286,6 +286,11 @@ def _check_like_first(sequence: FrameSequence, frame: av.VideoFrame, info: Video
         )
 
 
+def has_alpha(pix_fmt: str) -> bool:
+    """Whether ``pix_fmt`` carries an alpha channel (``rgba``, ``ya8``, ``yuva420p``; ``unknown``: no)."""
+    return pix_fmt != "unknown" and any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+
+
 def pix_fmt_bits(pix_fmt: str) -> int:
     """Bits per component of ``pix_fmt`` (``rgb48le``: 16, ``gray``: 8)."""
     return max(c.bits for c in av.VideoFormat(pix_fmt).components)

@@ -218,6 +218,8 @@ def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> 
     """
     problem = preset_problem(settings.codec, settings.preset)  # named codecs strictly; auto's choice takes what it has
     settings = for_output(settings, output.suffix)
+    if settings.codec not in av.codecs_available:
+        problem = f"a {output.suffix} file holds {settings.codec} video, an encoder this FFmpeg (PyAV's) does not have; write a .mkv, .mp4 or .webm"
     problem = problem or _open_problem(info, settings)
     if problem:
         raise InputError(f"{output}: {problem}")

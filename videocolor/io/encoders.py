@@ -1,7 +1,8 @@
 """Video encoders: which one an output container gets, its speed presets, and the options it is opened with.
 
 ``codec = "auto"`` lets the output container choose (``AUTO_CODECS``): H.264 for MP4, MOV, Matroska and the rest
-(NVENC on a GPU whose driver FFmpeg can use), VP9 for WebM, MPEG-4 Part 2 for AVI. AVI stores decode times only,
+(NVENC on a GPU whose driver FFmpeg can use), VP9 for WebM, MPEG-4 Part 2 for AVI, MPEG-2 for MPEG program
+streams (``.mpg``, ``.mpeg``). AVI stores decode times only,
 so its video is written without B-frames whatever the codec (``DECODE_ORDER_ONLY``): frames that an encoder
 reorders would come back out of order. Measured with PyAV 18 and Debian's ffprobe 5.1: MPEG-4 Part 2 in AVI reads
 back at its exact times in both; H.264 in AVI, even without B-frames, has no frame pts in ffprobe and comes out of
@@ -14,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -22,7 +24,17 @@ import av
 log = logging.getLogger("videocolor")
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
-AUTO_CODECS = {".webm": ("libvpx-vp9",), ".avi": ("mpeg4", "libx264")}  # the first that takes the pixel format
+# The first that takes the pixel format (else the last, in a format it takes); MPEG program streams get MPEG-2
+# (H.264 in them reads back out of order); YUV4MPEG holds raw frames; Ogg wants Theora, which PyAV's FFmpeg lacks.
+AUTO_CODECS = {
+    ".webm": ("libvpx-vp9",),
+    ".avi": ("mpeg4", "libx264"),
+    ".mpg": ("mpeg2video",),
+    ".mpeg": ("mpeg2video",),
+    ".gif": ("gif",),
+    ".y4m": ("rawvideo",),
+    ".ogv": ("libtheora",),
+}
 DECODE_ORDER_ONLY = {".avi"}  # containers without presentation times: no B-frames
 
 _X264_LIKE = {"libx264", "libx264rgb", "libx265"}
@@ -107,13 +119,20 @@ def for_output(settings: EncodeSettings, suffix: str) -> EncodeSettings:
     if codec == "auto":
         h264 = "h264_nvenc" if settings.gpu and nvenc_works() else "libx264"
         candidates = AUTO_CODECS.get(suffix, (h264,))
+        if candidates[-1] not in av.codecs_available:  # check_encodable names the missing encoder
+            return dataclasses.replace(settings, codec=candidates[-1])
         codec = next((c for c in candidates if takes_pix_fmt(c, settings.pix_fmt)), candidates[-1])
+        if not takes_pix_fmt(codec, settings.pix_fmt):  # the container's own encoder, in a format it takes (GIF: rgb8)
+            settings = dataclasses.replace(settings, pix_fmt=av.codec.Codec(codec, "w").video_formats[0].name)
     return dataclasses.replace(settings, codec=codec, b_frames=settings.b_frames and suffix not in DECODE_ORDER_ONLY)
 
 
 def codec_time_base(codec: str, time_base: Fraction, rate: Fraction | None) -> Fraction:
     """The clock encoder ``codec`` counts in: the source's ``time_base``, except for MPEG-4 Part 2, whose 16-bit
-    clock takes at most 1/65535 (MPEG-TS's 1/90000 is refused), which then counts frames of the average ``rate``."""
+    clock takes at most 1/65535 (MPEG-TS's 1/90000 is refused), which then counts frames of the average ``rate``,
+    and MPEG-1 and MPEG-2 video, which count frames of the average ``rate``."""
+    if codec in ("mpeg1video", "mpeg2video"):
+        return 1 / (rate or Fraction(25))
     if codec == "mpeg4" and time_base.denominator > 65535:
         return (1 / (rate or Fraction(25))).limit_denominator(65535)
     return time_base
@@ -144,7 +163,14 @@ def encoder_options(settings: EncodeSettings) -> dict[str, str]:
     codec, crf = settings.codec, settings.crf
     table = presets(codec)
     speed = table.get("medium" if settings.preset == "auto" else settings.preset, {})
-    if codec in _X264_LIKE or codec == "libsvtav1":
+    if codec == "libx265":  # x265 prints its banner and settings at INFO to stderr, --quiet or not
+        return {"crf": str(crf), "x265-params": "log-level=error", **speed}
+    if codec == "libsvtav1":
+        # SVT-AV1 logs straight to stderr at the level its SVT_LOG variable names (read when an encoder opens;
+        # FFmpeg has no option for it): errors only (its warnings are about its own tuning), unless the user's environment says otherwise.
+        os.environ.setdefault("SVT_LOG", "1")
+        return {"crf": str(crf), **speed}
+    if codec in _X264_LIKE:
         return {"crf": str(crf), **speed}
     if codec == "libvpx-vp9":  # constant quality needs the bit rate at 0
         return {"crf": str(crf), "b": "0", "row-mt": "1", **speed}

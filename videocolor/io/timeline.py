@@ -138,6 +138,16 @@ def _decoded_out_of_order(path: Path, stream: av.video.stream.VideoStream) -> st
     return ""
 
 
+def source_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
+    """The film's source timecode start (``01:00:00:00``; ``;`` before the frames for drop frame), from the video
+    stream's ``timecode`` tag (MOV/MP4's timecode track), else the container's (Matroska's ``TIMECODE``), else ``None``."""
+    for tags in (stream.metadata, container.metadata, *(s.metadata for s in container.streams.data)):
+        for key, value in tags.items():
+            if key.lower() == "timecode" and value.strip():
+                return value.strip()
+    return None
+
+
 def missing_ranges(timeline: Timeline) -> list[tuple[Fraction, Fraction, int]]:
     """Gaps in a regular timeline: ``(first missing second, end second, about how many frames)`` each.
 

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..analysis.cuts import check_cuts, cuts_in_folder
 from ..checks import check_references, default_output
 from ..config import Settings
 from ..errors import InputError, OutputError
@@ -63,6 +64,7 @@ def run_batch(
     ref: str | Path | None = None,
     ref_dir: str | Path | None = None,
     overrides_dir: str | Path | None = None,
+    cuts_dir: str | Path | None = None,
     settings: Settings | None = None,
     engine: str = "local",
     workers: int | None = None,
@@ -75,16 +77,18 @@ def run_batch(
     them: ``.mkv`` where the film's own container would not read back); resumable, one failure never stops the rest.
 
     Films already done are skipped; failed ones are retried only with ``retry_failed``. ``overrides_dir`` holds
-    ``<stem>.toml`` per film. An output file this batch did not make is replaced only with ``overwrite``.
+    ``<stem>.toml`` per film; ``cuts_dir`` a cut list per film (``<stem>.edl``, ``.otio``, ``.xml``, ``.fcpxml`` or ``.txt``:
+    ``analysis.cuts``), used instead of detection; a film whose cut list does not fit it is refused. An output file
+    this batch did not make is replaced only with ``overwrite``.
     Writes ``videocolor-report.json`` in ``out_dir`` and returns the same report.
     """
     settings = settings or Settings()
     out_dir = Path(out_dir).absolute()  # the state holds absolute paths: a batch resumes from any folder
     check_references(ref, ref_dir)
-    ref, ref_dir, overrides_dir = (Path(p).absolute() if p else None for p in (ref, ref_dir, overrides_dir))
+    ref, ref_dir, overrides_dir, cuts_dir = (Path(p).absolute() if p else None for p in (ref, ref_dir, overrides_dir, cuts_dir))
     films = [f.absolute() for f in expand_inputs(inputs, list_file)]
     state = _open_state(out_dir)
-    ids, refused = _add_films(state, films, out_dir, ref, ref_dir, overrides_dir, settings, overwrite, segment_seconds)
+    ids, refused = _add_films(state, films, out_dir, ref, ref_dir, overrides_dir, cuts_dir, settings, overwrite, segment_seconds)
     if retry_failed:
         state.retry_failed()
     _render(state, ids, make_engine(engine, workers, ray_address))
@@ -117,6 +121,7 @@ def _add_films(
     ref: Path | None,
     ref_dir: Path | None,
     overrides_dir: Path | None,
+    cuts_dir: Path | None,
     settings: Settings,
     overwrite: bool,
     segment_seconds: float,
@@ -141,8 +146,15 @@ def _add_films(
             continue
         override = overrides_dir / f"{film.stem}.toml" if overrides_dir else None
         override = override if override and override.exists() else None
-        job = make_job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override, settings, segment_seconds)
-        stamp = fingerprint(film, settings, ref, ref_dir, override) if film.is_file() else {"input": str(film), "missing": True}
+        cuts = cuts_in_folder(cuts_dir, film) if cuts_dir else None
+        if cuts is not None and film.is_file():
+            try:
+                check_cuts(film, cuts)
+            except InputError as exc:  # this film only: the others go on
+                refused.append(FilmReport(str(film), str(output), Status.FAILED, str(exc)))
+                continue
+        job = make_job(film, output, out_dir / WORK_NAME / output.name, ref, ref_dir, override, settings, segment_seconds, cuts=cuts)
+        stamp = fingerprint(film, settings, ref, ref_dir, override, cuts=cuts) if film.is_file() else {"input": str(film), "missing": True}
         ids.append(state.add_film(output.name, str(film), str(output), job, stamp))
     return ids, refused
 

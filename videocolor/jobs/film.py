@@ -56,9 +56,9 @@ class FilmResult:
 
 
 def fingerprint(
-    input: Source, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None, keyframes: Any = None
+    input: Source, settings: Settings, ref: Any = None, ref_dir: Any = None, overrides: Any = None, keyframes: Any = None, cuts: Any = None
 ) -> dict[str, Any]:
-    """What a film's segments depend on: the input file (or frames), the references, keyframes, overrides, settings, model."""
+    """What a film's segments depend on: the input file (or frames), the references, keyframes, overrides, cuts, settings, model."""
     if isinstance(input, FrameSequence):
         source = input.identity()
     else:
@@ -70,7 +70,8 @@ def fingerprint(
     return {**source, "settings": render,
             "model": resolve_model_name(settings.model), "version": __version__,
             "references": [_identity(p) for p in ([Path(ref)] if ref else pictures)],
-            "overrides": _identity(Path(overrides)) if overrides else None}
+            "overrides": _identity(Path(overrides)) if overrides else None,
+            "cuts": _identity(Path(cuts)) if cuts else None}
 
 
 def _identity(path: Path) -> list[Any]:
@@ -81,14 +82,15 @@ def _identity(path: Path) -> list[Any]:
 
 def make_job(
     input: Source, output: Path, work_dir: Path, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, segment_seconds: float,
-    keyframes: Any = None,
+    keyframes: Any = None, cuts: Any = None,
 ) -> dict[str, Any]:
     """A film's job as plain JSON data: everything a worker needs to analyse, render and mux it."""
     return {
         "input": str(input), "sequence": input.to_dict() if isinstance(input, FrameSequence) else None,
         "output": str(output), "work_dir": str(work_dir), "ref": str(ref) if ref else None,
         "ref_dir": str(ref_dir) if ref_dir else None, "overrides": str(overrides) if overrides else None,
-        "keyframes": str(keyframes) if keyframes else None, "settings": settings.to_dict(), "segment_seconds": segment_seconds,
+        "keyframes": str(keyframes) if keyframes else None, "cuts": str(Path(cuts).absolute()) if cuts else None,
+        "settings": settings.to_dict(), "segment_seconds": segment_seconds,
     }
 
 
@@ -100,7 +102,7 @@ def work_folder(output: Path) -> Path:
 
 def colorize_film(
     input: Source, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
-    segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None, workers: int | None = None,
+    segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None, cuts: Any = None, workers: int | None = None,
 ) -> FilmResult:
     """One film (a file or a ``FrameSequence``) through the segment machinery; ``resume`` continues an interrupted
     run. ``output``: a film file, or an image sequence's pattern in a folder that does not exist yet. ``workers``:
@@ -112,8 +114,8 @@ def colorize_film(
     workers = check_workers(workers)
     input, output = input.absolute(), output.absolute()  # the work's state holds paths valid from any folder
     work_dir = work_folder(output)
-    stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes)
-    job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds, keyframes)
+    stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes, cuts)
+    job = make_job(input, output, work_dir, ref, ref_dir, overrides, settings, segment_seconds, keyframes, cuts)
     try:
         with work_lock(work_dir, output):
             if not resume and any(p.name != _LOCK_NAME for p in work_dir.iterdir()):
@@ -148,8 +150,11 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
         before = json.loads(previous[0]["fingerprint"])
+        if before.get("version") != stamp["version"]:  # its settings may name other knobs: none to point at
+            raise InputError(f"{input}: the run to resume was made by videocolor {before.get('version', 'of another version')}, this is "
+                             f"{stamp['version']}; its segments cannot be reused: drop --resume to start over")
         changed = sorted(k for k, v in stamp["settings"].items() if before["settings"].get(k) != v)
-        changed += [k for k in ("references", "overrides") if before.get(k) != stamp[k]]
+        changed += [k for k in ("references", "overrides", "cuts") if before.get(k) != stamp[k]]
         what = f"settings {', '.join(changed)}" if changed else "input file or model"
         raise InputError(f"{input}: the run to resume used other {what}; use the same, or drop --resume to start over")
     film = state.add_film(output.name, str(input), str(output), job, stamp)

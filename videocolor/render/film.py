@@ -23,7 +23,7 @@ from ..analysis.film import analyse as analyse_film
 from ..analysis.film import shot_table
 from ..config import Settings
 from ..errors import InputError
-from ..io.decode import VideoSource
+from ..io.decode import VideoSource, has_alpha
 from ..io.encode import check_encodable
 from ..io.encoders import for_output
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
@@ -125,12 +125,15 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     work_size = getattr(settings.models.get(resolve_model_name(settings.model)), "work_size", None)
     if work_size and work_size > max(width, height):
         log.warning("%s: work size %d is larger than the %dx%d frame; chroma is predicted at the frame size", job["input"], work_size, width, height)
+    if has_alpha(info.pix_fmt):
+        log.warning("%s: its frames have an alpha channel (%s); the colorized frames have none: transparency is not kept", job["input"], info.pix_fmt)
     result = analyse_film(
         source,
         ref=job["ref"],
         ref_dir=job["ref_dir"],
         overrides=job["overrides"],
         keyframes=job.get("keyframes"),
+        cuts=job.get("cuts"),
         refs_per_shot=refs_per_shot(settings.refs_per_shot),
         device=device,
         quiet=settings.quiet,

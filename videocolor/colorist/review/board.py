@@ -47,6 +47,7 @@ class Board:
         overrides: the override file (created at the first choice when missing; an existing one must parse; not the
             film, nor a name the scan's pattern numbers).
         keyframes: optional keyframe folder with colored keyframes.
+        cuts: optional cut list or timeline used instead of detecting the cuts (``analysis.cuts``).
         settings: model settings for the previews.
         candidates: ranked candidates shown per shot.
     """
@@ -58,6 +59,7 @@ class Board:
         overrides: str | Path,
         *,
         keyframes: str | Path | None = None,
+        cuts: str | Path | None = None,
         settings: Settings | None = None,
         candidates: int = 3,
     ) -> None:
@@ -65,7 +67,7 @@ class Board:
         self.film, self.ref_dir = check_film(film), Path(ref_dir)
         self.overrides = check_output(overrides, [self.film], overwrite=True)  # edited in place, never over the film
         use_device(settings)  # the thread policy before the analysis
-        self.analysis = analyse(self.film, ref_dir=ref_dir, keyframes=keyframes, quiet=settings.quiet)
+        self.analysis = analyse(self.film, ref_dir=ref_dir, keyframes=keyframes, cuts=cuts, quiet=settings.quiet)
         self.refs = {p.name: p for p in sorted(self.ref_dir.iterdir()) if p.is_file() and is_image_file(p)}
         self.previewer = Previewer(self.film, self.analysis, settings, long_side=2 * THUMB_HEIGHT * 16 // 9)
         self.candidates = candidates

@@ -40,6 +40,7 @@ import re
 import secrets
 import socket
 import sys
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,6 +55,7 @@ log = logging.getLogger("videocolor")
 PAGE = Path(__file__).with_name("page.html")
 TOKEN_HEADER = "X-Videocolor-Token"
 _MAX_BODY = 4096
+MAX_CONNECTIONS = 32  # open at once; the page itself needs a handful (the board, its pictures)
 _MAX_DRAINED = 16 << 20  # a larger body is not even read: the connection is closed
 _ROUTES = {
     re.compile(r"/api/board"): "board",
@@ -223,7 +225,31 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``MAX_CONNECTIONS`` at once: a connection beyond them is closed at once,
+    so a flood of idle sockets cannot make the process start a thread for each."""
+
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            log.debug("review: %s refused: %d connections open already", client_address, MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: its slot is free again
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up or went silent is no news (DEBUG); anything else is one line, never a traceback."""
