@@ -25,6 +25,8 @@ class FrameBatch:
         small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
         motion: the temporal stage's flow for these frames (``FlowEstimator.estimate``), once computed.
         ready: on a GPU, the CUDA event after which the tensors above are computed (``render.devices.mark_ready``).
+        luma: with the plane composition, the source's luma planes ``(H, W)`` uint8 and their mean codes at the
+            chroma planes' resolution ``(B, h, w)`` float32 (``lightness`` is then at that resolution too).
     """
 
     lightness: torch.Tensor
@@ -35,6 +37,7 @@ class FrameBatch:
     small: torch.Tensor | None = None
     motion: Any = None
     ready: Any = None
+    luma: tuple[list[Any], Any] | None = None
 
     def __len__(self) -> int:
         return len(self.pts)
