@@ -5,6 +5,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,7 @@ import videocolor.render.film
 from videocolor import Settings
 from videocolor.io.decode import VideoInfo, plane_array, yuv_layout
 from videocolor.ops.color import lightness_u8, rgb_to_lab
-from videocolor.ops.ycbcr import YCbCrFormat, chroma_for_luma, lightness_from_luma, neutral_chroma
+from videocolor.ops.ycbcr import YCbCrFormat, compose_planes, lightness_from_luma, neutral_chroma
 from videocolor.render.composition import from_json, plane_composition, to_json
 
 LOSSLESS = Settings(temporal="off", codec="libx264", crf=0, preset="ultrafast", quiet=True)
@@ -34,21 +35,28 @@ def swscale_yuv444(rgb: np.ndarray, matrix: str, full: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize("matrix, full", [("bt601", False), ("bt709", False), ("bt601", True)])
-def test_chroma_for_a_colors_own_luma_is_the_standard_chroma(matrix, full):
-    """Where the kept luma is the color's own, the least-squares chroma is swscale's Cb, Cr (to rounding)."""
+def test_planes_of_colors_are_swscales(matrix, full):
+    """Over the colors' own luma both ways give swscale's Y, Cb, Cr; over a gray's luma, the shifted luma is the
+    colors' own again, and the kept one stays the gray's."""
     rgb = np.random.default_rng(0).integers(0, 256, (8, 16, 3), dtype=np.uint8)
-    y, u, v = swscale_yuv444(rgb, matrix, full).astype(int)
+    expected = swscale_yuv444(rgb, matrix, full).astype(int)
     lab = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).float() / 255)
-    cb, cr = chroma_for_luma(lab, y.astype(np.float32), YCbCrFormat(matrix, full, (0, 0)))
-    assert np.abs(cb - u).max() <= 1 and np.abs(cr - v).max() <= 1
+    gray = np.full((8, 16), 100, np.uint8)
+    for keep in (False, True):
+        fmt = YCbCrFormat(matrix, full, (0, 0), keep)
+        own = np.stack(compose_planes(lab, expected[0].astype(np.uint8), expected[0].astype(np.float32), fmt)).astype(int)
+        assert np.abs(own - expected).max() <= 1
+        y, cb, cr = compose_planes(lab, gray, gray.astype(np.float32), fmt)
+        assert np.array_equal(y, gray) if keep else np.abs(y - expected[0]).max() <= 1
 
 
 @pytest.mark.parametrize("full", [False, True])
 def test_lightness_from_luma_is_the_lightness_of_the_decoded_gray(full):
     gray = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2).repeat(2, axis=0)  # (2, 256, 3)
     y = swscale_yuv444(gray, "bt601", full)[0]
-    lightness, mean = lightness_from_luma(y, YCbCrFormat("bt601", full, (1, 1)))
-    assert lightness.shape == mean.shape == (1, 128)
+    full_lightness, lightness, mean = lightness_from_luma(y, YCbCrFormat("bt601", full, (1, 1)))
+    assert full_lightness.shape == (2, 256) and lightness.shape == mean.shape == (1, 128)
+    assert np.abs(full_lightness - lightness_u8(gray)).max() < 0.9
     expected = lightness_u8(gray)[:, ::2]  # every second column: a chroma sample averages two close grays
     assert np.abs(lightness - expected).max() < 0.9  # limited range holds 220 luma codes for 256 grays
     assert np.allclose(mean, y.reshape(1, 2, 128, 2).mean(axis=(1, 3)))
@@ -80,28 +88,34 @@ def test_the_films_that_keep_the_lab_composition():
 
 
 @pytest.fixture(scope="module")
-def both(pan_clip, color_ref, tmp_path_factory):
-    """``pan_clip`` rendered losslessly with the plane composition and, forced, with the Lab composition."""
+def renders(pan_clip, color_ref, tmp_path_factory) -> dict[str, Path]:
+    """``pan_clip`` rendered losslessly with the plane composition, with ``keep_luma``, and, forced, the Lab composition."""
     folder = tmp_path_factory.mktemp("planes")
-    planes, lab = folder / "planes.mkv", folder / "lab.mkv"
-    videocolor.colorize_video(pan_clip, planes, ref=color_ref, settings=LOSSLESS)
+    paths = {name: folder / f"{name}.mkv" for name in ("planes", "kept", "lab")}
+    videocolor.colorize_video(pan_clip, paths["planes"], ref=color_ref, settings=LOSSLESS)
+    videocolor.colorize_video(pan_clip, paths["kept"], ref=color_ref, settings=LOSSLESS.replace(keep_luma=True))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(videocolor.render.film, "plane_composition", lambda *args: None)
-        videocolor.colorize_video(pan_clip, lab, ref=color_ref, settings=LOSSLESS)
-    return planes, lab
+        videocolor.colorize_video(pan_clip, paths["lab"], ref=color_ref, settings=LOSSLESS)
+    return paths
 
 
-def test_the_source_luma_is_kept_bit_for_bit(pan_clip, both):
-    planes, lab = both
-    source, kept, today = yuv_planes(pan_clip), yuv_planes(planes), yuv_planes(lab)
-    assert len(kept) == len(source) == 12 and frame_pts(planes) == frame_pts(pan_clip) == frame_pts(lab)
+def test_keep_luma_keeps_the_source_luma_bit_for_bit(pan_clip, renders):
+    source, kept, today = yuv_planes(pan_clip), yuv_planes(renders["kept"]), yuv_planes(renders["lab"])
+    assert len(kept) == len(source) == 12 and frame_pts(renders["kept"]) == frame_pts(pan_clip) == frame_pts(renders["lab"])
     assert all(np.array_equal(s[0], k[0]) for s, k in zip(source, kept))
     assert not all(np.array_equal(s[0], t[0]) for s, t in zip(source, today))  # the Lab composition remakes luma
     assert kept[5][1].shape == (45, 80) and kept[5][1].std() > 3  # chroma at 4:2:0, colored
 
 
-def test_plane_chroma_is_close_to_the_lab_composition(both):
-    planes, lab = (frames_rgb(p).astype(float) for p in both)
-    difference = np.abs(planes - lab)
-    assert difference.mean() < 4 and np.percentile(difference, 99) < 24
-    assert np.abs(planes.mean(axis=(1, 2)) - lab.mean(axis=(1, 2))).max() < 3  # each frame's mean color
+def test_plane_composition_is_close_to_the_lab_composition(pan_clip, renders):
+    """The default's luma follows the colors (as the Lab composition's does) and keeps the source's detail."""
+    lab = frames_rgb(renders["lab"]).astype(float)
+    source, planes, today = (np.stack([f[0] for f in yuv_planes(p)]).astype(float) for p in (pan_clip, renders["planes"], renders["lab"]))
+    assert frame_pts(renders["planes"]) == frame_pts(pan_clip)
+    assert np.abs(planes - today).mean() < 0.7 * np.abs(source - today).mean()  # luma: the colors', not the gray's
+    detail = lambda y: y - cv2.blur(y, (5, 5))  # noqa: E731
+    assert np.abs(detail(planes[5]) - detail(source[5])).mean() < 0.5
+    for name, mean_limit, p99_limit in (("planes", 2, 12), ("kept", 4, 24)):
+        difference = np.abs(frames_rgb(renders[name]).astype(float) - lab)
+        assert difference.mean() < mean_limit and np.percentile(difference, 99) < p99_limit, name

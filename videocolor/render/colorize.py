@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..models.base import Colorizer
 from ..ops.color import lab_to_rgb_array
 from ..ops.upsample import guided_upsample
-from ..ops.ycbcr import YCbCrFormat, chroma_for_luma, lightness_from_luma
+from ..ops.ycbcr import YCbCrFormat, compose_planes, lightness_from_luma
 from .devices import PinnedStaging
 from .repeats import HeldFrame, RepeatSkipper
 from .timings import StageTimes
@@ -30,11 +30,19 @@ def work_lightness(colorizer: Colorizer, lightness: torch.Tensor, frame_shape: t
     return F.interpolate(lightness, size=colorizer.work_shape(*(frame_shape or lightness.shape[-2:])), mode="area")
 
 
-def luma_lightness(planes: list[np.ndarray], fmt: YCbCrFormat) -> tuple[torch.Tensor, np.ndarray]:
-    """Lab L ``(B, 1, h, w)`` float32 in [0, 100] and mean luma codes ``(B, h, w)`` float32 at the chroma planes'
-    resolution, from the luma planes ``(H, W)`` uint8 of neutral frames (``ops.ycbcr.lightness_from_luma``)."""
-    lightness, means = zip(*(lightness_from_luma(y, fmt) for y in planes))
-    return torch.from_numpy(np.stack(lightness))[:, None], np.stack(means)
+def luma_lightness(colorizer: Colorizer, planes: list[np.ndarray], fmt: YCbCrFormat) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
+    """The lightness of neutral frames from their luma planes ``(H, W)`` uint8 (``ops.ycbcr.lightness_from_luma``).
+
+    Returns Lab L ``(B, 1, h, w)`` float32 in [0, 100] and mean luma codes ``(B, h, w)`` float32 at the chroma planes'
+    resolution, and L at the work resolution (``work_lightness``; from full resolution when the work resolution is
+    finer than the chroma planes', as for a small film).
+    """
+    full, lightness, means = zip(*(lightness_from_luma(y, fmt) for y in planes))
+    chroma = torch.from_numpy(np.stack(lightness))[:, None]
+    work = colorizer.work_shape(*planes[0].shape)
+    finer = work[0] > chroma.shape[-2] or work[1] > chroma.shape[-1]
+    small = work_lightness(colorizer, torch.from_numpy(np.stack(full))[:, None] if finer else chroma, planes[0].shape)
+    return chroma, np.stack(means), small
 
 
 @torch.inference_mode()
@@ -96,7 +104,7 @@ def compose_frames(
     deep: bool = False,
     held: HeldFrame | None = None,
     times: StageTimes | None = None,
-    planes: tuple[YCbCrFormat, np.ndarray] | None = None,
+    planes: tuple[YCbCrFormat, list[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[Any]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
@@ -107,15 +115,15 @@ def compose_frames(
     one is asked for. ``held`` (CPU) gives a frame that repeats the last one composed that frame's picture again.
     ``times``: where the seconds of upsampling and composition are added.
 
-    ``planes`` (the plane composition, CPU, no ``exact``): the film's coding and the mean luma codes ``(B, h, w)``
-    of ``luma_lightness``, whose L ``lightness`` then is, at the chroma planes' resolution ``(h, w)``; each frame is
-    then its ``(Cb, Cr)`` uint8 planes for the source's own luma (``ops.ycbcr.chroma_for_luma``).
+    ``planes`` (the plane composition, CPU, no ``exact``): the film's coding, the luma planes ``(H, W)`` uint8 and
+    their mean codes ``(B, h, w)`` of ``luma_lightness``, whose L ``lightness`` then is, at the chroma planes'
+    resolution ``(h, w)``; each frame is then its ``(Y, Cb, Cr)`` uint8 planes (``ops.ycbcr.compose_planes``).
     """
     times = times or StageTimes()
 
     def convert(i: int, lab: torch.Tensor) -> Any:
         if planes is not None:
-            return chroma_for_luma(lab, planes[1][i], planes[0])
+            return compose_planes(lab, planes[1][i], planes[2][i], planes[0])
         return lab_to_rgb_array(lab, staging, deep)
 
     for i in range(lightness.shape[0]):
@@ -125,7 +133,7 @@ def compose_frames(
                 picture = convert(i, torch.cat((full, exact[i].to(full)), dim=1)[0])
             yield picture
             continue
-        key = full if planes is None else torch.cat((full.flatten(), torch.from_numpy(planes[1][i]).flatten()))  # held: the same luma too
+        key = full if planes is None else torch.cat((full.flatten(), torch.from_numpy(planes[2][i]).flatten()))  # held: the same luma too
         picture = held.repeat_of(key, ab[i : i + 1]) if held is not None else None
         if picture is None:
             with times.timing("upsample"):

@@ -2,10 +2,11 @@
 
 - **Planes** (the common case): an 8-bit planar Y'CbCr film (``yuv420p``, ``yuvj420p``, ``yuv422p``, ``yuv444p``...)
   whose chroma is neutral (a black-and-white film), written on the CPU to an 8-bit planar Y'CbCr video output of the
-  same range (the default: libx264 ``yuv420p``). The output's luma plane is the source's, bit for bit: the film's
-  grain and detail untouched. The lightness the model sees is a table of that luma; chroma is computed at the output
-  chroma planes' own resolution (a quarter of the pixels in 4:2:0) for that kept luma (``ops.ycbcr``). No
-  full-resolution RGB is made and nothing goes through swscale.
+  same range (the default: libx264 ``yuv420p``). The lightness the model sees is a table of the source's luma; the
+  colors are computed at the output chroma planes' own resolution (a quarter of the pixels in 4:2:0), and the
+  output's luma is the source's shifted by the colors' own luma at that resolution (the film's grain and detail
+  stay), or, with the setting ``keep_luma``, the source's bit for bit (``ops.ycbcr``). No full-resolution RGB is made
+  and nothing goes through swscale.
 - **Lab** (everything else): the decoded frames are converted to RGB, their Lab lightness joined to the chroma
   upsampled to full resolution, converted back to RGB and handed to the encoder, which converts it to its pixel
   format. Taken for image sequence outputs, deep (>8-bit) sources or outputs, RGB, gray or other pixel formats,
@@ -28,7 +29,7 @@ log = logging.getLogger("videocolor")
 
 
 def plane_composition(
-    info: VideoInfo, first: av.VideoFrame | None, out_pix_fmt: str | None, device: torch.device, keyframes: bool
+    info: VideoInfo, first: av.VideoFrame | None, out_pix_fmt: str | None, device: torch.device, keyframes: bool, keep_luma: bool = False
 ) -> YCbCrFormat | None:
     """The output's coding when ``info``'s film is rendered with the plane composition, else ``None`` (Lab composition).
 
@@ -38,6 +39,7 @@ def plane_composition(
         out_pix_fmt: the video output's pixel format (after ``encode.choose_pix_fmt``); ``None`` for an image sequence.
         device: where the render runs.
         keyframes: some shot is colored from a colorist's keyframe.
+        keep_luma: the output's luma is the source's, bit for bit (the setting ``keep_luma``).
     """
     layout = yuv_layout(out_pix_fmt) if out_pix_fmt else None
     full_range = info.pix_fmt.startswith("yuvj") or info.color_range == 2
@@ -54,14 +56,14 @@ def plane_composition(
     if why is not None:
         log.debug("%s: Lab composition (%s)", info.path, why)
         return None
-    return YCbCrFormat("bt709" if info.colorspace == 1 else "bt601", full_range, layout)
+    return YCbCrFormat("bt709" if info.colorspace == 1 else "bt601", full_range, layout, keep_luma)
 
 
 def to_json(fmt: YCbCrFormat | None) -> list[Any] | None:
     """``fmt`` as JSON data for the job's table (``None`` stays ``None``)."""
-    return None if fmt is None else [fmt.matrix, fmt.full_range, list(fmt.subsampling)]
+    return None if fmt is None else [fmt.matrix, fmt.full_range, list(fmt.subsampling), fmt.keep_luma]
 
 
 def from_json(data: list[Any] | None) -> YCbCrFormat | None:
     """The table's ``to_json`` data back (a table written before the plane composition has none: Lab)."""
-    return None if not data else YCbCrFormat(data[0], bool(data[1]), (int(data[2][0]), int(data[2][1])))
+    return None if not data else YCbCrFormat(data[0], bool(data[1]), (int(data[2][0]), int(data[2][1])), bool(data[3]))

@@ -201,7 +201,8 @@ class Renderer:
         here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
         ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken. ``deep``: uint16 frames out.
         ``planes``: the plane composition (``render.composition``, the film's coding): lightness from the source's
-        luma planes, which go to ``sink.write_planes`` unchanged with chroma planes composed at their own size.
+        luma planes, frames composed as planes (chroma at its own size, ``ops.ycbcr.compose_planes``) for
+        ``sink.write_planes``.
         """
         source = VideoSource(source_path, clock)
         times = StageTimes()
@@ -299,9 +300,8 @@ class _Stages:
                         break
                     with self.times.timing("lightness"):
                         if self.planes is not None:
-                            batch.lightness, means = luma_lightness(frames, self.planes)
+                            batch.lightness, means, batch.small = luma_lightness(colorizer, frames, self.planes)
                             batch.luma = (frames, means)
-                            batch.small = work_lightness(colorizer, batch.lightness, frames[0].shape)
                         else:
                             batch.lightness = frames_to_lightness(frames, self.device, staging)
                             batch.small = work_lightness(colorizer, batch.lightness)
@@ -345,11 +345,11 @@ class _Stages:
                     break
                 batch, chroma, ready = item
                 wait_ready(ready, (batch.lightness, batch.small, chroma.ab, chroma.confidence))
-                planes = None if self.planes is None else (self.planes, batch.luma[1])
+                planes = None if self.planes is None else (self.planes, *batch.luma)
                 composed = compose_frames(
                     batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held, times=self.times, planes=planes
                 )
-                for i, (pts, picture) in enumerate(zip(batch.pts, composed)):
-                    self.write(pts, picture if planes is None else (batch.luma[0][i], *picture))
+                for pts, picture in zip(batch.pts, composed):
+                    self.write(pts, picture)
                 if self.progress is not None:
                     self.progress(len(batch))
