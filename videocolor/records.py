@@ -17,7 +17,8 @@ class FrameBatch:
     """Consecutive decoded frames of one shot, in presentation order.
 
     Attributes:
-        lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution.
+        lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution (with the plane composition:
+            the chroma planes' resolution, ``luma``).
         pts: presentation timestamp of each frame, in ``time_base`` ticks (exact, never renumbered).
         time_base: the source video stream's time base.
         shot: index of the shot these frames belong to.
