@@ -1,6 +1,7 @@
 """The plane composition: the source's luma kept bit for bit, chroma composed at its own resolution, and the films
 that keep the Lab composition (``render/composition.py``, ``ops/ycbcr.py``)."""
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_the_films_that_keep_the_lab_composition():
     assert plane_composition(info, frame, "yuv420p", cpu, True) is None  # a colorist's keyframes
     assert plane_composition(info, tinted, "yuv420p", cpu, False) is None
     rgb = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")
-    assert plane_composition(info.__class__(**{**info.__dict__, "pix_fmt": "rgb24"}), rgb, "yuv420p", cpu, False) is None
+    assert plane_composition(dataclasses.replace(info, pix_fmt="rgb24"), rgb, "yuv420p", cpu, False) is None
 
 
 @pytest.fixture(scope="module")
