@@ -56,7 +56,8 @@ def test_default_output_beside_input_and_overwrite_rules(pan_clip, color_ref, tm
 
 def test_ref_dir_picks_the_matching_reference(pan_clip, ref_dir, tmp_path, capsys):
     """The astronaut reference (a red-white-blue scene), not the brown coffee, colored the film."""
-    given = {"dir": ["--ref-dir", ref_dir, "--refs-per-shot", "1"], "astronaut": ["--ref", ref_dir / "astronaut_ref.png"], "coffee": ["--ref", ref_dir / "coffee.jpg"]}
+    given = {"dir": ["--ref-dir", ref_dir, "--refs-per-shot", "1"], "astronaut": ["--ref", ref_dir / "astronaut_ref.png"],
+             "coffee": ["--ref", ref_dir / "coffee.jpg"]}
     for name, refs in given.items():
         assert run_cli(capsys, pan_clip, *refs, "-o", tmp_path / f"{name}.mkv", *FAST)[0] == 0
     chosen, astronaut, coffee = (frames_lab(tmp_path / f"{name}.mkv")[:, 1:] for name in given)

@@ -200,7 +200,7 @@ def test_truncated_file_keeps_what_was_recorded(astronaut, tmp_path):
         ("libx264", "out.webm", r"out\.webm: a \.webm file cannot hold libx264 video .*codec = \"auto\" \(libvpx-vp9 for \.webm\)"),
         ("libx265", "out.avi", r"out\.avi: a \.avi file cannot hold libx265 video .*\(mpeg4 for \.avi\)"),
         ("mpeg4", "out.webm", r"out\.webm: a \.webm file cannot hold mpeg4 video"),
-        ("auto", "out.ogv", r"out\.ogv: a \.ogv file cannot hold libx264 video .*; write a \.mkv, \.mp4 or \.mov$"),
+        ("auto", "out.ogg", r"out\.ogg: a \.ogg file cannot hold libx264 video .*; write a \.mkv, \.mp4 or \.mov$"),
         ("mjpeg", "out.mp4", r"out\.mp4: setting codec mjpeg: the encoder does not open for 160x90 yuv420p video"),
     ],
 )

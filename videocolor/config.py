@@ -89,6 +89,9 @@ class Settings:
             (``ultrafast`` .. ``placebo``: x264, x265, and mapped for NVENC, VP9 and SVT-AV1) or the encoder's own
             (NVENC ``p1``..``p7``); refused for a named encoder that has none (FFV1, ProRes, MPEG-4).
         pix_fmt: output pixel format; ``yuv420p`` needs even sizes, odd sizes switch to ``yuv444p``.
+        keep_luma: where the plane composition is taken (``render.composition``: an 8-bit Y'CbCr black-and-white
+            film to an 8-bit Y'CbCr video output), the output's luma plane is the source's, bit for bit (archival:
+            the film's own grain untouched; a saturated color then has the gray's luma, not its own).
         quiet: no progress bar and no info messages.
         models: each registered model's own settings section, by model name (e.g.
             ``models["exemplar"].work_size``); sections left out get their defaults.
@@ -104,6 +107,7 @@ class Settings:
     crf: int = knob(18, low=0, high=63)
     preset: str = knob("auto")
     pix_fmt: str = knob("yuv420p", check=_check_pix_fmt)
+    keep_luma: bool = knob(False)
     quiet: bool = knob(False)
     models: dict[str, Any] = field(default_factory=_default_sections, hash=False)
 

@@ -17,7 +17,8 @@ class FrameBatch:
     """Consecutive decoded frames of one shot, in presentation order.
 
     Attributes:
-        lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution.
+        lightness: Lab lightness ``(B, 1, H, W)`` float32 in [0, 100], full resolution (with the plane composition:
+            the chroma planes' resolution, ``luma``).
         pts: presentation timestamp of each frame, in ``time_base`` ticks (exact, never renumbered).
         time_base: the source video stream's time base.
         shot: index of the shot these frames belong to.
@@ -25,6 +26,8 @@ class FrameBatch:
         small: the lightness at the model's work resolution ``(B, 1, h, w)``, once computed.
         motion: the temporal stage's flow for these frames (``FlowEstimator.estimate``), once computed.
         ready: on a GPU, the CUDA event after which the tensors above are computed (``render.devices.mark_ready``).
+        luma: with the plane composition, the source's luma planes ``(H, W)`` uint8 and their mean codes at the
+            chroma planes' resolution ``(B, h, w)`` float32 (``lightness`` is then at that resolution too).
     """
 
     lightness: torch.Tensor
@@ -35,6 +38,7 @@ class FrameBatch:
     small: torch.Tensor | None = None
     motion: Any = None
     ready: Any = None
+    luma: tuple[list[Any], Any] | None = None
 
     def __len__(self) -> int:
         return len(self.pts)

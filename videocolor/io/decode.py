@@ -150,18 +150,31 @@ class VideoSource:
         begins at the keyframe before ``start`` (a seek), so a range costs at most one GOP of extra decoding.
         """
         rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
-        self._counted = (start, end)
-        for pts, frame in self.timed_frames(start):
-            if start is not None and pts < start:
-                continue
-            if end is not None and pts >= end:
-                return
+        for pts, frame in self._range(start, end):
             kwargs = {"format": rgb_format}
             if frame.colorspace == 1:  # BT.709 matrix; unspecified/601 use swscale's default (601)
                 kwargs["src_colorspace"] = "itu709"
             if frame.color_range:
                 kwargs["src_color_range"] = frame.color_range
             yield pts, frame.to_ndarray(**kwargs)
+
+    def luma_planes(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(pts, Y)`` for every decodable frame of a film in an 8-bit planar Y'CbCr format (``yuv_layout``):
+        ``Y`` is its luma plane ``(H, W)`` uint8, the codes as stored (no conversion). ``start``/``end``: as ``frames``."""
+        for pts, frame in self._range(start, end):
+            if frame.format.name != self.info.pix_fmt:  # a stream whose format changes midway: back to the film's
+                frame = frame.reformat(format=self.info.pix_fmt)
+            yield pts, plane_array(frame, 0)
+
+    def _range(self, start: int | None, end: int | None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``timed_frames`` with ``start <= pts < end``; lost packets are counted in that range only."""
+        self._counted = (start, end)
+        for pts, frame in self.timed_frames(start):
+            if start is not None and pts < start:
+                continue
+            if end is not None and pts >= end:
+                return
+            yield pts, frame
 
     def timed_frames(self, start: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
         """``(pts, frame)`` for every decodable frame, pts increasing (from the keyframe before ``start``).
@@ -298,3 +311,23 @@ def pix_fmt_bits(pix_fmt: str) -> int:
 
 def _with_rotation(info: VideoInfo, rotation: float | int | None) -> VideoInfo:
     return dataclasses.replace(info, rotation=int(round(rotation or 0)) % 360)
+
+
+def yuv_layout(pix_fmt: str) -> tuple[int, int] | None:
+    """``(x, y)``, log2 of the chroma subsampling of an 8-bit planar Y'CbCr format of three planes (``yuv420p``:
+    (1, 1), ``yuvj422p``: (1, 0), ``yuv444p``: (0, 0)); ``None`` for any other format (RGB, gray, alpha, NV12, deep)."""
+    try:
+        fmt = av.VideoFormat(pix_fmt, 64, 64)
+    except ValueError:
+        return None
+    parts = fmt.components
+    if fmt.is_rgb or len(parts) != 3 or [c.plane for c in parts] != [0, 1, 2] or any(c.bits != 8 for c in parts) or not parts[0].is_luma:
+        return None
+    return (64 // parts[1].width).bit_length() - 1, (64 // parts[1].height).bit_length() - 1
+
+
+def plane_array(frame: av.VideoFrame, index: int) -> np.ndarray:
+    """A copy of plane ``index`` of an 8-bit planar frame: ``(h, w)`` uint8 without the line padding."""
+    plane = frame.planes[index]
+    rows = np.frombuffer(plane, np.uint8)[: plane.height * plane.line_size].reshape(plane.height, plane.line_size)
+    return np.ascontiguousarray(rows[:, : plane.width])

@@ -208,6 +208,19 @@ def encode_rgb(stream: av.video.stream.VideoStream, info: VideoInfo, rgb: np.nda
     return stream.encode(frame)
 
 
+def encode_planes(stream: av.video.stream.VideoStream, info: VideoInfo, planes: tuple[np.ndarray, ...], pts: int) -> list[av.Packet]:
+    """Encode one frame given as the planes of ``stream.pix_fmt`` (8-bit planar Y'CbCr: ``(H, W)`` Y, then Cb and Cr
+    at the chroma planes' size, uint8) at ``pts`` (source time base): no conversion, the codes go in as they are."""
+    frame = av.VideoFrame(info.width, info.height, stream.pix_fmt)
+    for plane, data in zip(frame.planes, planes):
+        rows = np.frombuffer(plane, np.uint8)[: plane.height * plane.line_size].reshape(plane.height, plane.line_size)
+        rows[:, : plane.width] = data
+    frame.colorspace, frame.color_range = info.colorspace, info.color_range
+    frame.pts = pts
+    frame.time_base = info.time_base
+    return stream.encode(frame)
+
+
 def check_encodable(output: Path, info: VideoInfo, settings: EncodeSettings) -> None:
     """Fail now, before hours of rendering, if ``output`` cannot be written with ``settings`` (resolved for its
     container by ``for_output``).

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import OutputError
 from .decode import VideoInfo
-from .encode import CopiedStreams, EncodeSettings, add_video_stream, encode_rgb, partial_path
+from .encode import CopiedStreams, EncodeSettings, add_video_stream, encode_planes, encode_rgb, partial_path
 from .encoders import DECODE_ORDER_ONLY
 
 SEGMENT_SUFFIX = ".nut"
@@ -35,9 +35,9 @@ def timestamps_path(segment: Path) -> Path:
 
 
 class SegmentSink:
-    """Encodes RGB frames of one segment into a video-only file, written atomically.
+    """Encodes frames of one segment into a video-only file, written atomically.
 
-    Call ``write`` for each frame in presentation order, then ``finish`` (rename into place) or ``abort``.
+    Call ``write`` (RGB) or ``write_planes`` (the output's own planes) for each frame in presentation order, then ``finish`` (rename into place) or ``abort``.
     """
 
     def __init__(self, path: str | Path, info: VideoInfo, settings: EncodeSettings) -> None:
@@ -68,6 +68,12 @@ class SegmentSink:
         if self.container is None:
             self._open(pts)
         self._mux(encode_rgb(self.stream, self.info, rgb, pts))
+
+    def write_planes(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int) -> None:
+        """Encode one frame given as its Y, Cb and Cr planes in the output's pixel format (``encode.encode_planes``)."""
+        if self.container is None:
+            self._open(pts)
+        self._mux(encode_planes(self.stream, self.info, planes, pts))
 
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:

@@ -15,15 +15,34 @@ import torch.nn.functional as F
 from ..models.base import Colorizer
 from ..ops.color import lab_to_rgb_array
 from ..ops.upsample import guided_upsample
+from ..ops.ycbcr import YCbCrFormat, compose_planes, lightness_from_luma
 from .devices import PinnedStaging
 from .repeats import HeldFrame, RepeatSkipper
 from .timings import StageTimes
 
 
 @torch.inference_mode()
-def work_lightness(colorizer: Colorizer, lightness: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, H, W)`` full-resolution L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average)."""
-    return F.interpolate(lightness, size=colorizer.work_shape(*lightness.shape[-2:]), mode="area")
+def work_lightness(colorizer: Colorizer, lightness: torch.Tensor, frame_shape: tuple[int, int] | None = None) -> torch.Tensor:
+    """``(B, 1, H, W)`` L -> ``(B, 1, h, w)`` at the colorizer's work resolution (area average).
+
+    ``frame_shape``: the film's ``(height, width)`` when ``lightness`` is at another resolution (the chroma planes').
+    """
+    return F.interpolate(lightness, size=colorizer.work_shape(*(frame_shape or lightness.shape[-2:])), mode="area")
+
+
+def luma_lightness(colorizer: Colorizer, planes: list[np.ndarray], fmt: YCbCrFormat) -> tuple[torch.Tensor, np.ndarray, torch.Tensor]:
+    """The lightness of neutral frames from their luma planes ``(H, W)`` uint8 (``ops.ycbcr.lightness_from_luma``).
+
+    Returns Lab L ``(B, 1, h, w)`` float32 in [0, 100] and mean luma codes ``(B, h, w)`` float32 at the chroma planes'
+    resolution, and L at the work resolution (``work_lightness``; from full resolution when the work resolution is
+    finer than the chroma planes', as for a small film).
+    """
+    full, lightness, means = zip(*(lightness_from_luma(y, fmt) for y in planes))
+    chroma = torch.from_numpy(np.stack(lightness))[:, None]
+    work = colorizer.work_shape(*planes[0].shape)
+    finer = work[0] > chroma.shape[-2] or work[1] > chroma.shape[-1]
+    small = work_lightness(colorizer, torch.from_numpy(np.stack(full))[:, None] if finer else chroma, planes[0].shape)
+    return chroma, np.stack(means), small
 
 
 @torch.inference_mode()
@@ -85,7 +104,8 @@ def compose_frames(
     deep: bool = False,
     held: HeldFrame | None = None,
     times: StageTimes | None = None,
-) -> Iterator[np.ndarray]:
+    planes: tuple[YCbCrFormat, list[np.ndarray], np.ndarray] | None = None,
+) -> Iterator[Any]:
     """The full-resolution half: chroma upsampled along the source's edges, joined to its exact lightness.
 
     Takes ``lightness`` ``(B, 1, H, W)``, ``small`` and ``predict_chroma``'s ``ab``; yields RGB ``(H, W, 3)`` uint8
@@ -94,24 +114,35 @@ def compose_frames(
     GPU, ``staging`` brings each frame back through pinned memory; a yielded array is then valid until the next
     one is asked for. ``held`` (CPU) gives a frame that repeats the last one composed that frame's picture again.
     ``times``: where the seconds of upsampling and composition are added.
+
+    ``planes`` (the plane composition, CPU, no ``exact``): the film's coding, the luma planes ``(H, W)`` uint8 and
+    their mean codes ``(B, h, w)`` of ``luma_lightness``, whose L ``lightness`` then is, at the chroma planes'
+    resolution ``(h, w)``; each frame is then its ``(Y, Cb, Cr)`` uint8 planes (``ops.ycbcr.compose_planes``).
     """
     times = times or StageTimes()
+
+    def convert(i: int, lab: torch.Tensor) -> Any:
+        if planes is not None:
+            return compose_planes(lab, planes[1][i], planes[2][i], planes[0])
+        return lab_to_rgb_array(lab, staging, deep)
+
     for i in range(lightness.shape[0]):
         full = lightness[i : i + 1]
         if exact and i in exact:
             with times.timing("compose"):
-                rgb = lab_to_rgb_array(torch.cat((full, exact[i].to(full)), dim=1)[0], staging, deep)
-            yield rgb
+                picture = convert(i, torch.cat((full, exact[i].to(full)), dim=1)[0])
+            yield picture
             continue
-        rgb = held.repeat_of(full, ab[i : i + 1]) if held is not None else None
-        if rgb is None:
+        key = full if planes is None else torch.cat((full.flatten(), torch.from_numpy(planes[2][i]).flatten()))  # held: the same luma too
+        picture = held.repeat_of(key, ab[i : i + 1]) if held is not None else None
+        if picture is None:
             with times.timing("upsample"):
                 ab_full = guided_upsample(ab[i : i + 1], small[i : i + 1], full)
             with times.timing("compose"):
-                rgb = lab_to_rgb_array(torch.cat((full, ab_full), dim=1)[0], staging, deep)
+                picture = convert(i, torch.cat((full, ab_full), dim=1)[0])
             if held is not None:
-                held.remember(full, ab[i : i + 1], rgb)
-        yield rgb
+                held.remember(key, ab[i : i + 1], picture)
+        yield picture
 
 
 def colorize_lightness(

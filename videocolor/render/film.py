@@ -24,7 +24,7 @@ from ..analysis.film import shot_table
 from ..config import Settings
 from ..errors import InputError
 from ..io.decode import VideoSource, has_alpha
-from ..io.encode import check_encodable
+from ..io.encode import check_encodable, choose_pix_fmt
 from ..io.encoders import for_output
 from ..io.segments import SEGMENT_SUFFIX, SegmentSink, mux_segments
 from ..io.sequence import FrameSequence, Source, is_pattern
@@ -32,6 +32,8 @@ from ..io.sequence_sink import SequenceSink, output_pix_fmt, pix_fmt_bits, publi
 from ..io.timeline import Clock
 from ..models.build import build_colorizer, resolve_device, resolve_model_name
 from ..records import ReferenceChoice, Shot
+from . import composition
+from .composition import plane_composition
 from .devices import refs_per_shot, use_device
 from .pipeline import Renderer
 from .temporal import make_smoother
@@ -104,15 +106,16 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     """Shots and reference choices of ``job``'s film (as JSON data), its planned segments, and the seconds taken.
 
     Also how the output is written: ``deep`` (frames composed at 16 bits: a source and an output format of more
-    than 8 bits), and for an image sequence its ``pix_fmt`` and ``first_number`` (the input sequence's, or 1).
+    than 8 bits), ``planes`` (the plane composition's coding, ``None`` for the Lab composition: ``render.composition``
+    decides, here and only here), and for an image sequence its ``pix_fmt`` and ``first_number`` (the input
+    sequence's, or 1).
     """
     started = time.perf_counter()
     settings = Settings.from_dict(job["settings"])
     device = use_device(settings)
     source, output, encode = source_of(job), Path(job["output"]), settings.encoding(gpu=device.type == "cuda")
     with VideoSource(source) as film:
-        if is_pattern(output):
-            next(film.decoded_frames(), None)  # the display rotation is read from the first frame
+        first = next(film.decoded_frames(), None)  # the display rotation is read from the first frame
         info = film.info
     if is_pattern(output):
         pix_fmt = output_pix_fmt(output, info)
@@ -121,6 +124,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
     else:
         check_encodable(output, info, encode)
         pix_fmt = encode.pix_fmt
+        out_pix_fmt = choose_pix_fmt(for_output(encode, output.suffix), info.width, info.height, info.path)
     width, height = info.width, info.height
     work_size = getattr(settings.models.get(resolve_model_name(settings.model)), "work_size", None)
     if work_size and work_size > max(width, height):
@@ -138,6 +142,8 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         device=device,
         quiet=settings.quiet,
     )
+    keyframes = any(choice.keyframe is not None for choice in result.choices)
+    planes = plane_composition(info, first, None if is_pattern(output) else out_pix_fmt, device, keyframes, settings.keep_luma)
     table = {
         "time_base": str(result.time_base),
         "shots": result.to_json(),
@@ -145,6 +151,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         "deep": info.high_bit_depth and pix_fmt_bits(pix_fmt) > 8,
         "pix_fmt": pix_fmt,
         "first_number": source.start if isinstance(source, FrameSequence) else FIRST_NUMBER,
+        "planes": composition.to_json(planes),
     }
     return table, plan_segments(result.shots, job["segment_seconds"]), time.perf_counter() - started
 
@@ -225,7 +232,8 @@ def _render_segment(
         encode = for_output(encoding, output.suffix)  # the final output's encoding
         open_sink = lambda info: SegmentSink(segment_path(job, segment["index"]), info, encode)  # noqa: E731
     done = renderer.render_range(
-        source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False)
+        source_of(job), shots, choices, segment["start_pts"], segment["end_pts"], open_sink, progress, clock_of(table), table.get("deep", False),
+        composition.from_json(table.get("planes")),
     )
     seconds = time.perf_counter() - started
     return SegmentResult(segment["index"], done.first_pts, done.frames, done.bad_packets, done.gray_frames, seconds, done.stage_seconds)

@@ -28,8 +28,9 @@ from ..io.timeline import Clock
 from ..models.base import Colorizer, FusedReference
 from ..ops.color import frames_to_lightness
 from ..ops.flow import FlowEstimator
+from ..ops.ycbcr import YCbCrFormat
 from ..records import Chroma, FrameBatch, ReferenceChoice, Shot
-from .colorize import compose_frames, predict_chroma, work_lightness
+from .colorize import compose_frames, luma_lightness, predict_chroma, work_lightness
 from .devices import PinnedStaging, apply_process_policy, auto_batch_size, mark_ready, stream_for, wait_ready
 from .memory import freeze_long_lived_objects
 from .propagate import KeyframeReference, Propagation, propagation_flow
@@ -43,10 +44,18 @@ _QUEUE_BATCHES = 2
 
 
 class FrameSink(Protocol):
-    """Where ``Renderer.render_range`` writes its frames (e.g. ``io.segments.SegmentSink``)."""
+    """Where ``Renderer.render_range`` writes its frames (e.g. ``io.segments.SegmentSink``).
+
+    A render writes every frame with ``write``, or, with the plane composition (``render_range``'s ``planes``), every
+    frame with ``write_planes``; only sinks of an 8-bit Y'CbCr video output have ``write_planes``.
+    """
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
         """Encode one ``(H, W, 3)`` RGB frame (uint8; uint16 when rendered ``deep``) at ``pts`` (source time base), in order."""
+
+    def write_planes(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int) -> None:
+        """Encode one frame given as its uint8 Y ``(H, W)``, Cb and Cr planes (chroma at its own size) in the output's
+        pixel format, at ``pts``, in order."""
 
     def finish(self) -> Any:
         """Complete the output (e.g. rename it into place)."""
@@ -184,31 +193,39 @@ class Renderer:
         progress: Callable[[int], None] | None = None,
         clock: Clock | None = None,
         deep: bool = False,
+        planes: YCbCrFormat | None = None,
     ) -> RangeResult:
         """Colorize the frames with ``start <= pts < end`` (``end=None``: to the end) into ``open_sink(info)``.
 
         The range must begin at a shot's first frame. The sink (e.g. ``io.segments.SegmentSink``) is finished
         here, or aborted on error. ``progress(n)`` is called as frames are written (e.g. ``tqdm.update``).
         ``clock``: the analysis's rebuilt clock for a film whose timestamps are broken. ``deep``: uint16 frames out.
+        ``planes``: the plane composition (``render.composition``, the film's coding): lightness from the source's
+        luma planes, frames composed as planes (chroma at its own size, ``ops.ycbcr.compose_planes``) for
+        ``sink.write_planes``.
         """
         source = VideoSource(source_path, clock)
         times = StageTimes()
         sink: FrameSink | None = None
         first_pts = frames_written = 0
 
-        def write(pts: int, rgb: np.ndarray) -> None:
+        def write(pts: int, picture: np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
             nonlocal sink, first_pts, frames_written
             if sink is None:
                 sink = open_sink(source.info)
                 first_pts = pts
             with times.timing("encode"):
-                sink.write(rgb, pts)
+                if planes is not None:
+                    sink.write_planes(picture, pts)
+                else:
+                    sink.write(picture, pts)
             frames_written += 1
 
         try:
             size = self.batch_size or auto_batch_size(self.colorizer.device, source.info.height, source.info.width)
-            frames = batches(source, shots, size, source.frames(start, end))
-            gray = _Stages(self, source.path, write, progress, deep, times).run(frames, choices)
+            decoded = source.luma_planes(start, end) if planes is not None else source.frames(start, end)
+            frames = batches(source, shots, size, decoded)
+            gray = _Stages(self, source.path, write, progress, deep, times, planes).run(frames, choices)
             if sink is None:
                 raise InputError(f"{source_path}: no decodable frame between pts {start} and {end}")
             with times.timing("encode"):
@@ -227,7 +244,9 @@ class _Stages:
 
     ``decode`` (a thread): full-resolution lightness, its work-resolution copy and the temporal stage's optical
     flow -> ``decoded`` -> ``colorize`` (the caller's thread): the model at the work resolution -> ``colored`` ->
-    ``compose`` (a thread): full-resolution chroma joined to the lightness, then ``write(pts, rgb)``. Spreading
+    ``compose`` (a thread): full-resolution chroma joined to the lightness, then ``write(pts, rgb)``. With ``planes``
+    the frames are luma planes, the lightness and chroma are at the chroma planes' resolution, and ``write`` takes
+    ``(Y, Cb, Cr)``. Spreading
     the full-resolution work over the other two threads keeps the model's thread, and the GPU when there is
     one, busy. ``progress`` is called with the number of frames of each batch written; ``stop`` ends them all.
     Each stage adds its seconds, and those it spends blocked on a queue, to ``times``.
@@ -237,12 +256,14 @@ class _Stages:
         self,
         renderer: Renderer,
         film: Path,
-        write: Callable[[int, np.ndarray], None],
+        write: Callable[[int, Any], None],
         progress: Callable[[int], None] | None,
         deep: bool,
         times: StageTimes,
+        planes: YCbCrFormat | None = None,
     ) -> None:
         self.renderer, self.film, self.write, self.progress, self.deep, self.times = renderer, film, write, progress, deep, times
+        self.planes = planes
         self.device = renderer.colorizer.device
         self.stop = threading.Event()
         self.decoded: queue.Queue = queue.Queue(maxsize=_QUEUE_BATCHES)
@@ -278,8 +299,12 @@ class _Stages:
                     if batch is None:
                         break
                     with self.times.timing("lightness"):
-                        batch.lightness = frames_to_lightness(frames, self.device, staging)
-                        batch.small = work_lightness(colorizer, batch.lightness)
+                        if self.planes is not None:
+                            batch.lightness, means, batch.small = luma_lightness(colorizer, frames, self.planes)
+                            batch.luma = (frames, means)
+                        else:
+                            batch.lightness = frames_to_lightness(frames, self.device, staging)
+                            batch.small = work_lightness(colorizer, batch.lightness)
                     if smoother is not None:  # optical flow needs only lightness: done here, off the model's thread
                         with self.times.timing("temporal"):
                             batch.motion = smoother.flow.estimate(batch.small, None if batch.starts_shot else previous)
@@ -320,10 +345,11 @@ class _Stages:
                     break
                 batch, chroma, ready = item
                 wait_ready(ready, (batch.lightness, batch.small, chroma.ab, chroma.confidence))
+                planes = None if self.planes is None else (self.planes, *batch.luma)
                 composed = compose_frames(
-                    batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held, times=self.times
+                    batch.lightness, batch.small, chroma.ab, chroma.exact, staging=staging, deep=self.deep, held=held, times=self.times, planes=planes
                 )
-                for pts, rgb in zip(batch.pts, composed):
-                    self.write(pts, rgb)
+                for pts, picture in zip(batch.pts, composed):
+                    self.write(pts, picture)
                 if self.progress is not None:
                     self.progress(len(batch))

@@ -10,8 +10,8 @@ not the previous frame, keeps a slow drift from accumulating: at most one tolera
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-import numpy as np
 import torch
 
 # Mean |L difference| (Lab L units, 0-100) at the work resolution under which a frame counts as a repeat.
@@ -83,14 +83,16 @@ class HeldFrame:
 
     A held frame (a static shot, a freeze frame, animation drawn on twos) has the same full-resolution
     lightness, bit for bit, and, through ``RepeatSkipper`` and the temporal stage, the same chroma to float
-    rounding: its picture is the last one, so the guided upsampling and the color conversion are skipped.
+    rounding: its picture is the last one, so the guided upsampling and the color conversion are skipped. A picture
+    is whatever the composition made (an RGB array, or chroma planes for a kept luma plane).
     """
 
     def __init__(self) -> None:
-        self._last: tuple[torch.Tensor, torch.Tensor, np.ndarray] | None = None
+        self._last: tuple[torch.Tensor, torch.Tensor, Any] | None = None
 
-    def repeat_of(self, lightness: torch.Tensor, ab: torch.Tensor) -> np.ndarray | None:
-        """The last picture if ``lightness`` ``(1, 1, H, W)`` and work-resolution ``ab`` ``(1, 2, h, w)`` repeat its own."""
+    def repeat_of(self, lightness: torch.Tensor, ab: torch.Tensor) -> Any | None:
+        """The last picture if ``lightness`` (``(1, 1, H, W)``, or any tensor the picture is made from besides its chroma)
+        and work-resolution ``ab`` ``(1, 2, h, w)`` repeat its own."""
         if self._last is None:
             return None
         last_lightness, last_ab, rgb = self._last
@@ -98,6 +100,6 @@ class HeldFrame:
             return None
         return rgb if (last_ab - ab).abs().max().item() <= HELD_CHROMA_TOLERANCE else None
 
-    def remember(self, lightness: torch.Tensor, ab: torch.Tensor, rgb: np.ndarray) -> None:
+    def remember(self, lightness: torch.Tensor, ab: torch.Tensor, rgb: Any) -> None:
         """Keep a composed frame: its lightness, its chroma and the picture made of them."""
         self._last = (lightness, ab, rgb)
