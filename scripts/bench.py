@@ -15,6 +15,7 @@ the wall time; the thread that waits least is the bottleneck).
     python scripts/bench.py --memory                         # peak RSS (and GPU memory) at 1x and 3x the length
     python scripts/bench.py --devc-memory                    # --model devc at 1920x1080, release-shaped weights
     python scripts/bench.py --rows zoom,zoom-free --repeats 1  # one row and its model-free twin, quickly
+    python scripts/bench.py --rows pans --workers 2          # a film's segments in 2 worker processes
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def ours_command(film: Path, ref: Path, out: Path, args: argparse.Namespace, con
     command = [sys.executable, *entry, str(film), "--ref", str(ref), "-o", str(out), "--report", str(out.with_suffix(".json"))]
     command += ["--overwrite", "--quiet", "--device", args.device]
     command += ["--temporal", args.temporal] if args.temporal else []
+    command += ["--workers", str(args.workers)] if args.workers else []
     return command + (["--config", str(config)] if config else [])
 
 
@@ -228,6 +230,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--codec", help="video encoder for our renders (default: the library's)")
     parser.add_argument("--temporal", help="temporal stage for our renders: off, dis or raft (default: the library's)")
+    parser.add_argument("--workers", type=int, help="worker processes of our renders (default: the library's)")
     parser.add_argument("--repeats", type=int, default=3, help="counted (ours, transcode) pairs per row")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted pairs before them")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run, of {', '.join(ROWS)}")
@@ -289,7 +292,7 @@ def main() -> None:
 
 def report(results: dict, analysis: dict, memory: dict, args: argparse.Namespace, width: int, height: int) -> None:
     print(f"\n{width}x{height} ({args.frames} frames per generated film), device {args.device}, codec {args.codec or 'default'}, "
-          f"temporal {args.temporal or 'default'}, {os.cpu_count()} CPU cores, whole processes, medians of {args.repeats} "
+          f"temporal {args.temporal or 'default'}, workers {args.workers or 'default'}, {os.cpu_count()} CPU cores, whole processes, medians of {args.repeats} "
           f"interleaved pairs\n")
     print("| content | our s | transcode s | fps | x transcode (wall) | pairs min-max | x transcode (CPU) | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

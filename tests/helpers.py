@@ -53,6 +53,29 @@ def cut_film(path: Path, photos: list[str], frames: int, fps: Fraction = Fractio
     return synth.write_clip(path, [f for clip in clips for f in clip], fps=fps)
 
 
+def worker_processes(pid: int) -> list[int]:
+    """Process ids of the worker processes (spawned by ``multiprocessing``) whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == pid and "spawn_main" in (entry / "cmdline").read_text():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def worker_threads() -> tuple[int, int, int]:
+    """Run in a worker process: the cores it counts on, OpenCV's threads, and torch's once the render's
+    policy is applied (``render.devices``)."""
+    from videocolor.render.devices import apply_process_policy, cpu_cores
+
+    apply_process_policy(torch.device("cpu"))
+    return cpu_cores(), cv2.getNumThreads(), torch.get_num_threads()
+
+
 def two_shots() -> list[np.ndarray]:
     """True-color RGB frames of two shots: a 14-frame pan over the astronaut, a 14-frame zoom on the cat."""
     return synth.pan(synth.load_photo("astronaut"), 14, SIZE) + synth.zoom(synth.load_photo("chelsea"), 14, SIZE)

@@ -14,12 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import cut_film, frame_pts, frames_rgb, packets
+import torch
+from helpers import cut_film, frame_pts, frames_rgb, packets, worker_processes, worker_threads
 
-from videocolor import Settings
+from videocolor import Settings, colorize_video
 from videocolor._cli import main as cli
+from videocolor.config import CORES_PER_WORKER
+from videocolor.errors import InputError
 from videocolor.jobs import STATE_NAME, run_batch
+from videocolor.jobs.engines import LocalEngine, default_workers
 from videocolor.jobs.state import State
+from videocolor.render.devices import machine_cores
+from videocolor.render.devices import torch_threads as torch_threads_for
 
 FAST = ["--temporal", "off", "--device", "cpu", "--quiet", "--config"]
 
@@ -167,9 +173,10 @@ def test_ray_engine_matches_local_engine(long_film, color_ref, tmp_path):
 
 
 @pytest.mark.slow
-def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_path, capsys, workers):
     out = tmp_path / "film_color.mp4"
-    args = [str(long_film), "--ref", str(color_ref), "-o", str(out), *FAST, str(fast_config)]
+    args = [str(long_film), "--ref", str(color_ref), "-o", str(out), "--workers", workers, *FAST, str(fast_config)]
     process = subprocess.Popen([sys.executable, "-m", "videocolor", *args], start_new_session=True)
     database = tmp_path / ".videocolor-work" / out.name / "state.sqlite"
     _kill_after_the_first_done_segment(process, database)
@@ -186,10 +193,64 @@ def test_single_film_killed_then_resumed(long_film, color_ref, fast_config, tmp_
         db.execute("UPDATE films SET fingerprint=?", (json.dumps(stamp),))
     assert cli.main([*args, "--resume"]) == 0
     assert not database.parent.exists()
+    assert not worker_processes(os.getpid()), "a worker process outlived the run"
     plain = tmp_path / "plain.mp4"
     assert cli.main([str(long_film), "--ref", str(color_ref), "-o", str(plain), *FAST, str(fast_config)]) == 0
     assert frame_pts(out) == frame_pts(plain) == frame_pts(long_film)
     assert packets(out, "video") == packets(plain, "video")
+
+
+def test_a_film_in_two_workers_is_the_film_of_one(long_film, color_ref, tmp_path):
+    """Segments rendered by two worker processes, temporal smoothing on, lossless: the same frames, bit for bit,
+    the same pts, packets and audio as a render in this process."""
+    settings = Settings(device="cpu", quiet=True, codec="ffv1", pix_fmt="yuv444p")
+    reports = {n: colorize_video(long_film, tmp_path / f"{n}.mkv", ref=color_ref, settings=settings, workers=n) for n in (1, 2)}
+    assert reports[2].segments == reports[1].segments >= 3  # work to spread
+    one, two = tmp_path / "1.mkv", tmp_path / "2.mkv"
+    assert np.array_equal(frames_rgb(one), frames_rgb(two))
+    assert frame_pts(one) == frame_pts(two) == frame_pts(long_film)
+    assert packets(one, "video") == packets(two, "video")
+    assert packets(one, "audio") == packets(two, "audio")
+    assert [data for _, data in packets(two, "audio")] == [data for _, data in packets(long_film, "audio")]  # copied (Matroska: ms pts)
+    assert not worker_processes(os.getpid()), "a worker process outlived the run"
+
+
+def test_a_film_of_one_segment_is_rendered_here_whatever_the_workers(color_ref, tmp_path, monkeypatch):
+    """One shot is one segment: a worker process would only add its start-up, so none is started."""
+    from videocolor.jobs import engines
+
+    monkeypatch.setattr(engines, "LocalEngine", lambda workers: pytest.fail(f"{workers} worker process(es) started"))
+    short_film = cut_film(tmp_path / "one.mp4", ["astronaut"], 6)
+    report = colorize_video(short_film, tmp_path / "out.mp4", ref=color_ref, settings=Settings(device="cpu", quiet=True), workers=2)
+    assert report.segments == 1 and report.frames == len(frame_pts(short_film))
+
+
+def test_workers_are_whole_numbers_from_one(long_film, color_ref, tmp_path, capsys):
+    out = tmp_path / "out.mkv"
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit) as exit:
+            cli.main([str(long_film), "--ref", str(color_ref), "-o", str(out), "--workers", bad])
+        assert exit.value.code == 2 and "--workers" in capsys.readouterr().err
+    with pytest.raises(InputError, match="workers must be a whole number of at least 1, got 0"):
+        colorize_video(long_film, out, ref=color_ref, workers=0)
+    assert not out.exists() and not (tmp_path / ".videocolor-work").exists()
+
+
+def test_default_workers_one_per_gpu_else_per_cores():
+    assert default_workers(cores=2, gpus=0) == 1
+    assert default_workers(cores=16, gpus=0) == 16 // CORES_PER_WORKER
+    assert default_workers(cores=16, gpus=2) == 2
+
+
+def test_a_worker_threads_follow_its_share_of_the_cores():
+    """Two workers on this machine: each counts half the cores for torch's and OpenCV's threads."""
+    engine = LocalEngine(2)
+    try:
+        cores, cv2_threads, torch_threads = engine.submit("render", worker_threads).result()
+    finally:
+        engine.close()
+    assert cores == max(1, machine_cores() // 2) == cv2_threads
+    assert torch_threads == torch_threads_for(torch.device("cpu"), cores)
 
 
 @pytest.fixture(scope="module")

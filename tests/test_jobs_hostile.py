@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import cut_film
+from helpers import cut_film, worker_processes
 
 from videocolor import Settings, colorize_video
 from videocolor._cli import main as cli
@@ -128,20 +128,6 @@ def test_input_path_over_512_bytes(short_film, color_ref, tmp_path):
     assert report.frames == 6 and report.output.is_file() and not (deep / WORK_NAME).exists()
 
 
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.slow
 def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_path):
     films = tmp_path / "films"
@@ -158,7 +144,7 @@ def test_a_killed_batch_worker_is_replaced_and_the_batch_goes_on(color_ref, tmp_
     while not (out / STATE_NAME).exists() or not any(f["status"] == "rendering" for f in State(out / STATE_NAME).films()):
         assert run.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    workers = [p for p in _children(run.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    workers = worker_processes(run.pid)
     os.kill(workers[0], signal.SIGKILL)
     _, err = run.communicate(timeout=600)
     assert "Traceback" not in err and "worker process died" in err
@@ -208,6 +194,29 @@ def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(render_film, color_ref, t
     assert run.returncode == 130 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
     assert not out.exists() and not any(p.name.startswith(".out") for p in tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_render_is_one_line_and_exit_130(color_ref, tmp_path):
+    """Ctrl-C while a film's segments render in two worker processes: the workers finish or stop, none outlives
+    the run, and the run ends as a one-process run does."""
+    film = cut_film(tmp_path / "four.mp4", ["astronaut", "coffee", "chelsea", "rocket"], 50)  # 2 s shots: 2+ segments
+    out = tmp_path / "out.mp4"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "videocolor", str(film), "--ref", str(color_ref), "-o", str(out), "--temporal", "off", "--workers", "2"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (workers := worker_processes(run.pid)):
+        assert run.poll() is None, f"the run ended (exit {run.returncode}) before a worker started"
+        assert time.monotonic() < deadline, "no worker process within 120 s"
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "videocolor: interrupted; no output was written"
+    assert not out.exists()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
 
 
 def test_ctrl_c_during_an_import_waits_for_its_end():

@@ -31,7 +31,8 @@ log = logging.getLogger("videocolor")
 
 @dataclass
 class RenderReport:
-    """What ``colorize_video`` did: the output, how many frames, how long, and what was lost.
+    """What ``colorize_video`` did: the output, how many frames, how long, and what was lost; ``segments``: the runs
+    of whole shots it was rendered in (the most worker processes it could use).
 
     ``stage_seconds``: where the time went, in seconds per stage (``render.timings.STAGES``: the analysis pass,
     the render's stages summed over threads that overlap, so more than ``seconds`` in all, and the mux).
@@ -42,6 +43,7 @@ class RenderReport:
     seconds: float
     model: str
     shots: int
+    segments: int = 1
     bad_packets: int = 0
     gray_frames: int = 0
     notes: list[str] = field(default_factory=list)
@@ -69,6 +71,7 @@ def colorize_video(
     overwrite: bool = False,
     resume: bool = False,
     fps: str | float | Fraction | None = None,
+    workers: int | None = None,
 ) -> RenderReport:
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
 
@@ -86,8 +89,10 @@ def colorize_video(
     image sequence into a new folder, renamed into place when complete; a sequence's default output is one in
     ``<folder>_color/``, same names and numbers, at the source's bit depth where the format allows. The film is rendered shot segment by shot segment into
     ``.videocolor-work/<output name>/`` beside the output; ``resume`` continues an interrupted run from the
-    segments already there (without it, such leftovers are discarded). Raises ``InputError``/``OutputError``/``DeviceError`` with a
-    one-line message naming the file and the problem.
+    segments already there (without it, such leftovers are discarded). ``workers``: local processes rendering the
+    segments side by side (default ``jobs.engines.default_workers``, from the cores and GPUs), the output the same
+    as from one; a segment is a run of whole shots, so a film of one shot takes one worker. Raises
+    ``InputError``/``OutputError``/``DeviceError`` with a one-line message naming the file and the problem.
     """
     settings = settings or Settings()
     input = check_film(input, fps)
@@ -99,7 +104,8 @@ def colorize_video(
     if cuts is not None:
         check_cuts(input, cuts)
     done = colorize_film(
-        input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes, cuts=cuts
+        input, output, ref=ref, ref_dir=ref_dir, overrides=overrides, settings=settings, resume=resume, keyframes=keyframes, cuts=cuts,
+        workers=workers,
     )
     report = RenderReport(
         output=output,
@@ -107,6 +113,7 @@ def colorize_video(
         seconds=done.seconds,
         model=done.model,
         shots=done.shots,
+        segments=done.segments,
         bad_packets=done.bad_packets,
         gray_frames=done.gray_frames,
         stage_seconds=done.stage_seconds,

@@ -32,6 +32,7 @@ log = logging.getLogger("videocolor")
 MODELS = ("auto", *registry.names())
 DEVICES = ("auto", "cpu", "cuda")
 TEMPORAL = ("off", "dis", "raft")
+CORES_PER_WORKER = 4  # local worker processes by default, on a CPU: one per this many cores (jobs.engines.default_workers)
 
 
 def _check_device(name: str) -> str | None:

@@ -37,12 +37,15 @@ INTERRUPTED = "videocolor: interrupted; no output was written"  # what Ctrl-C pr
 
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
-    """Hold Ctrl-C while heavy modules import; raise it as ``KeyboardInterrupt`` once they are in.
+    """Hold Ctrl-C while heavy modules import (or a worker process is spawned); raise it as ``KeyboardInterrupt``
+    once they are in.
 
     A ``KeyboardInterrupt`` raised in the middle of an import can leave a module half initialised (a
     library's fallback ``except`` swallowed it, and numpy was left without ``add``: a traceback later, or a
     render that ignored the Ctrl-C), or be raised inside code torch runs through ``PyRun_String``, after
-    which CPython 3.11 ends the process by SIGINT at exit although the interrupt was handled. Outside the
+    which CPython 3.11 ends the process by SIGINT at exit although the interrupt was handled. One raised while
+    ``multiprocessing`` hands a spawned worker its start-up data leaves the worker to die on half of it, with a
+    traceback on the terminal. Outside the
     main thread (where Python delivers no signals), or where Ctrl-C is ignored (``nohup``, a background job),
     it holds nothing.
     """

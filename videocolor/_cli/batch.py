@@ -7,17 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import interrupts_held
-from .common import add_model_flags, add_reference_flags, guarded, settings_from_args
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+from .common import add_model_flags, add_reference_flags, add_workers_flag, guarded, settings_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,8 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overrides-dir", help="folder of per-film override files named <stem>.toml")
     parser.add_argument("--cuts-dir", metavar="DIR", help="folder of per-film cut lists named <stem>.edl, .otio, .xml, .fcpxml or .txt, "
                         "used instead of detecting cuts (see --cuts of a single run); a film whose cut list does not fit it is refused")
-    parser.add_argument("--workers", type=_positive, help="parallel workers (default: one per GPU, else 1)")
-    parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster")
+    add_workers_flag(parser, "render films (their shot segments)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local", help="local processes or a Ray cluster (there --workers N: N tasks at once)")
     parser.add_argument("--ray-address", help="Ray cluster address (default: start or join a local Ray)")
     parser.add_argument("--retry-failed", action="store_true", help="try the films that failed before again")
     parser.add_argument("--overwrite", action="store_true", help="replace output files that this batch did not make")

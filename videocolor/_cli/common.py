@@ -8,7 +8,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from ..config import DEVICES, MODELS, TEMPORAL, Settings, load_settings
+from ..config import CORES_PER_WORKER, DEVICES, MODELS, TEMPORAL, Settings, load_settings
 from ..errors import INTERRUPTED, InputError, VideocolorError, interrupts_held, one_line
 
 log = logging.getLogger("videocolor")
@@ -19,6 +19,23 @@ def add_reference_flags(parser: argparse.ArgumentParser, required: bool = True) 
     group.add_argument("--ref", help="one color reference image for the whole film")
     group.add_argument("--ref-dir", help="folder of color reference images; the best is chosen per shot")
     parser.add_argument("--refs-per-shot", type=int, help="with --ref-dir: fuse each shot's N best references per pixel (default: 3)")
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_workers_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N``: local worker processes (``jobs.engines.default_workers`` decides the default)."""
+    parser.add_argument("--workers", type=positive, metavar="N", help=f"{what} in N local worker processes side by side "
+                        f"(default: one per GPU; on a CPU, one per {CORES_PER_WORKER} cores, at least 1)")
 
 
 def add_cuts_flag(parser: argparse.ArgumentParser) -> None:

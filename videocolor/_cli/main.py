@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .._version import __version__
 from ..errors import OutputError, interrupts_held
-from .common import add_cuts_flag, add_model_flags, add_reference_flags, guarded, interrupted, settings_from_args
+from .common import add_cuts_flag, add_model_flags, add_reference_flags, add_workers_flag, guarded, interrupted, settings_from_args
 
 SUBCOMMANDS = {
     "image": "Colorize still images against a reference.",
@@ -39,6 +39,7 @@ EXAMPLES = """examples:
   videocolor image photo.png --ref color.jpg -o colored/
   videocolor shots film.mp4 --ref-dir refs/ --sheet sheet.png --write-overrides shots.toml
   videocolor film.mp4 --ref-dir refs/ --resume        continue a run that was interrupted
+  videocolor film.mp4 --ref-dir refs/ --workers 4     render its shot segments in 4 processes
   videocolor scans/frame_%06d.dpx --fps 24 --ref-dir refs/   writes scans_color/frame_%06d.dpx
   videocolor scans/ --fps 24000/1001 --ref-dir refs/ -o film.mov
   videocolor batch films/ --ref-dir refs/ --out-dir colored/ --workers 2
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overrides", help="TOML file of per-shot reference overrides")
     add_cuts_flag(parser)
     add_model_flags(parser)
+    add_workers_flag(parser, "render the film's shot segments (runs of whole shots)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its finished shot segments")
     parser.add_argument("--report", metavar="FILE.json", help="write what the render did as JSON: frames, shots, seconds, "
@@ -113,6 +115,7 @@ def _colorize(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         fps=args.fps,
+        workers=args.workers,
     )
     if args.report:
         write_atomic(args.report, json.dumps(report.to_json(), indent=2) + "\n")

@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 import torch
 
-from ..errors import InputError
+from ..config import CORES_PER_WORKER
+from ..errors import InputError, interrupts_held
+from ..render.devices import machine_cores, share_cores
 
 
 class Engine(Protocol):
@@ -36,6 +38,28 @@ class Engine(Protocol):
 
 def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def default_workers(cores: int | None = None, gpus: int | None = None) -> int:
+    """Local worker processes when none are asked for (a single film and a batch alike): one per GPU; without one,
+    one per ``CORES_PER_WORKER`` cores, at least 1.
+
+    One process's render already keeps about two cores busy (decoding, the model, composing and the encoder
+    run in threads beside each other), so a worker needs a few cores of its own to gain anything. Measured on 2
+    cores, a 10 s six-shot film at 640x360: 2 workers took longer than 1 (see docs/guide/speed.md).
+    """
+    cores = machine_cores() if cores is None else cores
+    gpus = gpu_count() if gpus is None else gpus
+    return gpus if gpus else max(1, cores // CORES_PER_WORKER)
+
+
+def check_workers(workers: int | None) -> int:
+    """``workers`` (``None``: ``default_workers()``); raises ``InputError`` unless it is a whole number from 1."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a whole number of at least 1, got {workers!r}")
+    return workers
 
 
 class InlineEngine:
@@ -59,19 +83,19 @@ class InlineEngine:
         pass
 
 
-def _ignore_ctrl_c() -> None:
-    """Worker initializer: Ctrl-C is the driver's to handle (one line), not every worker's (a traceback each)."""
+def _start_worker(cores: int, gpus: Any) -> None:
+    """Worker initializer: Ctrl-C is the driver's to handle (one line), not every worker's (a traceback each); the
+    worker's share of the cores sets its thread counts (``share_cores``); with GPUs (``gpus`` a queue of ids), it
+    takes one id and makes that GPU the only visible one."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _pin_gpu(gpus: Any) -> None:
-    """Worker initializer: take one GPU id from the queue and make it the only visible one."""
-    _ignore_ctrl_c()
-    os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+    share_cores(cores)
+    if gpus is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
 
 
 class LocalEngine:
-    """``workers`` spawned processes on this machine; with GPUs, each sees one (round robin).
+    """``workers`` spawned processes on this machine (default ``default_workers``), each with an equal share of the
+    cores for its threads; with GPUs, each sees one (round robin).
 
     When a worker dies (killed, or by the out-of-memory killer), the whole pool breaks: ``restart`` makes a new one.
     """
@@ -80,20 +104,22 @@ class LocalEngine:
 
     def __init__(self, workers: int | None = None) -> None:
         self.gpus = gpu_count()
-        self.slots = workers or max(1, self.gpus)
+        self.slots = check_workers(workers)
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("spawn")
-        if not self.gpus:
-            return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_ignore_ctrl_c)
-        queue = context.Queue()
-        for n in range(self.slots):
-            queue.put(n % self.gpus)
-        return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_pin_gpu, initargs=(queue,))
+        queue = None
+        if self.gpus:
+            queue = context.Queue()
+            for n in range(self.slots):
+                queue.put(n % self.gpus)
+        cores = max(1, machine_cores() // self.slots)
+        return ProcessPoolExecutor(self.slots, mp_context=context, initializer=_start_worker, initargs=(cores, queue))
 
     def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
-        return self.pool.submit(fn, *args)
+        with interrupts_held():  # a submit may spawn a worker: Ctrl-C waits until it has its start-up data
+            return self.pool.submit(fn, *args)
 
     def restart(self) -> None:
         """Replace a broken pool (its futures have all failed) by a fresh one."""
@@ -102,6 +128,49 @@ class LocalEngine:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class FilmEngine:
+    """One film's engine: its analysis and mux in this process, its segments in up to ``workers`` local worker
+    processes (``LocalEngine``, made once the segments are known), or here too when only one is left to render
+    (a worker process would only add its start-up).
+
+    ``segments``: how many are left to render when the film is already analysed (a resumed run), else 0.
+    """
+
+    def __init__(self, workers: int, segments: int = 0) -> None:
+        self.workers = workers
+        self.here = InlineEngine()
+        self.pool: LocalEngine | None = None
+        self._plan(segments)
+
+    def _plan(self, segments: int) -> None:
+        if segments > 1 and self.workers > 1 and self.pool is None:
+            self.pool = LocalEngine(min(self.workers, segments))
+
+    @property
+    def inline(self) -> bool:
+        return self.pool is None
+
+    @property
+    def slots(self) -> int:
+        return self.pool.slots if self.pool else 1
+
+    def submit(self, kind: str, fn: Callable[..., Any], *args: Any) -> Future:
+        if kind == "render" and self.pool:
+            return self.pool.submit(kind, fn, *args)
+        future = self.here.submit(kind, fn, *args)
+        if kind == "analyse" and future.exception() is None:
+            self._plan(len(future.result()[1]))  # analyse returns the shot table, the planned segments, its seconds
+        return future
+
+    def restart(self) -> None:
+        if self.pool:
+            self.pool.restart()
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.close()
 
 
 class RayEngine:

@@ -1,6 +1,8 @@
-"""One film in this process, through the segment machinery: what the API's ``colorize_video`` runs.
+"""One film through the segment machinery: what the API's ``colorize_video`` runs.
 
-Its state and segments live in ``.videocolor-work/<output name>/`` beside the output (an image sequence
+With one worker everything runs in this process; with more, its shot segments are rendered by that many local
+worker processes (``engines.FilmEngine``: a batch's ``LocalEngine``), each with its own interpreter and share of
+the cores, and the output is the same. Its state and segments live in ``.videocolor-work/<output name>/`` beside the output (an image sequence
 output: beside its folder), removed once the output is written; an interrupted run continues from the
 segments there when resumed.
 """
@@ -27,8 +29,8 @@ from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
 from ..render.film import MIN_SEGMENT_SECONDS
 from ..render.timings import StageTimes
-from .engines import make_engine
-from .runner import drive
+from .engines import Engine, FilmEngine, check_workers
+from .runner import Outcome, drive
 from .state import State, Status
 
 log = logging.getLogger("videocolor")
@@ -100,13 +102,16 @@ def work_folder(output: Path) -> Path:
 
 def colorize_film(
     input: Source, output: Path, *, ref: Any, ref_dir: Any, overrides: Any, settings: Settings, resume: bool,
-    segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None, cuts: Any = None,
+    segment_seconds: float = MIN_SEGMENT_SECONDS, keyframes: Any = None, cuts: Any = None, workers: int | None = None,
 ) -> FilmResult:
-    """One film (a file or a ``FrameSequence``) in this process through the segment machinery; ``resume`` continues
-    an interrupted run. ``output``: a film file, or an image sequence's pattern in a folder that does not exist yet.
+    """One film (a file or a ``FrameSequence``) through the segment machinery; ``resume`` continues an interrupted
+    run. ``output``: a film file, or an image sequence's pattern in a folder that does not exist yet. ``workers``:
+    processes rendering its segments (``None``: ``engines.default_workers``; 1: all in this process). Segments are
+    runs of whole shots (``render.film.plan_segments``), so a film of one shot is one segment, whatever ``workers``.
 
     Raises what the render raised.
     """
+    workers = check_workers(workers)
     input, output = input.absolute(), output.absolute()  # the work's state holds paths valid from any folder
     work_dir = work_folder(output)
     stamp = fingerprint(input, settings, ref, ref_dir, overrides, keyframes, cuts)
@@ -119,7 +124,7 @@ def colorize_film(
             state = None
             try:
                 state = State(work_dir / "state.sqlite")
-                result = _run(state, input, output, job, stamp)
+                result = _run(state, input, output, job, stamp, workers)
             except BaseException:
                 if state is None or not _segments_done(state):  # nothing worth resuming: no folder left behind
                     if state is not None:
@@ -141,7 +146,7 @@ def _segments_done(state: State) -> bool:
         return False
 
 
-def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: dict[str, Any]) -> FilmResult:
+def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: dict[str, Any], workers: int) -> FilmResult:
     previous = state.films()
     if previous and json.loads(previous[0]["fingerprint"]) != stamp:
         before = json.loads(previous[0]["fingerprint"])
@@ -156,13 +161,14 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
     if previous and previous[0]["status"] == Status.FAILED:
         state.retry_failed()
     started = time.perf_counter()
-    outcome = drive(state, [film], make_engine("inline")).get(film)
+    left = sum(s["status"] != Status.DONE for s in state.segments(film))  # a resumed run's film is analysed already
+    outcome = _drive(state, film, FilmEngine(workers, left))
     segments = state.segments(film)
-    if outcome is not None and outcome.exception is not None:
+    if outcome is not None and outcome.status == Status.FAILED:
         done = sum(s["status"] == Status.DONE for s in segments)
         if done:
             log.warning("%s: %d segment(s) kept; run again with --resume to continue", Path(job["work_dir"]), done)
-        raise outcome.exception
+        raise outcome.exception or VideocolorError(f"{input}: {outcome.error}")
     return FilmResult(
         frames=sum(s["frames_written"] or 0 for s in segments),
         bad_packets=sum(s["bad_packets"] or 0 for s in segments),
@@ -173,6 +179,15 @@ def _run(state: State, input: Path, output: Path, job: dict[str, Any], stamp: di
         model=stamp["model"],
         stage_seconds=_stage_seconds(state.film(film), segments),
     )
+
+
+def _drive(state: State, film: int, engine: Engine) -> Outcome | None:
+    """Run ``film`` on ``engine``, closed at the end (a local pool waits for the segments in flight, as a batch's
+    does on Ctrl-C); what became of it."""
+    try:
+        return drive(state, [film], engine, quiet_errors=True).get(film)
+    finally:
+        engine.close()
 
 
 def _stage_seconds(film: sqlite3.Row, segments: list[sqlite3.Row]) -> dict[str, float]:

@@ -43,8 +43,11 @@ class _Heartbeat(threading.Thread):
             self.state.heartbeat(self.worker)
 
 
-def drive(state: State, films: list[int], engine: Engine) -> dict[int, Outcome]:
-    """Work on ``films`` until each is done or failed (also by another process on the same state)."""
+def drive(state: State, films: list[int], engine: Engine, quiet_errors: bool = False) -> dict[int, Outcome]:
+    """Work on ``films`` until each is done or failed (also by another process on the same state).
+
+    ``quiet_errors``: a failure is logged only at debug level, for a caller that reports it itself (one film).
+    """
     me = worker_id()
     outcomes: dict[int, Outcome] = {}
     inflight: dict[cf.Future, Claim] = {}
@@ -72,13 +75,13 @@ def drive(state: State, films: list[int], engine: Engine) -> dict[int, Outcome]:
             for future in finished:
                 claim = inflight.pop(future)
                 if isinstance(future.exception(), BrokenProcessPool):
-                    _worker_died(state, claim, outcomes)
+                    _worker_died(state, claim, outcomes, quiet_errors)
                 else:
-                    _record(state, claim, future, outcomes, quiet_errors=engine.inline)
+                    _record(state, claim, future, outcomes, quiet_errors)
             if any(isinstance(f.exception(), BrokenProcessPool) for f in finished):
                 for future in list(inflight):  # the whole pool went down with the dead worker
                     cf.wait([future])
-                    _worker_died(state, inflight.pop(future), outcomes)
+                    _worker_died(state, inflight.pop(future), outcomes, quiet_errors)
                 engine.restart()
     finally:
         beat.stop.set()
@@ -111,14 +114,14 @@ def job_output(state: State, claim: Claim) -> str:
     return json.loads(state.film(claim.film)["job"])["output"]
 
 
-def _worker_died(state: State, claim: Claim, outcomes: dict[int, Outcome]) -> None:
+def _worker_died(state: State, claim: Claim, outcomes: dict[int, Outcome], quiet_errors: bool) -> None:
     """A worker process died (killed, or out of memory) with ``claim`` in flight: the work goes back to the queue
-    once; work that was in flight at a second death fails with that error."""
+    once; work that was in flight at a second death fails with that error (logged unless ``quiet_errors``)."""
     text = "a worker process died (killed, or out of memory) while this ran"
     if state.release(claim, text, max_attempts=_WORKER_DEATHS):
         log.warning("%s: %s; it is tried again in a new worker", state.film(claim.film)["input"], text)
         return
-    log.error("%s: failed: %s", state.film(claim.film)["input"], text)
+    log.log(logging.DEBUG if quiet_errors else logging.ERROR, "%s: failed: %s", state.film(claim.film)["input"], text)
     outcomes[claim.film] = Outcome(claim.film, Status.FAILED, text)
 
 

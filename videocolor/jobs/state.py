@@ -180,7 +180,8 @@ class State:
                     yield db
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:  # not after a COMMIT that a Ctrl-C (KeyboardInterrupt) followed at once
+                        db.execute("ROLLBACK")
                     raise
             finally:
                 db.close()

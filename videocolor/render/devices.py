@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -31,9 +32,28 @@ _CORES_PER_TORCH_THREAD = 4  # the rest go to decoding, x264's threads, optical 
 _MAX_TORCH_THREADS = 4  # work-resolution tensors are small: more threads only add overhead (measured)
 
 
-def cpu_cores() -> int:
-    """Cores this process may run on (its affinity mask, which containers and ``taskset`` narrow)."""
+_core_share: int | None = None  # set in a worker process that shares the machine with others (``share_cores``)
+
+
+def machine_cores() -> int:
+    """Cores this machine lets this process run on (its affinity mask, which containers and ``taskset`` narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cpu_cores() -> int:
+    """Cores this process's render may count on: its share where ``share_cores`` set one, else ``machine_cores``."""
+    return _core_share or machine_cores()
+
+
+def share_cores(cores: int) -> None:
+    """Make ``cores`` this process's share of the machine (a worker process beside others): torch's threads
+    (``torch_threads``, applied by ``apply_process_policy``) and OpenCV's (optical flow, resizing) follow it, so N
+    workers run about as many threads as one process would. The codecs' own threads are left to FFmpeg: an
+    encoder's output can depend on its thread count, and a worker's segment must be the one a single process
+    encodes."""
+    global _core_share
+    _core_share = max(1, cores)
+    cv2.setNumThreads(_core_share)
 
 
 def torch_threads(device: torch.device, cores: int | None = None) -> int:
