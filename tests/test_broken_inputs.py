@@ -24,9 +24,10 @@ FAST = Settings(temporal="off", preset="ultrafast", quiet=True)
 
 
 def write_video(path: Path, frames: list[np.ndarray], *, format: str | None = None, time_base=Fraction(1, 25), start: int = 0,
-                step: int = 1, options: dict | None = None) -> Path:
-    """Gray H.264 frames at pts ``start + i * step`` (``time_base``) into ``path``; no audio."""
-    with av.open(str(path), "w", format=format) as container:
+                step: int = 1, options: dict | None = None, muxer: dict | None = None) -> Path:
+    """Gray H.264 frames at pts ``start + i * step`` (``time_base``) into ``path``; no audio. ``options``: the
+    encoder's, ``muxer``: the container's."""
+    with av.open(str(path), "w", format=format, options=muxer or {}) as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         stream.options = {"preset": "veryfast", **(options or {})}
@@ -84,10 +85,16 @@ def test_mpeg_ts_clock_wrap_keeps_every_frame(frames, color_ref, tmp_path):
 
 
 def test_damage_the_demuxer_hides_is_reported_as_timecodes(astronaut, tmp_path, caplog):
-    src = write_video(tmp_path / "whole.mkv", synth.pan(astronaut, 120, SIZE), time_base=Fraction(1, 1000), step=40)
+    """Two whole Matroska clusters zeroed, one in the middle and the last: the demuxer skips them and says nothing
+    (the frames are gone, the timestamps go on; the file still announces 4.8 s). Clusters of 1 s make the damage
+    land on whole frames whatever bytes x264 wrote."""
+    src = write_video(tmp_path / "whole.mkv", synth.pan(astronaut, 120, SIZE), time_base=Fraction(1, 1000), step=40,
+                      muxer={"cluster_time_limit": "1000"})
     data = bytearray(src.read_bytes())
-    middle = len(data) // 2
-    data[middle : middle + 4096] = bytes(4096)
+    clusters = [m.start() for m in re.finditer(rb"\x1f\x43\xb6\x75", data)]  # Matroska's Cluster ID
+    assert len(clusters) >= 4, clusters
+    for start, end in ((clusters[len(clusters) // 2], clusters[len(clusters) // 2 + 1]), (clusters[-1], len(data))):
+        data[start:end] = bytes(end - start)
     damaged = tmp_path / "damaged.mkv"
     damaged.write_bytes(bytes(data))
     with caplog.at_level(logging.WARNING, logger="videocolor"):
