@@ -16,6 +16,7 @@ from ..errors import InputError, OutputError, interrupts_held
 from .common import add_cuts_flag, guarded
 
 ROW = 96  # contact sheet row height in pixels
+ALL = 0  # --suggest-keyframes without N: every suggestion above the threshold (N itself is at least 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,10 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--export-timeline", metavar="FILE", help="write the shots as a timeline for an editing application: .otio, .edl (CMX 3600), "
         ".xml (FCP 7) or .fcpxml, by extension: a clip per shot, a marker per keyframe"
     )
+    parser.add_argument(
+        "--suggest-keyframes", nargs="?", const=ALL, type=_count, metavar="N",
+        help="list the frames to color: each shot's keyframe, then frames where the content changes enough that color "
+        "carried from the others would fade (new content, camera moves), best first; N: at most N in all (at least one "
+        "per shot). With --export-keyframes they are exported too",
+    )
     add_cuts_flag(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing sheet, override file, timeline or keyframes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     return parser
+
+
+def _count(text: str) -> int:
+    """``--suggest-keyframes N``: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of keyframes (1 or more), got {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     with interrupts_held():
         from ..analysis.film import analyse
         from ..analysis.overrides import write_overrides
+        from ..analysis.suggest import suggest_keyframes
         from ..checks import check_film, check_output, check_picture_output
         from ..colorist.editorial import check_timeline_output, export_timeline
         from ..colorist.keyframes import check_export_folder, export_keyframes
@@ -60,9 +75,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.quiet:
         logging.getLogger("videocolor").setLevel(logging.WARNING)
-    if args.ref_dir is None and (args.sheet or args.write_overrides or not (args.export_keyframes or args.export_timeline)):
-        raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR "
-                         "or --export-timeline FILE")
+    only_shots = args.export_keyframes or args.export_timeline or args.suggest_keyframes is not None
+    if args.ref_dir is None and (args.sheet or args.write_overrides or not only_shots):
+        raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR, "
+                         "--export-timeline FILE or --suggest-keyframes")
     film = check_film(args.input, args.fps)
     if args.sheet is not None:  # before the long analysis, not after
         check_output(check_picture_output(args.sheet, "the contact sheet"), [film], args.overwrite)
@@ -75,10 +91,23 @@ def _run(args: argparse.Namespace) -> int:
         if isinstance(film, FrameSequence) and Path(args.export_keyframes).resolve() == film.pattern.parent.resolve():
             raise OutputError(f"{args.export_keyframes}: is the input scan's folder; export the keyframes into another")
     result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, cuts=args.cuts, quiet=args.quiet)
+    suggestions = None
+    if args.suggest_keyframes is not None:
+        count = None if args.suggest_keyframes == ALL else args.suggest_keyframes
+        if count is not None and count < len(result.shots):
+            raise InputError(f"{film}: --suggest-keyframes {count} is fewer than its {len(result.shots)} shots; give at least {len(result.shots)}")
+        suggestions = suggest_keyframes(film, result.shots, result.keyframes, count=count, quiet=args.quiet)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        rows = result.to_json()
+        for row in rows if suggestions is not None else ():
+            row["suggested"] = [
+                {"frame": s.frame, "time": str(s.time), "reason": s.reason, "gain": round(s.gain, 2)} for s in suggestions if s.shot == row["index"]
+            ]
+        print(json.dumps(rows, indent=2))
     else:
         print(format_table(result))
+        if suggestions is not None:
+            print(f"\n{len(suggestions)} suggested keyframes, best first after one per shot:\n{format_suggestions(suggestions)}")
     if args.sheet:
         write_sheet(args.sheet, result)
     if args.write_overrides:
@@ -86,8 +115,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.export_timeline:
         export_timeline(film, result, args.export_timeline)
         print(f"{len(result.shots)} shots written to {args.export_timeline}")
-    if args.export_keyframes:
+    if args.export_keyframes and suggestions is None:
         entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
+        print(f"{len(entries)} keyframes written to {args.export_keyframes}")
+    elif args.export_keyframes:  # each shot's first suggestion is the keyframe exported for it
+        extra: dict[int, list[int]] = {}
+        for s in suggestions[len(result.shots) :]:
+            extra.setdefault(s.shot, []).append(s.frame)
+        entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     return 0
 
@@ -101,6 +136,18 @@ def format_table(result) -> str:
         others = [(p, s) for p, s in choice.candidates if p != choice.path]
         runner = f"{others[0][0].name} {others[0][1]:.3f}" if others else "-"
         rows.append((str(shot.index), str(shot.start), str(shot.end), str(shot.num_frames), name, score, runner))
+    return _aligned(rows)
+
+
+def format_suggestions(suggestions) -> str:
+    """The suggested keyframes as aligned text: shot, frame, time, gain, reason."""
+    rows = [("shot", "frame", "time", "gain", "reason")]
+    rows += [(str(s.shot), str(s.frame), str(s.time), f"{s.gain:.1f}", s.reason) for s in suggestions]
+    return _aligned(rows)
+
+
+def _aligned(rows: list[tuple[str, ...]]) -> str:
+    """Rows of cells as text in left-aligned columns."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
