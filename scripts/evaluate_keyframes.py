@@ -13,14 +13,20 @@ colored keyframes match their frame's lightness print (``lightness_print.print_m
 analysis) colored and re-lit 25 ways, against wrong pictures (other shots' keyframes of the film, also
 re-colored and re-lit: swapped keyframes; other films' frames; a stereo view of the same scene; the same shot
 1, 5 and 25 frames away).
+
+With ``--curve`` it measures whole-film PSNR against the number of keyframes (``--counts``, default one to three
+per shot): rendered from the true colors of the frames ``analysis.suggest.suggest_keyframes(count=K)`` picks,
+and of evenly spaced ones (one per shot, the rest shared out over the shots by length, evenly within each).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -28,35 +34,116 @@ import numpy as np
 import torch
 
 from videocolor import Settings, colorize_video
-from videocolor.analysis.film import analyse
+from videocolor.analysis.film import Analysis, analyse
 from videocolor.analysis.keyframes import INDEX_NAME, MIN_MATCH
-from videocolor.colorist.keyframes import export_keyframes
+from videocolor.analysis.suggest import suggest_keyframes
+from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
 from videocolor.evaluation import metrics
 from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.baselines import luminance_transfer
 from videocolor.evaluation.protocol import read_frames
 from videocolor.ops.color import lab_to_rgb, lightness_u8
 from videocolor.ops.lightness_print import lightness_print, print_match
+from videocolor.records import Shot
+from videocolor.render.devices import apply_process_policy
+
+
+def gray_film(film: Path, folder: Path) -> tuple[np.ndarray, Path]:
+    """The film's true colors ``(T, H, W, 3)`` uint8 and the gray film made of them (``folder/gray.mp4``)."""
+    truth, rate = read_frames(film)
+    return truth, synth.write_clip(folder / "gray.mp4", truth, fps=rate, gray=True, audio_seconds=0)
+
+
+def true_keyframes(keys: Path, truth: np.ndarray) -> list[dict]:
+    """Replace every exported keyframe in ``keys`` by its frame's true colors, as a perfect colorist would; the entries."""
+    entries = json.loads((keys / INDEX_NAME).read_text())["shots"]
+    for entry in entries:
+        cv2.imwrite(str(keys / entry["file"]), cv2.cvtColor(truth[entry["frame"]], cv2.COLOR_RGB2BGR))
+    return entries
 
 
 def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, list[dict]]:
     """Truth frames, the gray film, the keyframe folder (true colors), the baseline's override file, and the keyframe list."""
-    truth, rate = read_frames(film)
-    gray = synth.write_clip(folder / "gray.mp4", truth, fps=rate, gray=True, audio_seconds=0)
+    truth, gray = gray_film(film, folder)
     keys, refs = folder / "keys", folder / "refs"
     found = analyse(gray, quiet=True)
     export_keyframes(gray, keys, found.shots, found.keyframes)
     refs.mkdir()
-    entries = json.loads((keys / INDEX_NAME).read_text())["shots"]
+    entries = true_keyframes(keys, truth)
     lines = []
     for entry in entries:
-        bgr = cv2.cvtColor(truth[entry["frame"]], cv2.COLOR_RGB2BGR)
-        cv2.imwrite(str(keys / entry["file"]), bgr)
         shutil.copy(keys / entry["file"], refs / entry["file"])
         lines += ["[[shot]]", f"index = {entry['index']}", f'reference = "refs/{entry["file"]}"', ""]
     overrides = folder / "baseline.toml"
     overrides.write_text("\n".join(lines))
     return truth, gray, keys, overrides, entries
+
+
+def evenly_spaced(shots: list[Shot], keyframes: dict[int, list[int]], count: int) -> dict[int, list[int]]:
+    """Frames beyond one per shot (the analysis' keyframe): ``count`` in all, the rest shared out over the shots by
+    length (largest remainders), and within a shot at the middles of equal parts, the part nearest its keyframe
+    left to it."""
+    spare = count - len(shots)
+    total = sum(s.num_frames for s in shots)
+    quotas = [spare * s.num_frames / total for s in shots]
+    share = [int(q) for q in quotas]
+    for i in sorted(range(len(shots)), key=lambda i: int(quotas[i]) - quotas[i])[: spare - sum(share)]:
+        share[i] += 1
+    firsts = choose_keyframes(keyframes)
+    extra = {}
+    for shot, m in zip(shots, share):
+        m = min(m, shot.num_frames - 1)
+        if m:
+            slots = [shot.start_frame + int((j + 0.5) * shot.num_frames / (m + 1)) for j in range(m + 1)]
+            slots.remove(min(slots, key=lambda f: abs(f - firsts[shot.index])))
+            extra[shot.index] = [f for f in slots if f != firsts[shot.index]]
+    return extra
+
+
+def render_psnr(gray: Path, truth: np.ndarray, found: Analysis, extra: dict[int, list[int]], folder: Path) -> tuple[float, int, float]:
+    """Whole-film RGB PSNR of a render from true-color keyframes (each shot's, and ``extra``), their count, its seconds."""
+    keys = folder / "keys"
+    if extra:  # several keyframes per shot (export_keyframes' extra=)
+        export_keyframes(gray, keys, found.shots, found.keyframes, extra=extra)
+    else:
+        export_keyframes(gray, keys, found.shots, found.keyframes)
+    entries = true_keyframes(keys, truth)
+    start = time.perf_counter()
+    colorize_video(gray, folder / "out.mp4", keyframes=keys, settings=Settings(quiet=True))
+    seconds = time.perf_counter() - start
+    return metrics.psnr(read_frames(folder / "out.mp4")[0], truth), len(entries), seconds
+
+
+def measure_curve(film: Path, counts: list[int] | None) -> None:
+    """Print whole-film PSNR against keyframe count, keyframes from ``suggest_keyframes`` and evenly spaced."""
+    several = "extra" in inspect.signature(export_keyframes).parameters
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        truth, gray = gray_film(film, folder)
+        found = analyse(gray, quiet=True)
+        shots = len(found.shots)
+        counts = counts or [shots, round(1.5 * shots), 2 * shots, round(2.5 * shots), 3 * shots]
+        if any(k < shots for k in counts):
+            raise SystemExit(f"{film}: every count must be at least its {shots} shots")
+        if not several and any(k > shots for k in counts):
+            print(f"export_keyframes(extra=) is not merged yet: only {shots} keyframes (one per shot) can be rendered\n")
+            counts = [shots]
+        apply_process_policy(torch.device("cpu"))  # as videocolor shots does
+        start = time.perf_counter()
+        ranked = suggest_keyframes(gray, found.shots, found.keyframes, count=max(counts))
+        print(f"{film.name}: {len(truth)} frames, {shots} shots; suggest_keyframes took {time.perf_counter() - start:.1f} s\n")
+        print("| keyframes | suggested PSNR | evenly spaced PSNR | render s (suggested, even) |\n|---:|---:|---:|---:|")
+        for k in sorted(set(counts)):
+            extra: dict[int, list[int]] = {}
+            for s in ranked[shots:k]:
+                extra.setdefault(s.shot, []).append(s.frame)
+            cells, times = [], []
+            for name, picked in (("suggested", extra), ("even", evenly_spaced(found.shots, found.keyframes, k))):
+                (folder / f"{name}{k}").mkdir()
+                psnr, n, seconds = render_psnr(gray, truth, found, picked, folder / f"{name}{k}")
+                cells.append(f"{psnr:.2f}" + (f" ({n} keyframes)" if n != k else ""))
+                times.append(f"{seconds:.0f}")
+            print(f"| {k} | {cells[0]} | {cells[1]} | {', '.join(times)} |")
 
 
 def hue(rgb: np.ndarray, degrees: float = 0, saturation: float = 1.0) -> np.ndarray:
@@ -146,12 +233,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("film", type=Path, nargs="?", help="a real color film with several shots")
     parser.add_argument("--prints", type=Path, metavar="EVAL_DIR", help="measure keyframe lightness matches on the real-footage set")
+    parser.add_argument("--curve", action="store_true", help="PSNR against the number of keyframes: suggested ones and evenly spaced ones")
+    parser.add_argument("--counts", type=lambda t: [int(c) for c in t.split(",")], help="keyframe counts of --curve, comma-separated "
+                        "(default: one per shot, 1.5, 2, 2.5 and 3 per shot)")
     args = parser.parse_args()
     if args.prints is not None:
         measure_prints(args.prints)
         return
     if args.film is None:
         parser.error("give a film, or --prints EVAL_DIR")
+    if args.curve:
+        measure_curve(args.film, args.counts)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         truth, gray, keys, overrides, entries = prepare(args.film, folder)

@@ -225,6 +225,22 @@ def test_identical_frames_need_no_flow_and_are_fully_trusted():
     assert backward[2, 0, 8:-8, 8:-8].median() == pytest.approx(-2, abs=0.5)  # the moved frame got its flow
 
 
+def test_validity_both_ways_is_two_validities_from_one_flow():
+    estimator = FlowEstimator("dis")
+    photo = torch.from_numpy(synth.load_photo("astronaut")[::8, ::8].copy()).permute(2, 0, 1)[None].float() / 255
+    still = rgb_to_lab(photo)[:, :1]
+    frames = torch.cat((still, torch.roll(still, 2, dims=-1), torch.roll(still, 2, dims=-1), torch.roll(still, 5, dims=-2)))
+    calls = []
+    flow = estimator._flow
+    estimator._flow = lambda first, second: calls.append(len(first)) or flow(first, second)
+    both = estimator.validity_both_ways(frames[:-1], frames[1:])
+    assert calls == [4]  # the two pairs that differ, both directions, once
+    for (trust, backward), expected in zip(both, (estimator.validity(frames[:-1], frames[1:]), estimator.validity(frames[1:], frames[:-1]))):
+        assert torch.equal(trust, expected[0]) and torch.equal(backward, expected[1])
+    assert both[1][1][0, 0, 8:-8, 8:-8].median() == pytest.approx(2, abs=0.5)  # frame 0 -> 1: x shows x + 2 of frame 1
+    assert both[1][0].mean() < 1 and torch.equal(both[1][0][1], torch.ones(1, 64, 64))
+
+
 def test_frames_too_small_for_the_flow_carry_nothing():
     smoother = TemporalSmoother(FlowEstimator("dis"))
     still = torch.rand(1, 1, 8, 8) * 100

@@ -153,11 +153,13 @@ class ShotCoverage:
         self.n = len(gray)
         self._lit = gray.reshape(self.n, -1).mean(1) > DARK
         if self.n > 1:
-            self._forward = flow.validity(lightness[:-1], lightness[1:])  # trust on frame i + 1, flow i + 1 -> i
-            self._backward = flow.validity(lightness[1:], lightness[:-1])  # trust on frame i, flow i -> i + 1
+            # (trust on frame i + 1, flow i + 1 -> i) and (trust on frame i, flow i -> i + 1) of each pair i
+            self._forward, self._backward = flow.validity_both_ways(lightness[:-1], lightness[1:])
             # the view's travel between frames, in frame widths: the median displacement of each pair
-            self._travel = self._forward[1].norm(dim=1).flatten(1).median(1).values.numpy() / gray.shape[2]
+            flows = self._forward[1]
+            self._travel = torch.hypot(flows[:, 0], flows[:, 1]).flatten(1).median(1).values.numpy() / gray.shape[2]
         self._certain = torch.zeros_like(lightness)
+        self._tried: dict[int, torch.Tensor] = {}  # carried certainty of the candidates of the current step
         self.coverage = np.zeros(self.n)
         self.keys: list[int] = []
 
@@ -179,7 +181,8 @@ class ShotCoverage:
 
     def add(self, key: int) -> float:
         """Add a keyframe at ``key``; returns its gain (frames' worth of picture newly covered)."""
-        self._certain = torch.maximum(self._certain, self.carried(key))
+        self._certain = torch.maximum(self._certain, self._tried.pop(key) if key in self._tried else self.carried(key))
+        self._tried.clear()
         before = self.coverage.sum()
         self.coverage = self._certain.flatten(1).mean(1).double().numpy()
         self.keys.append(key)
@@ -187,7 +190,8 @@ class ShotCoverage:
 
     def gain_of(self, key: int) -> float:
         """The gain a keyframe at ``key`` would bring, without adding it."""
-        return float(torch.maximum(self._certain, self.carried(key)).flatten(1).mean(1).sum() - self.coverage.sum())
+        self._tried[key] = self.carried(key)
+        return float(torch.maximum(self._certain, self._tried[key]).flatten(1).mean(1).sum() - self.coverage.sum())
 
     def candidates(self) -> list[int]:
         """Frames (shot-relative) where more keyframes would help most: the peaks of the shot's poor coverage, each

@@ -201,16 +201,26 @@ class FlowEstimator:
         small for the flow (DIS under ``DIS_MIN_SIDE`` px on both sides) that differ are not trusted anywhere:
         nothing is carried between them (no temporal smoothing, refinement or propagation), each keeps its own colors.
         """
-        trust = torch.ones_like(cur)
-        backward = torch.zeros(cur.shape[0], 2, *cur.shape[-2:], device=cur.device, dtype=cur.dtype)
+        return self._checked(prev, cur, both_ways=False)[0]
+
+    def validity_both_ways(self, prev: torch.Tensor, cur: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[validity(prev, cur), validity(cur, prev)]`` from the same two flows of each pair (half the flow of two calls)."""
+        return self._checked(prev, cur, both_ways=True)
+
+    def _checked(self, prev: torch.Tensor, cur: torch.Tensor, both_ways: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``validity`` of (prev, cur), and with ``both_ways`` of (cur, prev) too."""
+        out = [(torch.ones_like(x), torch.zeros(x.shape[0], 2, *x.shape[-2:], device=x.device, dtype=x.dtype)) for x in (cur, prev)]
+        out = out if both_ways else out[:1]
         moved = [i for i in range(cur.shape[0]) if not torch.equal(prev[i], cur[i])]
         if moved and self.method == "dis" and max(cur.shape[-2:]) < DIS_MIN_SIDE:
-            trust[moved] = 0
+            for trust, _ in out:
+                trust[moved] = 0
         elif moved:
             prev, cur = prev[moved], cur[moved]
             both = self._flow(torch.cat((cur, prev)), torch.cat((prev, cur)))
             flow, forward = both[: len(cur)], both[len(cur) :]
-            similar = (warp(prev, flow) - cur).abs() <= self.lightness_tolerance
-            trust[moved] = (flow_validity(flow, forward) & similar).to(trust.dtype)
-            backward[moved] = flow
-        return trust, backward
+            for (trust, backward), (there, back, source, target) in zip(out, ((flow, forward, prev, cur), (forward, flow, cur, prev))):
+                similar = (warp(source, there) - target).abs() <= self.lightness_tolerance
+                trust[moved] = (flow_validity(there, back) & similar).to(trust.dtype)
+                backward[moved] = there
+        return out
