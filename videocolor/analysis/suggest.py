@@ -2,13 +2,13 @@
 
 A render from colored keyframes carries each keyframe's chroma along the optical flow through its shot, with a
 certainty that drops to 0 wherever the flow is not trusted (``render.propagate``). This module simulates that
-cheaply: the film is decoded once at ``SUGGEST_WIDTH`` px, and per shot the trusted flow (``FlowEstimator.validity``,
-both ways) carries a certainty of 1 from each chosen keyframe forward and backward, frame by frame, exactly as the
-propagation does. A frame's *coverage* is the fraction of it still certain from some keyframe. The next keyframe
-of a shot is the candidate (the peaks of the shot's poor coverage, summed over about a second around each frame)
-that adds the most coverage over the shot; its ``gain`` is that added coverage in frames' worth of picture
-(0.5 over 40 frames gains 20). Shots are independent, so the best choices over the film are the per-shot
-greedy choices merged by gain.
+cheaply: the film is decoded once at ``SUGGEST_WIDTH`` px, and per shot the trusted flow
+(``FlowEstimator.validity_both_ways``) carries a certainty of 1 from each chosen keyframe forward and backward,
+frame by frame, exactly as the propagation does. A frame's *coverage* is the fraction of it still certain from some
+keyframe. The next keyframe of a shot is the candidate (the peaks of the shot's poor coverage, summed over about a
+second around each frame) that adds the most coverage over the shot; its ``gain`` is that added coverage in frames'
+worth of picture (0.5 over 40 frames gains 20). Shots are independent, so the best choices over the film are the
+per-shot greedy choices merged by gain.
 
 >>> found = analyse("film.mp4")                                        # doctest: +SKIP
 >>> suggest_keyframes("film.mp4", found.shots, found.keyframes, count=8)  # doctest: +SKIP
@@ -32,7 +32,9 @@ from ..records import Shot
 from ..timecode import Timecode
 from .shots import DARK
 
-SUGGEST_WIDTH = 128  # px: coverage at 128 px followed that at the render's 256 px within 0.02-0.08 on street_bikes, in half the time
+# px: a keyframe's coverage at 128 px followed that at the render's 256 px within 0.01-0.08 over 120 frames of
+# street_bikes, for about half the flow's time
+SUGGEST_WIDTH = 128
 # DIS preset of the simulated flow: the propagation's own (render.propagate.FLOW_PRESET; a test holds them equal)
 FLOW_PRESET = "medium"
 # Least gain (frames' worth of picture newly covered) of a suggestion beyond a shot's first, when no count is given:
@@ -153,13 +155,14 @@ class ShotCoverage:
         self.n = len(gray)
         self._lit = gray.reshape(self.n, -1).mean(1) > DARK
         if self.n > 1:
-            # (trust on frame i + 1, flow i + 1 -> i) and (trust on frame i, flow i -> i + 1) of each pair i
-            self._forward, self._backward = flow.validity_both_ways(lightness[:-1], lightness[1:])
+            # (trust on frame i + 1, flow i + 1 -> i) and (trust on frame i, flow i -> i + 1) of each pair i; kept as
+            # bool and half floats: a shot's maps are about 0.1 MB a frame
+            both = flow.validity_both_ways(lightness[:-1], lightness[1:])
+            flows = both[0][1]
             # the view's travel between frames, in frame widths: the median displacement of each pair
-            flows = self._forward[1]
             self._travel = torch.hypot(flows[:, 0], flows[:, 1]).flatten(1).median(1).values.numpy() / gray.shape[2]
+            self._forward, self._backward = [(trust.bool(), motion.half()) for trust, motion in both]
         self._certain = torch.zeros_like(lightness)
-        self._tried: dict[int, torch.Tensor] = {}  # carried certainty of the candidates of the current step
         self.coverage = np.zeros(self.n)
         self.keys: list[int] = []
 
@@ -169,29 +172,24 @@ class ShotCoverage:
         out[key] = 1
         for t in range(key + 1, self.n):
             trust, flow = self._forward[0][t - 1 : t], self._forward[1][t - 1 : t]
-            out[t] = (warp(out[t - 1 : t], flow) * trust)[0]
+            out[t] = (warp(out[t - 1 : t], flow.float()) * trust)[0]
             if not out[t].any():
                 break
         for t in range(key - 1, -1, -1):
             trust, flow = self._backward[0][t : t + 1], self._backward[1][t : t + 1]
-            out[t] = (warp(out[t + 1 : t + 2], flow) * trust)[0]
+            out[t] = (warp(out[t + 1 : t + 2], flow.float()) * trust)[0]
             if not out[t].any():
                 break
         return out
 
-    def add(self, key: int) -> float:
-        """Add a keyframe at ``key``; returns its gain (frames' worth of picture newly covered)."""
-        self._certain = torch.maximum(self._certain, self._tried.pop(key) if key in self._tried else self.carried(key))
-        self._tried.clear()
+    def add(self, key: int, carried: torch.Tensor | None = None) -> float:
+        """Add a keyframe at ``key`` (``carried``: its ``carried(key)`` when known); returns its gain (frames' worth of
+        picture newly covered)."""
+        self._certain = torch.maximum(self._certain, self.carried(key) if carried is None else carried)
         before = self.coverage.sum()
         self.coverage = self._certain.flatten(1).mean(1).double().numpy()
         self.keys.append(key)
         return float(self.coverage.sum() - before)
-
-    def gain_of(self, key: int) -> float:
-        """The gain a keyframe at ``key`` would bring, without adding it."""
-        self._tried[key] = self.carried(key)
-        return float(torch.maximum(self._certain, self._tried[key]).flatten(1).mean(1).sum() - self.coverage.sum())
 
     def candidates(self) -> list[int]:
         """Frames (shot-relative) where more keyframes would help most: the peaks of the shot's poor coverage, each
@@ -207,12 +205,16 @@ class ShotCoverage:
         options = self.candidates()
         if not options:
             return None
-        key = max(options, key=self.gain_of)
-        uncovered = 1 - self.coverage[key]
-        near = min(self.keys, key=lambda k: abs(k - key))
-        travel = float(self._travel[min(near, key) : max(near, key)].sum())
-        gain = self.add(key)
-        return key, gain, self.reason(uncovered, near, travel)
+        best, most, kept = options[0], -1.0, None
+        for key in options:
+            carried = self.carried(key)
+            covered = float(torch.maximum(self._certain, carried).flatten(1).mean(1).sum())
+            if covered > most:
+                best, most, kept = key, covered, carried
+        uncovered = 1 - self.coverage[best]
+        near = min(self.keys, key=lambda k: abs(k - best))
+        travel = float(self._travel[min(near, best) : max(near, best)].sum())
+        return best, self.add(best, kept), self.reason(uncovered, near, travel)
 
     def reason(self, uncovered: float, near: int, travel: float) -> str:
         """Why a frame was suggested: ``uncovered`` its fraction not covered, ``near`` the closest keyframe (shot-relative),
