@@ -36,7 +36,7 @@ import torch
 from videocolor import Settings, colorize_video
 from videocolor.analysis.film import Analysis, analyse
 from videocolor.analysis.keyframes import INDEX_NAME, MIN_MATCH
-from videocolor.analysis.suggest import suggest_keyframes
+from videocolor.analysis.suggest import extra_frames, suggest_keyframes
 from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
 from videocolor.evaluation import metrics
 from videocolor.evaluation import synthetic as synth
@@ -134,11 +134,8 @@ def measure_curve(film: Path, counts: list[int] | None) -> None:
         print(f"{film.name}: {len(truth)} frames, {shots} shots; suggest_keyframes took {time.perf_counter() - start:.1f} s\n")
         print("| keyframes | suggested PSNR | evenly spaced PSNR | render s (suggested, even) |\n|---:|---:|---:|---:|")
         for k in sorted(set(counts)):
-            extra: dict[int, list[int]] = {}
-            for s in ranked[shots:k]:
-                extra.setdefault(s.shot, []).append(s.frame)
             cells, times = [], []
-            for name, picked in (("suggested", extra), ("even", evenly_spaced(found.shots, found.keyframes, k))):
+            for name, picked in (("suggested", extra_frames(ranked[:k])), ("even", evenly_spaced(found.shots, found.keyframes, k))):
                 (folder / f"{name}{k}").mkdir()
                 psnr, n, seconds = render_psnr(gray, truth, found, picked, folder / f"{name}{k}")
                 cells.append(f"{psnr:.2f}" + (f" ({n} keyframes)" if n != k else ""))

@@ -60,6 +60,13 @@ def test_counts_are_honored(film):
         suggest_keyframes(path, found.shots, found.keyframes, count=1)
 
 
+def test_extra_frames_are_each_shot_s_suggestions_beyond_its_first(film):
+    suggestions = film[2]
+    extra = suggest.extra_frames(suggestions)
+    assert extra == {0: [s.frame for s in suggestions[2:]]}
+    assert suggest.extra_frames(suggestions[:2]) == {}
+
+
 def test_simulates_the_propagation_s_flow_and_first_keyframe():
     assert suggest.FLOW_PRESET == propagate.FLOW_PRESET
     keyframes = {0: [3, 9, 20], 1: [40]}

@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
 
         from ..analysis.film import analyse
         from ..analysis.overrides import write_overrides
-        from ..analysis.suggest import suggest_keyframes
+        from ..analysis.suggest import extra_frames, suggest_keyframes
         from ..checks import check_film, check_output, check_picture_output
         from ..colorist.editorial import check_timeline_output, export_timeline
         from ..colorist.keyframes import check_export_folder, export_keyframes
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         count = None if args.suggest_keyframes == ALL else args.suggest_keyframes
         if count is not None and count < len(result.shots):
             raise InputError(f"{film}: --suggest-keyframes {count} is fewer than its {len(result.shots)} shots; give at least {len(result.shots)}")
-        apply_process_policy(torch.device("cpu"))  # the flow's small tensors: a thread per core mostly spins (4.6 s, 1.7 s with one)
+        apply_process_policy(torch.device("cpu"))  # small tensors: a thread per core mostly spins (street_bikes: 4.6 s, 1.7 s with one)
         suggestions = suggest_keyframes(film, result.shots, result.keyframes, count=count, quiet=args.quiet)
     if args.json:
         rows = result.to_json()
@@ -123,9 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     elif args.export_keyframes:  # each shot's first suggestion is the keyframe exported for it
-        extra: dict[int, list[int]] = {}
-        for s in suggestions[len(result.shots) :]:
-            extra.setdefault(s.shot, []).append(s.frame)
+        extra = extra_frames(suggestions)
         entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     return 0

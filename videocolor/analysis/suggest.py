@@ -75,6 +75,17 @@ def first_keyframes(keyframes: Mapping[int, Sequence[int]]) -> dict[int, int]:
     return {shot: frames[len(frames) // 2] for shot, frames in keyframes.items()}
 
 
+def extra_frames(suggestions: Iterable[Suggestion]) -> dict[int, list[int]]:
+    """Shot index -> its suggested frames beyond its first, in rank order (``export_keyframes``' ``extra``)."""
+    extra: dict[int, list[int]] = {}
+    seen = set()
+    for s in suggestions:
+        if s.shot in seen:
+            extra.setdefault(s.shot, []).append(s.frame)
+        seen.add(s.shot)
+    return extra
+
+
 def suggest_keyframes(
     film: str | Path | FrameSequence,
     shots: Sequence[Shot],
