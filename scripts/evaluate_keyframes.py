@@ -17,6 +17,8 @@ re-colored and re-lit: swapped keyframes; other films' frames; a stereo view of 
 With ``--curve`` it measures whole-film PSNR against the number of keyframes (``--counts``, default one to three
 per shot): rendered from the true colors of the frames ``analysis.suggest.suggest_keyframes(count=K)`` picks,
 and of evenly spaced ones (one per shot, the rest shared out over the shots by length, evenly within each).
+``--coverage`` checks the suggestions' premise: how well the simulated coverage of one keyframe per shot ranks
+the frames' PSNR in the render from them.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import torch
 from videocolor import Settings, colorize_video
 from videocolor.analysis.film import Analysis, analyse
 from videocolor.analysis.keyframes import INDEX_NAME, MIN_MATCH
-from videocolor.analysis.suggest import extra_frames, suggest_keyframes
+from videocolor.analysis.suggest import extra_frames, keyframe_coverage, suggest_keyframes
 from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
 from videocolor.evaluation import metrics
 from videocolor.evaluation import synthetic as synth
@@ -143,6 +145,31 @@ def measure_curve(film: Path, counts: list[int] | None) -> None:
             print(f"| {k} | {cells[0]} | {cells[1]} | {', '.join(times)} |")
 
 
+def measure_coverage(film: Path) -> None:
+    """Print how well the simulated coverage (``analysis.suggest.keyframe_coverage``) of one keyframe per shot ranks the
+    frames' PSNR in the render from those keyframes (true colors): Spearman's rank correlation, mean PSNR by coverage."""
+    apply_process_policy(torch.device("cpu"))  # as videocolor shots does
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        truth, gray = gray_film(film, folder)
+        found = analyse(gray, quiet=True)
+        keys = choose_keyframes(found.keyframes)
+        coverage = keyframe_coverage(gray, found.shots, {shot: [frame] for shot, frame in keys.items()})
+        (folder / "render").mkdir()
+        render_psnr(gray, truth, found, {}, folder / "render")
+        out = read_frames(folder / "render" / "out.mp4")[0]
+    psnr = np.array([metrics.psnr(out[i][None], truth[i][None]) for i in range(len(truth))])
+    others = np.array([i not in keys.values() for i in range(len(truth))])  # the keyframes themselves are exact
+    ranks = [np.argsort(np.argsort(v[others])) for v in (coverage, psnr)]
+    print(f"{film.name}: {others.sum()} frames besides the keyframes; Spearman rank correlation of coverage and PSNR "
+          f"{np.corrcoef(*ranks)[0, 1]:.2f}\n")
+    print("| coverage | frames | mean PSNR |\n|---|---:|---:|")
+    for low, high in ((0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)):
+        chosen = others & (coverage >= low) & (coverage < high)
+        if chosen.any():
+            print(f"| {low:.2f}-{min(high, 1):.2f} | {chosen.sum()} | {psnr[chosen].mean():.2f} |")
+
+
 def hue(rgb: np.ndarray, degrees: float = 0, saturation: float = 1.0) -> np.ndarray:
     """RGB uint8 with its HSV hue turned and saturation scaled (lightness changes with them, as in a paint tool)."""
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
@@ -231,6 +258,8 @@ def main() -> None:
     parser.add_argument("film", type=Path, nargs="?", help="a real color film with several shots")
     parser.add_argument("--prints", type=Path, metavar="EVAL_DIR", help="measure keyframe lightness matches on the real-footage set")
     parser.add_argument("--curve", action="store_true", help="PSNR against the number of keyframes: suggested ones and evenly spaced ones")
+    parser.add_argument("--coverage", action="store_true", help="how well the suggestions' simulated coverage ranks the "
+                        "frames' PSNR in a render from one keyframe per shot")
     parser.add_argument("--counts", type=lambda t: [int(c) for c in t.split(",")], help="keyframe counts of --curve, comma-separated "
                         "(default: one per shot, 1.5, 2, 2.5 and 3 per shot)")
     args = parser.parse_args()
@@ -241,6 +270,9 @@ def main() -> None:
         parser.error("give a film, or --prints EVAL_DIR")
     if args.curve:
         measure_curve(args.film, args.counts)
+        return
+    if args.coverage:
+        measure_coverage(args.film)
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -67,6 +67,18 @@ def test_extra_frames_are_each_shot_s_suggestions_beyond_its_first(film):
     assert suggest.extra_frames(suggestions[:2]) == {}
 
 
+def test_coverage_is_whole_at_a_keyframe_and_falls_as_a_pan_leaves_it(film):
+    path, found, suggestions = film
+    firsts = choose_keyframes(found.keyframes)
+    coverage = suggest.keyframe_coverage(path, found.shots, {shot: [frame] for shot, frame in firsts.items()})
+    assert coverage.shape == (PAN + STILL,)
+    assert coverage[firsts[0]] == 1 and coverage[PAN:].min() > 0.95  # the still shot is covered (but for x264 noise)
+    assert coverage[0] < 0.5 and coverage[PAN - 1] < 0.5  # both ends of the pan are far out of the keyframe's view
+    more = suggest.keyframe_coverage(path, found.shots, {0: [firsts[0], *suggest.extra_frames(suggestions)[0]], 1: [firsts[1]]})
+    assert (more >= coverage).all()
+    assert more.sum() - coverage.sum() == pytest.approx(sum(s.gain for s in suggestions[2:]), rel=1e-3)
+
+
 def test_simulates_the_propagation_s_flow_and_first_keyframe():
     assert suggest.FLOW_PRESET == propagate.FLOW_PRESET
     keyframes = {0: [3, 9, 20], 1: [40]}

@@ -10,6 +10,10 @@ second around each frame) that adds the most coverage over the shot; its ``gain`
 worth of picture (0.5 over 40 frames gains 20). Shots are independent, so the best choices over the film are the
 per-shot greedy choices merged by gain.
 
+The premise, measured (``scripts/evaluate_keyframes.py FILM --coverage``): rendered from one true-color keyframe per
+shot, a frame's simulated coverage ranks its PSNR with a Spearman correlation of 0.47 on street_bikes (frames under
+0.25 coverage: 30.6 dB on average, over 0.75: 37.5 dB) and 0.69 on garden_tree (28.2 and 31.7 dB).
+
 >>> found = analyse("film.mp4")                                        # doctest: +SKIP
 >>> suggest_keyframes("film.mp4", found.shots, found.keyframes, count=8)  # doctest: +SKIP
 """
@@ -145,6 +149,23 @@ def suggest_keyframes(
         if i + 1 < len(extras[s]):
             heapq.heappush(heads, (-extras[s][i + 1].gain, s, i + 1))
     return chosen
+
+
+def keyframe_coverage(
+    film: str | Path | FrameSequence, shots: Sequence[Shot], keyframes: Mapping[int, Sequence[int]], *, flow: FlowEstimator | None = None
+) -> np.ndarray:
+    """Each frame's coverage ``(num_frames,)`` in [0, 1] from the given keyframes (shot index -> every keyframe of
+    the shot, film frame numbers): the fraction of it the propagation carries from some keyframe with certainty.
+    Frames that could not be decoded and shots without keyframes get 0."""
+    flow = flow or FlowEstimator("dis", dis_preset=FLOW_PRESET)
+    out = np.zeros(shots[-1].end_frame + 1 if shots else 0)
+    for shot, frames in _shot_frames(AnalysisReader(film, SUGGEST_WIDTH, quiet=True), shots):
+        numbers = [i for i, _, _ in frames]
+        coverage = ShotCoverage(np.stack([g for _, _, g in frames]), flow, numbers)
+        for key in keyframes.get(shot.index, ()):
+            coverage.add(numbers.index(key))
+        out[numbers] = coverage.coverage
+    return out
 
 
 class ShotCoverage:
