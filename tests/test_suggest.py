@@ -80,9 +80,9 @@ def test_coverage_is_whole_at_a_keyframe_and_falls_as_a_pan_leaves_it(film):
 
 
 def test_simulates_the_propagation_s_flow_and_first_keyframe():
+    """The same flow as the propagation, and each shot's first the frame the export exports for it."""
     assert suggest.FLOW_PRESET == propagate.FLOW_PRESET
-    keyframes = {0: [3, 9, 20], 1: [40]}
-    assert suggest.first_keyframes(keyframes) == choose_keyframes(keyframes)
+    assert suggest.first_keyframes({0: [3, 9, 20], 1: [40], 2: [50, 60]}) == {0: 9, 1: 40, 2: 60}
 
 
 def test_cli_prints_the_suggestions_and_refuses_too_few(film, capsys):

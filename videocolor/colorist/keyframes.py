@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..analysis.keyframes import INDEX_NAME, KEYFRAME_NAME, KeyframeEntry, film_lightness, frame_of_shot, keyframe_file
+from ..analysis.suggest import first_keyframes
 from ..errors import OutputError
 from ..io.atomic import write_atomic
 from ..io.decode import VideoSource
@@ -24,8 +25,9 @@ from ..records import Shot
 
 
 def choose_keyframes(keyframes: dict[int, list[int]]) -> dict[int, int]:
-    """Shot index -> the frame exported for it: the middle one of the analysis' keyframes (sharp, typical)."""
-    return {shot: frames[len(frames) // 2] for shot, frames in keyframes.items()}
+    """Shot index -> the frame exported for it: the middle one of the analysis' keyframes (sharp, typical), the first
+    that ``analysis.suggest.suggest_keyframes`` suggests."""
+    return first_keyframes(keyframes)
 
 
 def export_keyframes(
