@@ -55,7 +55,9 @@ def test_counts_are_honored(film):
     assert three == suggestions[:3]
     many = suggest_keyframes(path, found.shots, found.keyframes, count=40)
     assert len(suggestions) <= len(many) <= 2 + suggest.MAX_PER_SHOT and {s.shot for s in many[2:]} == {0}
-    assert all(s.gain >= suggest.NEGLIGIBLE for s in many)
+    assert all(s.gain > 0 for s in many)
+    frames = [s.frame for s in many]
+    assert all(abs(a - b) >= suggest.MIN_APART for i, a in enumerate(frames) for b in frames[:i])
     with pytest.raises(ValueError, match="2 shots"):
         suggest_keyframes(path, found.shots, found.keyframes, count=1)
 

@@ -48,7 +48,9 @@ FLOW_PRESET = "medium"
 MIN_GAIN = 5.0
 CAMERA_TRAVEL = 0.25  # the view moved this fraction of the frame width between keyframe and frame: "camera moved"
 MAX_PER_SHOT = 8  # suggestions a shot can get beyond its first (the search stops there)
-NEGLIGIBLE = 0.5  # frames' worth: a frame adding less is never suggested, whatever the budget (the search stops there)
+# frames: no suggestion this close to a keyframe (street_bikes' shot 2 got frame 89 after 88 otherwise: a second
+# frame to color for 0.8 frames' worth)
+MIN_APART = 8
 _WINDOW = 25  # frames around a candidate whose uncovered fractions add to its score (about a second)
 _PEAK = 9  # a peak of that score is the highest within this many frames
 _CANDIDATES = 3  # peaks of poor coverage tried per step; the one adding most coverage is chosen
@@ -109,7 +111,7 @@ def suggest_keyframes(
             ``first_keyframes``' pick, the frame ``colorist.keyframes.export_keyframes`` exports for it.
         count: the most suggestions in all (at least one per shot); ``None``: every one above ``min_gain``.
         min_gain: least gain of a suggestion beyond a shot's first; default ``MIN_GAIN`` without ``count``,
-            with it ``NEGLIGIBLE`` (the best ``count``, as long as they add something: fewer when they do not).
+            with it 0 (the best ``count``, fewer only where no frame adds anything).
         flow: the optical flow to simulate with (default DIS with the propagation's preset, on the CPU).
         quiet: no progress bar.
 
@@ -118,7 +120,7 @@ def suggest_keyframes(
     """
     if count is not None and count < len(shots):
         raise ValueError(f"{count} keyframes cannot cover {len(shots)} shots: ask for at least {len(shots)}")
-    floor = min_gain if min_gain is not None else (MIN_GAIN if count is None else NEGLIGIBLE)
+    floor = min_gain if min_gain is not None else (MIN_GAIN if count is None else 0.0)
     flow = flow or FlowEstimator("dis", dis_preset=FLOW_PRESET)
     firsts = first_keyframes(keyframes)
     reader = AnalysisReader(film, SUGGEST_WIDTH, quiet=quiet)
@@ -133,7 +135,7 @@ def suggest_keyframes(
         gain = coverage.add(key)
         chosen.append(Suggestion(shot.index, numbers[key], "first keyframe of the shot", gain, times[key]))
         more = []
-        while len(more) < MAX_PER_SHOT and (step := coverage.next_keyframe()) is not None and step[1] >= NEGLIGIBLE:
+        while len(more) < MAX_PER_SHOT and (step := coverage.next_keyframe()) is not None and step[1] > 0:
             key, gain, reason = step
             more.append(Suggestion(shot.index, numbers[key], reason, gain, times[key]))
         extras.append(more)
@@ -225,12 +227,13 @@ class ShotCoverage:
 
     def candidates(self) -> list[int]:
         """Frames (shot-relative) where more keyframes would help most: the peaks of the shot's poor coverage, each
-        frame's uncovered fraction summed over about a second around it, lit frames only, best first."""
+        frame's uncovered fraction summed over about a second around it, lit frames ``MIN_APART`` from any keyframe, best first."""
         deficit = np.convolve(1 - self.coverage, np.ones(min(self.n, _WINDOW)), mode="same") * self._lit
+        for key in self.keys:
+            deficit[max(0, key - MIN_APART + 1) : key + MIN_APART] = 0
         highest = np.lib.stride_tricks.sliding_window_view(np.pad(deficit, _PEAK // 2), _PEAK).max(1)
         peaks = np.flatnonzero((deficit == highest) & (deficit > 0))
-        peaks = [int(p) for p in peaks[np.argsort(-deficit[peaks], kind="stable")] if p not in self.keys]
-        return peaks[:_CANDIDATES]
+        return [int(p) for p in peaks[np.argsort(-deficit[peaks], kind="stable")]][:_CANDIDATES]
 
     def next_keyframe(self) -> tuple[int, float, str] | None:
         """Add the candidate that covers most; returns its frame, gain and reason, ``None`` when no candidate is left."""
