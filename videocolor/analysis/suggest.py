@@ -42,9 +42,9 @@ SUGGEST_WIDTH = 128
 # DIS preset of the simulated flow: the propagation's own (render.propagate.FLOW_PRESET; a test holds them equal)
 FLOW_PRESET = "medium"
 # Least gain (frames' worth of picture newly covered) of a suggestion beyond a shot's first, when no count is given:
-# 0.2 s at 25 fps. Measured: a static shot's next frame gains 0, a slow pan's (0.2 widths in 40 frames) 2; on the real
-# eval films frames that show 66-90% unseen picture gain 8-9, the next ones (13-47% unseen) 1-4; a pan of two widths
-# in 60 frames gains 10-16 per frame added.
+# 0.2 s at 25 fps. Measured: a static shot's next frame gains 0, a slow pan's (0.2 widths in 40 frames) 2; a pan of
+# two widths in 60 frames gains 15 and 10 with its next two frames, then under 3; street_bikes' frames showing 66-90%
+# unseen picture gain 8-9, its next ones 2-5 (garden_tree's best: 3).
 MIN_GAIN = 5.0
 CAMERA_TRAVEL = 0.25  # the view moved this fraction of the frame width between keyframe and frame: "camera moved"
 MAX_PER_SHOT = 8  # suggestions a shot can get beyond its first (the search stops there)
