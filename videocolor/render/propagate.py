@@ -18,7 +18,7 @@ stream reaches them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,9 @@ class Propagation:
 
     Args:
         colorizer: the render's colorizer (matching against the keyframe).
-        key: the shot's keyframe.
-        film: the film (the frames before the keyframe are read again from it).
+        keys: the shot's keyframes, sorted by pts (at least one). The first is propagated; each is exact at its frame,
+            and the carried state starts again from it there.
+        film: the film (the frames before the first keyframe are read again from it).
         first: the shot's first batch (its first frame starts the shot; ``lightness`` and ``small`` filled in).
         flow: a temporal stage used for its optical flow only (``propagation_flow``; not shared with another thread).
         small_lightness: the render's conversion of a decoded RGB frame ``(H, W, 3)`` to work-resolution
@@ -72,29 +73,32 @@ class Propagation:
     def __init__(
         self,
         colorizer: Colorizer,
-        key: KeyframeReference,
+        keys: Sequence[KeyframeReference],
         film: str | Path,
         first: FrameBatch,
         flow: FlowEstimator,
         small_lightness: Callable[[np.ndarray], torch.Tensor],
         batch_size: int = 8,
     ) -> None:
-        self.colorizer, self.key, self.flow = colorizer, key, flow
-        device = colorizer.device
-        rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:]), lambda: self._key_lightness(film)).to(device)
-        self.key_ab = rgb_to_lab(rgb[None])[:, 1:]  # (1, 2, H, W)
-        small_ab = F.interpolate(self.key_ab, size=first.small.shape[-2:], mode="area")
-        self._seed = torch.cat((small_ab, torch.ones_like(small_ab[:, :2])), 1)  # ab, confidence, certainty
+        self.colorizer, self.key, self.flow = colorizer, keys[0], flow
+        self._exact: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # pts -> the keyframe's ab (1, 2, H, W), its seed
+        for key in keys:
+            rgb = load_keyframe(key.path, tuple(first.lightness.shape[-2:]), lambda key=key: self._key_lightness(film, key.pts))
+            key_ab = rgb_to_lab(rgb.to(colorizer.device)[None])[:, 1:]
+            small_ab = F.interpolate(key_ab, size=first.small.shape[-2:], mode="area")
+            self._exact[key.pts] = key_ab, torch.cat((small_ab, torch.ones_like(small_ab[:, :2])), 1)  # ab, confidence, certainty
+        self.key_ab, self._seed = self._exact[self.key.pts]
         self._state: torch.Tensor | None = None
         self._previous: torch.Tensor | None = None
         self._before: dict[int, torch.Tensor] = {}
         if first.pts[0] < key.pts:
             self._backward(film, first.pts[0], batch_size, small_lightness)
 
-    def _key_lightness(self, film: str | Path) -> torch.Tensor | None:
-        """The film's frame the keyframe shows, as Lab L ``(1, H, W)`` (``None`` when it cannot be decoded)."""
+    @staticmethod
+    def _key_lightness(film: str | Path, pts: int) -> torch.Tensor | None:
+        """The film's frame at ``pts`` (a keyframe's), as Lab L ``(1, H, W)`` (``None`` when it cannot be decoded)."""
         with VideoSource(film) as source:
-            return next((film_lightness(rgb) for _, rgb in source.frames(self.key.pts, self.key.pts + 1)), None)
+            return next((film_lightness(rgb) for _, rgb in source.frames(pts, pts + 1)), None)
 
     @torch.inference_mode()
     def _backward(self, film: str | Path, start: int, batch_size: int, small_lightness: Callable[[np.ndarray], torch.Tensor]) -> None:
@@ -118,17 +122,16 @@ class Propagation:
     @torch.inference_mode()
     def colorize(self, batch: FrameBatch) -> Chroma:
         """Chroma of the next batch of the shot at the work resolution, as ``colorize.predict_chroma`` gives, and
-        for the keyframe when it is in the batch its exact full-resolution ab (``Chroma.exact``)."""
+        for each keyframe in the batch its exact full-resolution ab (``Chroma.exact``)."""
         trust, backward = self.flow.estimate(batch.small, self._previous)
         carried = int(self._previous is not None)
         self._previous = batch.small[-1:]
-        todo = [i for i, pts in enumerate(batch.pts) if pts not in self._before and pts != self.key.pts]
+        todo = [i for i, pts in enumerate(batch.pts) if pts not in self._before and pts not in self._exact]
         matched = self.colorizer.colorize(batch.small[todo], self.key.prepared) if todo else None
         outputs, exact = [], {}
         for i, pts in enumerate(batch.pts):
-            if pts == self.key.pts:
-                state = self._seed
-                exact[i] = self.key_ab
+            if pts in self._exact:
+                exact[i], state = self._exact[pts]
             elif pts in self._before:
                 kept = self._before.pop(pts).to(self._seed.dtype)
                 state = torch.cat((kept, torch.zeros_like(kept[:, :1])), 1)
