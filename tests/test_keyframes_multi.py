@@ -70,8 +70,8 @@ def test_export_writes_further_frames_in_one_pass(film, tmp_path, monkeypatch):
         assert picture.shape == SIZE and np.abs(picture.astype(int) - gray[entry.frame, ..., 0]).mean() < 2  # that very frame
         assert entry.time == pytest.approx(entry.frame / 25) and entry.lightness is not None
     calls = []
-    frames_of = export_module.VideoSource.frames
-    monkeypatch.setattr(export_module.VideoSource, "frames", lambda self, *a: calls.append(a) or frames_of(self, *a))
+    frames_of = export_module.VideoSource.video_frames
+    monkeypatch.setattr(export_module.VideoSource, "video_frames", lambda self, *a: calls.append(a) or frames_of(self, *a))
     export_keyframes(path, tmp_path / "again", found.shots, found.keyframes, extra={0: [FIRST, SECOND], 1: [20]})
     assert len(calls) == 1  # one pass over the film, not one seek a frame
     with pytest.raises(InputError, match="frame 20 is not in shot 0"):

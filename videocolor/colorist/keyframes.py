@@ -92,13 +92,13 @@ def _decode(source: VideoSource, shots: Sequence[Shot], wanted: Sequence[tuple[i
         return
     starts = [shot.start.pts for shot in shots]
     left, seen = set(wanted), {}
-    for pts, rgb in source.frames(shots[wanted[0][0]].start.pts, shots[wanted[-1][0]].end.pts):
+    for pts, decoded in source.video_frames(shots[wanted[0][0]].start.pts, shots[wanted[-1][0]].end.pts):
         index = max(0, bisect.bisect_right(starts, pts) - 1)
         seen[index] = seen.get(index, -1) + 1
         frame = shots[index].start_frame + seen[index]
-        if (index, frame) in left:
+        if (index, frame) in left:  # only these are converted to RGB
             left.discard((index, frame))
-            yield shots[index], frame, pts, rgb
+            yield shots[index], frame, pts, source.rgb(decoded)
             if not left:
                 return
     index, frame = min(left)
