@@ -13,12 +13,15 @@ from helpers import SIZE, frames_lab, frames_rgb, save_image, two_shots
 
 from videocolor import Settings, colorize_video
 from videocolor._cli.main import main
+from videocolor._cli.shots import format_table
 from videocolor.analysis.film import analyse, shot_table
 from videocolor.analysis.keyframe_index import INDEX_NAME
 from videocolor.analysis.keyframes import read_keyframes
 from videocolor.colorist import keyframes as export_module
 from videocolor.colorist.editorial import build_timeline
 from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
+from videocolor.colorist.preview import Previewer
+from videocolor.colorist.review import Board
 from videocolor.errors import InputError
 from videocolor.evaluation import synthetic as synth
 from videocolor.ops.color import lightness_u8
@@ -201,3 +204,21 @@ def test_four_digit_frames_and_an_old_index_still_read(film, colored, tmp_path):
     save_image(old / "shot_0000.jpg", painted(frames_rgb(path)[frame], BLUE))
     keys = read_keyframes(old, found.shots, SIZE).colored
     assert list(keys) == [0] and [(k.frame, k.path.name) for k in keys[0]] == [(frame, "shot_0000.jpg")]
+
+
+def test_preview_board_and_table_list_every_colored_keyframe(film, colored, tmp_path):
+    path, _, _, entries = film
+    analysis = analyse(path, keyframes=colored, quiet=True)
+    names = [file_of(entries, FIRST), file_of(entries, SECOND)]
+    assert f"{names[0]} +1 keyframes" in format_table(analysis)
+    previews = Previewer(path, analysis, SETTINGS)
+    assert [(c.path.name, c.source) for c in previews.candidates(0, 3)] == [(n, "keyframe") for n in names]
+    gray = frames_rgb(path)
+    second = previews.colorize(0, colored / names[1])  # the shot's keyframe colorized from the blue one
+    assert mean_ab(second)[1] < mean_ab(previews.colorize(0, colored / names[0]))[1] - 20
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    save_image(refs / "cat.png", painted(gray[20], RED))
+    board = Board(path, refs, tmp_path / "shots.toml", keyframes=colored, settings=SETTINGS)
+    shot = board.shot(0)
+    assert (shot["chosen"], [c["name"] for c in shot["candidates"]]) == ("keyframe", ["keyframe", "cat.png"])
