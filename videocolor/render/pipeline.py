@@ -183,8 +183,7 @@ class Renderer:
                 self.smoother.reset()
             if isinstance(reference, list):
                 self._flow = self._flow or propagation_flow(self.colorizer.device)
-                small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
-                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, len(batch))
+                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, len(batch))
         if isinstance(reference, list):
             with times.timing("model"):
                 return self._propagation.colorize(batch)
