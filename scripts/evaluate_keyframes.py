@@ -24,7 +24,6 @@ the frames' PSNR in the render from them.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import shutil
 import tempfile
@@ -105,10 +104,7 @@ def evenly_spaced(shots: list[Shot], keyframes: dict[int, list[int]], count: int
 def render_psnr(gray: Path, truth: np.ndarray, found: Analysis, extra: dict[int, list[int]], folder: Path) -> tuple[float, int, float]:
     """Whole-film RGB PSNR of a render from true-color keyframes (each shot's, and ``extra``), their count, its seconds."""
     keys = folder / "keys"
-    if extra:  # several keyframes per shot (export_keyframes' extra=)
-        export_keyframes(gray, keys, found.shots, found.keyframes, extra=extra)
-    else:
-        export_keyframes(gray, keys, found.shots, found.keyframes)
+    export_keyframes(gray, keys, found.shots, found.keyframes, extra=extra)
     entries = true_keyframes(keys, truth)
     start = time.perf_counter()
     colorize_video(gray, folder / "out.mp4", keyframes=keys, settings=Settings(quiet=True))
@@ -118,7 +114,6 @@ def render_psnr(gray: Path, truth: np.ndarray, found: Analysis, extra: dict[int,
 
 def measure_curve(film: Path, counts: list[int] | None) -> None:
     """Print whole-film PSNR against keyframe count, keyframes from ``suggest_keyframes`` and evenly spaced."""
-    several = "extra" in inspect.signature(export_keyframes).parameters
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         truth, gray = gray_film(film, folder)
@@ -127,9 +122,6 @@ def measure_curve(film: Path, counts: list[int] | None) -> None:
         counts = counts or [shots, round(1.5 * shots), 2 * shots, round(2.5 * shots), 3 * shots]
         if any(k < shots for k in counts):
             raise SystemExit(f"{film}: every count must be at least its {shots} shots")
-        if not several and any(k > shots for k in counts):
-            print(f"export_keyframes(extra=) is not merged yet: only {shots} keyframes (one per shot) can be rendered\n")
-            counts = [shots]
         apply_process_policy(torch.device("cpu"))  # as videocolor shots does
         start = time.perf_counter()
         ranked = suggest_keyframes(gray, found.shots, found.keyframes, count=max(counts))

@@ -76,16 +76,15 @@ def test_the_films_that_keep_the_lab_composition():
     frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24").reformat(format="yuv420p")
     tinted = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (110, 90, 60), np.uint8), format="rgb24").reformat(format="yuv420p")
     cpu = torch.device("cpu")
-    assert plane_composition(info, frame, "yuv420p", cpu, False) == YCbCrFormat("bt709", False, (1, 1))
-    assert plane_composition(info, frame, "yuv444p", cpu, False) == YCbCrFormat("bt709", False, (0, 0))  # odd sizes
-    assert plane_composition(info, frame, None, cpu, False) is None  # an image sequence
-    assert plane_composition(info, frame, "yuv420p10le", cpu, False) is None  # deep output
-    assert plane_composition(info, frame, "yuvj420p", cpu, False) is None  # another range
-    assert plane_composition(info, frame, "yuv420p", torch.device("cuda"), False) is None
-    assert plane_composition(info, frame, "yuv420p", cpu, True) is None  # a colorist's keyframes
-    assert plane_composition(info, tinted, "yuv420p", cpu, False) is None
+    assert plane_composition(info, frame, "yuv420p", cpu) == YCbCrFormat("bt709", False, (1, 1))
+    assert plane_composition(info, frame, "yuv444p", cpu) == YCbCrFormat("bt709", False, (0, 0))  # odd sizes
+    assert plane_composition(info, frame, None, cpu) is None  # an image sequence
+    assert plane_composition(info, frame, "yuv420p10le", cpu) is None  # deep output
+    assert plane_composition(info, frame, "yuvj420p", cpu) is None  # another range
+    assert plane_composition(info, frame, "yuv420p", torch.device("cuda")) is None
+    assert plane_composition(info, tinted, "yuv420p", cpu) is None
     rgb = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), format="rgb24")
-    assert plane_composition(dataclasses.replace(info, pix_fmt="rgb24"), rgb, "yuv420p", cpu, False) is None
+    assert plane_composition(dataclasses.replace(info, pix_fmt="rgb24"), rgb, "yuv420p", cpu) is None
 
 
 @pytest.fixture(scope="module")

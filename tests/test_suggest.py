@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import pytest
@@ -11,9 +10,9 @@ from helpers import SIZE
 from videocolor._cli.main import main
 from videocolor.analysis import suggest
 from videocolor.analysis.film import analyse
-from videocolor.analysis.keyframes import INDEX_NAME
+from videocolor.analysis.keyframe_index import INDEX_NAME
 from videocolor.analysis.suggest import Suggestion, suggest_keyframes
-from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
+from videocolor.colorist.keyframes import choose_keyframes
 from videocolor.evaluation import synthetic as synth
 from videocolor.render import propagate
 
@@ -106,10 +105,6 @@ def test_cli_prints_the_suggestions_and_refuses_too_few(film, capsys):
 
 
 def test_cli_exports_the_suggestions(film, tmp_path):
-    """The export of several keyframes per shot (``export_keyframes(extra=)``) is another branch's: until it is
-    merged, this waits for it."""
-    if "extra" not in inspect.signature(export_keyframes).parameters:
-        pytest.skip("export_keyframes(extra=) is not merged yet")
     path, _, suggestions = film
     keys = tmp_path / "keys"
     assert main(["shots", str(path), "--suggest-keyframes", "--export-keyframes", str(keys), "--quiet"]) == 0

@@ -76,7 +76,7 @@ def colorize_video(
     """Colorize a film: one reference for the whole film (``ref``) or the best of a folder per shot (``ref_dir``).
 
     ``keyframes``: a folder of ``videocolor.colorist.keyframes.export_keyframes``, some of its pictures colored by a
-    colorist: each such shot is colored from its keyframe (exact there, propagated through the shot); the
+    colorist: each such shot is colored from its colored keyframes (exact at each, propagated through the shot); the
     others fall back to ``ref``/``ref_dir`` or stay gray. ``cuts``: the film's cuts from an editor's timeline (an EDL,
     OTIO or FCP XML file) or a plain list (``videocolor.analysis.cuts``) instead of detection, checked before the render.
 

@@ -88,6 +88,9 @@ class ReferenceChoice:
         keyframe: for ``"keyframe"``, the pts of the film frame that ``path`` is a colored copy of.
         fused: further references colorized beside ``path`` and fused with it per pixel (``ops.fusion``):
             the next-ranked candidates (``refs_per_shot`` above 1), or those an override file names.
+        keyframes: for ``"keyframe"``, every colored keyframe of the shot as ``(picture, pts of its frame)``, sorted by
+            pts; ``path`` and ``keyframe`` are its first. Given either way (``keyframes``, or ``path`` and
+            ``keyframe`` for a single one), the other is filled in.
     """
 
     shot: int
@@ -97,3 +100,11 @@ class ReferenceChoice:
     source: str = "retrieval"
     keyframe: int | None = None
     fused: tuple[Path, ...] = ()
+    keyframes: tuple[tuple[Path, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.keyframes:
+            self.keyframes = tuple(sorted(self.keyframes, key=lambda key: key[1]))
+            self.path, self.keyframe = self.keyframes[0]
+        elif self.keyframe is not None and self.path is not None:
+            self.keyframes = ((self.path, self.keyframe),)

@@ -35,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--export-keyframes", metavar="DIR", help="write each shot's keyframe as a gray PNG at full resolution, and keyframes.json, into DIR"
     )
     parser.add_argument(
+        "--keyframes-at", metavar="FRAMES", help="with --export-keyframes: also export these frames, each as shot_SSSS_FFFFFF.png "
+        "(comma-separated frame numbers from 0, timecodes HH:MM:SS:FF or seconds), to color several keyframes in a shot"
+    )
+    parser.add_argument(
         "--export-timeline", metavar="FILE", help="write the shots as a timeline for an editing application: .otio, .edl (CMX 3600), "
         ".xml (FCP 7) or .fcpxml, by extension: a clip per shot, a marker per keyframe"
     )
@@ -72,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         from ..analysis.suggest import extra_frames, suggest_keyframes
         from ..checks import check_film, check_output, check_picture_output
         from ..colorist.editorial import check_timeline_output, export_timeline
-        from ..colorist.keyframes import check_export_folder, export_keyframes
+        from ..colorist.keyframes import check_export_folder, export_keyframes, frames_at
         from ..io.sequence import FrameSequence
         from ..render.devices import apply_process_policy
 
@@ -82,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.ref_dir is None and (args.sheet or args.write_overrides or not only_shots):
         raise InputError("give --ref-dir to rank references (--sheet and --write-overrides need it), or only --export-keyframes DIR, "
                          "--export-timeline FILE or --suggest-keyframes")
+    if args.keyframes_at is not None and not args.export_keyframes:
+        raise InputError(f"--keyframes-at {args.keyframes_at}: give --export-keyframes DIR too (the frames are exported there)")
     film = check_film(args.input, args.fps)
     if args.sheet is not None:  # before the long analysis, not after
         check_output(check_picture_output(args.sheet, "the contact sheet"), [film], args.overwrite)
@@ -94,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         if isinstance(film, FrameSequence) and Path(args.export_keyframes).resolve() == film.pattern.parent.resolve():
             raise OutputError(f"{args.export_keyframes}: is the input scan's folder; export the keyframes into another")
     result = analyse(film, ref_dir=args.ref_dir, overrides=args.overrides, cuts=args.cuts, quiet=args.quiet)
+    extra = frames_at(args.keyframes_at, result) if args.keyframes_at is not None else {}
     suggestions = None
     if args.suggest_keyframes is not None:
         count = None if args.suggest_keyframes == ALL else args.suggest_keyframes
@@ -101,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError(f"{film}: --suggest-keyframes {count} is fewer than its {len(result.shots)} shots; give at least {len(result.shots)}")
         apply_process_policy(torch.device("cpu"))  # small tensors: a thread per core mostly spins (street_bikes: 4.6 s, 1.7 s with one)
         suggestions = suggest_keyframes(film, result.shots, result.keyframes, count=count, quiet=args.quiet)
+        for shot, frames in extra_frames(suggestions).items():  # each shot's first suggestion is its keyframe, exported anyway
+            extra.setdefault(shot, []).extend(frames)
     if args.json:
         rows = result.to_json()
         for row in rows if suggestions is not None else ():
@@ -119,11 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.export_timeline:
         export_timeline(film, result, args.export_timeline)
         print(f"{len(result.shots)} shots written to {args.export_timeline}")
-    if args.export_keyframes and suggestions is None:
-        entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, overwrite=args.overwrite)
-        print(f"{len(entries)} keyframes written to {args.export_keyframes}")
-    elif args.export_keyframes:  # each shot's first suggestion is the keyframe exported for it
-        extra = extra_frames(suggestions)
+    if args.export_keyframes:
         entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite)
         print(f"{len(entries)} keyframes written to {args.export_keyframes}")
     return 0
@@ -134,6 +139,7 @@ def format_table(result) -> str:
     rows = [("shot", "start", "end", "frames", "reference", "score", "runner-up")]
     for shot, choice in zip(result.shots, result.choices):
         name = choice.path.name if choice.path else "(gray)"
+        name += f" +{len(choice.keyframes) - 1} keyframes" if len(choice.keyframes) > 1 else ""
         score = f"{choice.score:.3f}" if choice.score is not None else choice.source
         others = [(p, s) for p, s in choice.candidates if p != choice.path]
         runner = f"{others[0][0].name} {others[0][1]:.3f}" if others else "-"

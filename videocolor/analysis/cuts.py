@@ -150,7 +150,7 @@ def _listed_cuts(path: Path, frame_rate: Fraction, num_frames: int, timecode: st
     cuts = []
     for number, line in enumerate(lines, 1):
         for token in line.split("#", 1)[0].replace(",", " ").split():
-            cut = _listed_frame(token, frame_rate, start)
+            cut = listed_frame(token, frame_rate, start)
             if cut is None:
                 raise InputError(f"{path}: line {number}: {token!r} is not a frame number, a timecode (HH:MM:SS:FF) or seconds")
             if not 0 <= cut < num_frames:
@@ -162,8 +162,10 @@ def _listed_cuts(path: Path, frame_rate: Fraction, num_frames: int, timecode: st
     return cuts
 
 
-def _listed_frame(token: str, frame_rate: Fraction, start: int) -> int | None:
-    """The frame a cut list's entry names, or ``None`` when it is not one."""
+def listed_frame(token: str, frame_rate: Fraction, start: int) -> int | None:
+    """The film frame (from 0) ``token`` names, or ``None`` when it names none: a frame number, a SMPTE timecode
+    ``HH:MM:SS:FF`` (``;`` for drop frame) on the film's timecode starting at frame ``start``, or a time in seconds
+    (``HH:MM:SS.mmm`` or ``SS.mmm``) from the film's start, at ``frame_rate``. What a cut list's entries are."""
     if token.isdigit():
         return int(token)
     if _SMPTE.match(token):

@@ -84,6 +84,7 @@ class Analysis:
                 "score": choice.score,
                 "source": choice.source,
                 "keyframe": choice.keyframe,
+                "keyframes": [{"picture": str(p), "pts": pts} for p, pts in choice.keyframes],
                 "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
             }
             for shot, choice in zip(self.shots, self.choices)
@@ -91,7 +92,8 @@ class Analysis:
 
 
 def shot_table(rows: list[dict], time_base: Fraction) -> tuple[list[Shot], list[ReferenceChoice]]:
-    """The shots and reference choices of ``Analysis.to_json``'s rows, whose pts are in ``time_base``."""
+    """The shots and reference choices of ``Analysis.to_json``'s rows, whose pts are in ``time_base`` (rows stored
+    before a shot could have several keyframes, without ``keyframes``, read as their single ``reference``/``keyframe``)."""
     shots = [Shot(r["index"], r["start_frame"], r["end_frame"], Timecode(r["start_pts"], time_base), Timecode(r["end_pts"], time_base)) for r in rows]
     choices = [
         ReferenceChoice(
@@ -102,6 +104,7 @@ def shot_table(rows: list[dict], time_base: Fraction) -> tuple[list[Shot], list[
             r["source"],
             r["keyframe"],
             tuple(map(Path, r["fused"])),
+            tuple((Path(k["picture"]), k["pts"]) for k in r.get("keyframes", ())),  # absent before several keyframes a shot
         )
         for r in rows
     ]
@@ -126,7 +129,7 @@ def analyse(
     of the folder (``source="retrieval"``, top 5 candidates kept; with ``refs_per_shot`` above 1 the next-ranked
     ones are ``fused`` with it); ``overrides`` (a TOML file) is applied
     last. Without ``ref`` or ``ref_dir`` choices have no reference (shots only). ``keyframes`` (a folder
-    written by ``keyframes.export_keyframes``) gives each shot with a colored keyframe that picture, before
+    written by ``keyframes.export_keyframes``) gives each shot with colored keyframes those pictures, before
     the overrides; the folder must be this film's and each colored picture must show its frame (checked
     against the film's own frames). ``cuts`` (an EDL, OTIO or FCP XML timeline, or a plain list: ``cuts.read_cuts``)
     replaces the detection of cuts; it must fit the film. Raises ``InputError``.

@@ -2,7 +2,7 @@
 
 One video track, one clip per shot: its exact source range (whole frames at the film's rational rate, from the
 film's source timecode start when it has one), a green marker at each of the shot's keyframes (the analysis'
-suggestions) and a red one at a colorist's colored keyframe, and the shot's reference,
+suggestions) and a red one at each of a colorist's colored keyframes, and the shot's reference,
 score and candidates as the clip's ``videocolor`` metadata. OpenTimelineIO's adapters write each format; what a
 format cannot hold is lost there, not here (an EDL keeps the clip names and markers as comments, no metadata).
 ``analysis.cuts.read_cuts`` reads any of them back, exact to the frame.
@@ -65,8 +65,8 @@ def build_timeline(film: str | Path | FrameSequence, analysis: Analysis) -> otio
             "candidates": [{"reference": str(p), "score": s} for p, s in choice.candidates],
         }
         marks = [(f, "keyframe", otio.schema.MarkerColor.GREEN) for f in analysis.keyframes.get(shot.index, [])]
-        if choice.source == "keyframe" and choice.keyframe is not None:  # a colorist's colored keyframe, by its pts
-            frame = shot.start_frame + round((choice.keyframe - shot.start.pts) * analysis.time_base * analysis.frame_rate)
+        for _, pts in choice.keyframes if choice.source == "keyframe" else ():  # a colorist's colored keyframes, by their pts
+            frame = shot.start_frame + round((pts - shot.start.pts) * analysis.time_base * analysis.frame_rate)
             marks.append((min(max(frame, shot.start_frame), shot.end_frame), "colored keyframe", otio.schema.MarkerColor.RED))
         for frame, kind, color in marks:
             marker = otio.schema.Marker(

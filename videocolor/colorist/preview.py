@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..analysis.film import Analysis, analyse
-from ..analysis.keyframes import load_keyframe
+from ..analysis.keyframes import frame_of_shot, load_keyframe
 from ..checks import check_film, check_output, check_picture_output
 from ..config import Settings
 from ..errors import InputError, OutputError
@@ -36,7 +36,7 @@ from ..models.build import build_colorizer
 from ..ops.color import frames_to_lightness
 from ..render.colorize import colorize_lightness
 from ..render.devices import use_device
-from .keyframes import choose_keyframes, frame_of_shot
+from .keyframes import choose_keyframes
 
 TILE_HEIGHT = 180  # pixels of each picture of a sheet
 
@@ -71,9 +71,9 @@ class Previewer:
         self._lock = threading.Lock()
 
     def candidates(self, shot: int, count: int) -> list[Candidate]:
-        """The shot's colored keyframe (if any) and then its ``count`` best-ranked references."""
+        """The shot's colored keyframes (if any, by frame) and then its ``count`` best-ranked references."""
         choice = self.analysis.choices[self._check(shot)]
-        found = [Candidate(choice.path, None, "keyframe")] if choice.keyframe is not None else []
+        found = [Candidate(path, None, "keyframe") for path, _ in choice.keyframes]
         return found + [Candidate(p, s, "retrieval") for p, s in choice.candidates[:count]]
 
     def keyframe(self, shot: int) -> torch.Tensor:
@@ -101,7 +101,7 @@ class Previewer:
         with self._lock:
             if reference not in self._references:
                 choice = self.analysis.choices[shot]
-                if choice.keyframe is not None and reference == choice.path:
+                if reference in {path for path, _ in choice.keyframes}:
                     rgb = load_keyframe(reference, tuple(lightness.shape[-2:]), lambda: lightness[0])
                 else:
                     rgb = load_reference(reference)

@@ -149,25 +149,29 @@ class VideoSource:
         ``start``/``end`` (pts, ``end`` exclusive) restrict the frames to ``start <= pts < end``; decoding then
         begins at the keyframe before ``start`` (a seek), so a range costs at most one GOP of extra decoding.
         """
-        rgb_format = "rgb48le" if self.info.high_bit_depth else "rgb24"
-        for pts, frame in self._range(start, end):
-            kwargs = {"format": rgb_format}
-            if frame.colorspace == 1:  # BT.709 matrix; unspecified/601 use swscale's default (601)
-                kwargs["src_colorspace"] = "itu709"
-            if frame.color_range:
-                kwargs["src_color_range"] = frame.color_range
-            yield pts, frame.to_ndarray(**kwargs)
+        for pts, frame in self.video_frames(start, end):
+            yield pts, self.rgb(frame)
+
+    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """A decoded frame of this film (``video_frames``) as RGB ``(H, W, 3)`` uint8 (uint16 for >8-bit)."""
+        kwargs = {"format": "rgb48le" if self.info.high_bit_depth else "rgb24"}
+        if frame.colorspace == 1:  # BT.709 matrix; unspecified/601 use swscale's default (601)
+            kwargs["src_colorspace"] = "itu709"
+        if frame.color_range:
+            kwargs["src_color_range"] = frame.color_range
+        return frame.to_ndarray(**kwargs)
 
     def luma_planes(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(pts, Y)`` for every decodable frame of a film in an 8-bit planar Y'CbCr format (``yuv_layout``):
         ``Y`` is its luma plane ``(H, W)`` uint8, the codes as stored (no conversion). ``start``/``end``: as ``frames``."""
-        for pts, frame in self._range(start, end):
+        for pts, frame in self.video_frames(start, end):
             if frame.format.name != self.info.pix_fmt:  # a stream whose format changes midway: back to the film's
                 frame = frame.reformat(format=self.info.pix_fmt)
             yield pts, plane_array(frame, 0)
 
-    def _range(self, start: int | None, end: int | None) -> Iterator[tuple[int, av.VideoFrame]]:
-        """``timed_frames`` with ``start <= pts < end``; lost packets are counted in that range only."""
+    def video_frames(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``(pts, frame)`` of ``timed_frames`` with ``start <= pts < end``, not converted (``rgb`` converts one); lost
+        packets are counted in that range only."""
         self._counted = (start, end)
         for pts, frame in self.timed_frames(start):
             if start is not None and pts < start:

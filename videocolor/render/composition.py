@@ -10,8 +10,7 @@
 - **Lab** (everything else): the decoded frames are converted to RGB, their Lab lightness joined to the chroma
   upsampled to full resolution, converted back to RGB and handed to the encoder, which converts it to its pixel
   format. Taken for image sequence outputs, deep (>8-bit) sources or outputs, RGB, gray or other pixel formats,
-  a source and output of different ranges, a tinted scan (chroma not neutral on the first frame), a colorist's
-  keyframes (their exact chroma at full resolution) and a GPU render.
+  a source and output of different ranges, a tinted scan (chroma not neutral on the first frame) and a GPU render.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ log = logging.getLogger("videocolor")
 
 
 def plane_composition(
-    info: VideoInfo, first: av.VideoFrame | None, out_pix_fmt: str | None, device: torch.device, keyframes: bool, keep_luma: bool = False
+    info: VideoInfo, first: av.VideoFrame | None, out_pix_fmt: str | None, device: torch.device, keep_luma: bool = False
 ) -> YCbCrFormat | None:
     """The output's coding when ``info``'s film is rendered with the plane composition, else ``None`` (Lab composition).
 
@@ -38,7 +37,6 @@ def plane_composition(
         first: its first decoded frame (its chroma is checked for a tint), ``None`` when there is none.
         out_pix_fmt: the video output's pixel format (after ``encode.choose_pix_fmt``); ``None`` for an image sequence.
         device: where the render runs.
-        keyframes: some shot is colored from a colorist's keyframe.
         keep_luma: the output's luma is the source's, bit for bit (the setting ``keep_luma``).
     """
     layout = yuv_layout(out_pix_fmt) if out_pix_fmt else None
@@ -49,7 +47,6 @@ def plane_composition(
         else f"output pixel format {out_pix_fmt}" if layout is None
         else "a source and output of different ranges" if full_range != (out_pix_fmt.startswith("yuvj") or info.color_range == 2)
         else "a render on " + device.type if device.type != "cpu"
-        else "a colorist's keyframes" if keyframes
         else "a tinted source (its chroma is not neutral)" if not neutral_chroma([plane_array(first, 1), plane_array(first, 2)])
         else None
     )

@@ -142,8 +142,7 @@ def analyse(job: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]], 
         device=device,
         quiet=settings.quiet,
     )
-    keyframes = any(choice.keyframe is not None for choice in result.choices)
-    planes = plane_composition(info, first, None if is_pattern(output) else out_pix_fmt, device, keyframes, settings.keep_luma)
+    planes = plane_composition(info, first, None if is_pattern(output) else out_pix_fmt, device, settings.keep_luma)
     table = {
         "time_base": str(result.time_base),
         "shots": result.to_json(),

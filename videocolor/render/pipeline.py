@@ -145,26 +145,34 @@ class Renderer:
     def reference_for(self, choice: ReferenceChoice) -> Any | None:
         """The prepared reference of a shot (computed once per distinct picture), ``None`` for a gray shot.
 
-        A colorist's keyframe (``choice.keyframe``) gives a ``propagate.KeyframeReference``; a choice with
-        ``fused`` references gives a ``fusion.FusedReference``, unless the model is recurrent (it takes the first).
+        A colorist's keyframes (``choice.keyframes``) give a list of ``propagate.KeyframeReference``, sorted by pts;
+        a choice with ``fused`` references gives a ``fusion.FusedReference``, unless the model is recurrent (it
+        takes the first).
         """
         if choice.path is None:
             return None
-        paths = (choice.path, *(choice.fused if not self.colorizer.recurrent else ()))
-        for key in ((path, choice.keyframe) for path in paths if (path, choice.keyframe) not in self._references):
-            picture = load_reference(key[0]) if choice.keyframe is None else composite(read_rgba(key[0], REFERENCE_MAX_SIDE))  # transparent: no color
-            prepared = self.colorizer.prepare_reference(picture)
-            self._references[key] = prepared if choice.keyframe is None else KeyframeReference(prepared, *key)
-        found = tuple(self._references[path, choice.keyframe] for path in paths)
+        if choice.keyframes:
+            return [self._prepared(path, pts) for path, pts in choice.keyframes]
+        found = tuple(self._prepared(path) for path in (choice.path, *(choice.fused if not self.colorizer.recurrent else ())))
         return FusedReference(found) if len(found) > 1 else found[0]
+
+    def _prepared(self, path: Path, pts: int | None = None) -> Any:
+        """A reference picture prepared once: a colored keyframe of the frame at ``pts`` (transparent areas keep no
+        color) as a ``KeyframeReference``, any other picture (``pts=None``) as the colorizer prepares it."""
+        if (path, pts) not in self._references:
+            picture = load_reference(path) if pts is None else composite(read_rgba(path, REFERENCE_MAX_SIDE))
+            prepared = self.colorizer.prepare_reference(picture)
+            self._references[path, pts] = prepared if pts is None else KeyframeReference(prepared, path, pts)
+        return self._references[path, pts]
 
     def colorize_batch(
         self, batch: FrameBatch, reference: Any | None, film: str | Path | None = None, times: StageTimes | None = None
     ) -> Chroma:
         """``predict_chroma`` for one batch (``small`` and ``motion`` filled in), resetting state at a shot's start.
 
-        A ``KeyframeReference`` is propagated through its shot (``propagate.Propagation``, which reads the
-        frames before the keyframe again from ``film``) and adds the keyframe's exact chroma to the result.
+        A list of ``KeyframeReference`` (a shot's colored keyframes, ``reference_for``) is propagated through its shot
+        (``propagate.Propagation``, which reads frames again from ``film``) and adds each keyframe's exact chroma to
+        the result.
         ``times``: where the seconds of the model and the temporal stage are added.
         """
         times = times or StageTimes()
@@ -173,11 +181,10 @@ class Renderer:
             self.skipper.reset()
             if self.smoother is not None:
                 self.smoother.reset()
-            if isinstance(reference, KeyframeReference):
+            if isinstance(reference, list):
                 self._flow = self._flow or propagation_flow(self.colorizer.device)
-                small = lambda rgb: work_lightness(self.colorizer, frames_to_lightness([rgb], self.colorizer.device))  # noqa: E731
-                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, small, len(batch))
-        if isinstance(reference, KeyframeReference):
+                self._propagation = Propagation(self.colorizer, reference, film, batch, self._flow, len(batch))
+        if isinstance(reference, list):
             with times.timing("model"):
                 return self._propagation.colorize(batch)
         return Chroma(*predict_chroma(self.colorizer, batch.small, reference, self.smoother, batch.motion, self.skipper, times))

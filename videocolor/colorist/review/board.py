@@ -98,11 +98,10 @@ class Board:
         base = self.analysis.choices[index]
         choice = apply_overrides([base], saved)[0] if index in saved else base
         name = self._name(index, choice.path, choice.source)
-        candidates = [
-            {"name": n, "score": c.score, "source": c.source, "preview": f"/preview/{index}/{quote(n, safe='')}"}
-            for c in self.previewer.candidates(index, self.candidates)
-            for n in [self._name(index, c.path, c.source)]
-        ]
+        candidates: dict[str, dict[str, Any]] = {}  # by name: a shot's several colored keyframes are one candidate
+        for c in self.previewer.candidates(index, self.candidates):
+            n = self._name(index, c.path, c.source)
+            candidates.setdefault(n, {"name": n, "score": c.score, "source": c.source, "preview": f"/preview/{index}/{quote(n, safe='')}"})
         return {
             "index": index,
             "start": str(shot.start),
@@ -113,15 +112,15 @@ class Board:
             "score": choice.score,
             "source": choice.source,
             "skip": choice.source == "override" and choice.path is None,
-            "candidates": candidates,
+            "candidates": list(candidates.values()),
         }
 
     def _name(self, index: int, path: Path | None, source: str) -> str | None:
-        """How the page names a reference: ``keyframe`` for the shot's own, else its file name."""
+        """How the page names a reference: ``keyframe`` for the shot's own colored keyframes, else its file name."""
         if path is None:
             return None
-        keyframe = self.analysis.choices[index]
-        return KEYFRAME if source == "keyframe" or (keyframe.keyframe is not None and path == keyframe.path) else path.name
+        keyframes = {p for p, _ in self.analysis.choices[index].keyframes}
+        return KEYFRAME if source == "keyframe" or path in keyframes else path.name
 
     def choose(self, index: int, name: str) -> dict[str, Any]:
         """Make ``name`` (a picture of the reference folder, or ``keyframe``) shot ``index``'s reference; saved at once."""
