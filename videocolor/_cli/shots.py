@@ -56,6 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     # These import torch (seconds): here, not at the top, so that ``videocolor shots --help`` answers at once.
     with interrupts_held():
         from ..analysis.film import analyse
+        from ..analysis.keyframes import film_frames
         from ..analysis.overrides import write_overrides
         from ..checks import check_film, check_output, check_picture_output
         from ..colorist.editorial import check_timeline_output, export_timeline
@@ -94,8 +95,11 @@ def _run(args: argparse.Namespace) -> int:
         export_timeline(film, result, args.export_timeline)
         print(f"{len(result.shots)} shots written to {args.export_timeline}")
     if args.export_keyframes:
-        entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite)
-        print(f"{len(entries)} keyframes written to {args.export_keyframes}")
+        frames = film_frames(film, result.shots, result.keyframes, result.keyframe_images)
+        done = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite, film_frame=frames)
+        kept = len(done.entries) - len(done.added)
+        print(f"{len(done.added)} keyframes added to {args.export_keyframes}, {kept} already there kept" if kept else
+              f"{len(done.added)} keyframes written to {args.export_keyframes}")
     return 0
 
 
