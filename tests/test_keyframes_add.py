@@ -155,3 +155,16 @@ def test_pictures_without_an_index_need_overwrite(film, tmp_path, capsys):
     assert main(["shots", str(path), "--export-keyframes", str(folder), "--overwrite", "--quiet"]) == 2
     assert "shot_0000.png: a colored keyframe" in capsys.readouterr().err
     assert (folder / "shot_0000.png").read_bytes() == (keys / "shot_0000.png").read_bytes()
+
+
+def test_an_older_index_is_added_to_and_gets_its_prints(film, tmp_path):
+    path, found, keys, first = film
+    keys = copy(keys, tmp_path / "keys")
+    index = json.loads((keys / INDEX_NAME).read_text())
+    (keys / INDEX_NAME).write_text(json.dumps([{k: v for k, v in e.items() if k != "lightness"} for e in index["shots"]]))
+    colored = (keys / "shot_0000.png").read_bytes()
+    done = export_keyframes(path, keys, found.shots, found.keyframes, extra={0: [NEW]})
+    assert [(e.index, e.frame) for e in done.added] == [(0, NEW)] and len(done.entries) == 3
+    listed = json.loads((keys / INDEX_NAME).read_text())
+    assert listed["film"] == index["film"] and [e["lightness"] for e in listed["shots"] if e["frame"] != NEW] == [e["lightness"] for e in index["shots"]]
+    assert (keys / "shot_0000.png").read_bytes() == colored
