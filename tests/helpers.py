@@ -27,7 +27,7 @@ import torch
 from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.protocol import read_frames
 from videocolor.io.images import write_rgb
-from videocolor.ops.color import rgb_to_lab
+from videocolor.ops.color import lightness_u8, rgb_to_lab
 
 SIZE = (90, 160)  # (H, W) of the default test film
 SHOT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "china", "flower")
@@ -79,6 +79,17 @@ def worker_threads() -> tuple[int, int, int]:
 def two_shots() -> list[np.ndarray]:
     """True-color RGB frames of two shots: a 14-frame pan over the astronaut, a 14-frame zoom on the cat."""
     return synth.pan(synth.load_photo("astronaut"), 14, SIZE) + synth.zoom(synth.load_photo("chelsea"), 14, SIZE)
+
+
+def painted(gray: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    """A gray frame ``(H, W, 3)`` uint8 tinted to Lab ``ab`` with its own lightness (a colorist's paint): RGB uint8."""
+    lab = np.dstack((lightness_u8(gray), np.full(gray.shape[:2], ab[0], np.float32), np.full(gray.shape[:2], ab[1], np.float32)))
+    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+def mean_ab(rgb: np.ndarray) -> np.ndarray:
+    """Mean Lab a, b of an RGB uint8 picture."""
+    return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 1:].reshape(-1, 2).mean(0)
 
 
 def film_frames() -> tuple[list[np.ndarray], list[int], int, int]:

@@ -20,7 +20,7 @@ from videocolor.analysis.overrides import read_overrides
 from videocolor.colorist.keyframes import export_keyframes
 from videocolor.colorist.preview import Previewer
 from videocolor.colorist.review import Board
-from videocolor.errors import InputError, OutputError
+from videocolor.errors import InputError
 from videocolor.evaluation import metrics
 from videocolor.evaluation import synthetic as synth
 from videocolor.ops.color import lightness_u8
@@ -38,7 +38,7 @@ def film(tmp_path_factory):
     truth_path = synth.write_clip(root / "truth.mp4", truth, gray=False, audio_seconds=0)
     keys = root / "keys"
     found = analyse(path, quiet=True)
-    entries = export_keyframes(path, keys, found.shots, found.keyframes)
+    entries = export_keyframes(path, keys, found.shots, found.keyframes).entries
     return path, frames_rgb(truth_path), keys, entries, found
 
 
@@ -60,11 +60,11 @@ def test_export_writes_gray_keyframes_and_their_frames(film):
         assert (entry["lightness"]["width"], entry["lightness"]["height"]) == (32, 18)
         small = cv2.resize(lightness_u8(gray[entry["frame"]]), (32, 18), interpolation=cv2.INTER_AREA) * 2.55
         assert np.abs(mark - small).mean() < 2
-    before = (keys / INDEX_NAME).read_bytes()
-    with pytest.raises(OutputError, match="overwrite"):
-        export_keyframes(path, keys, found.shots, found.keyframes)
-    assert (keys / INDEX_NAME).read_bytes() == before
-    assert len(export_keyframes(path, keys, found.shots, found.keyframes, overwrite=True)) == len(entries)
+    before = {p.name: p.read_bytes() for p in keys.iterdir()}
+    for overwrite in (False, True):  # the same film's folder: nothing to add, nothing touched
+        again = export_keyframes(path, keys, found.shots, found.keyframes, overwrite=overwrite)
+        assert (again.entries, again.added) == (entries, [])
+        assert {p.name: p.read_bytes() for p in keys.iterdir()} == before
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +139,8 @@ def test_keyframe_folder_errors_name_the_file(film, colored, tmp_path):
 
 def test_cli_export_and_render_errors_are_one_line(film, colored, tmp_path, capsys):
     path, _, keys, _, _ = film
-    assert main(["shots", str(path), "--export-keyframes", str(keys), "--quiet"]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert main(["shots", str(path), "--export-keyframes", str(keys), "--quiet"]) == 0
+    assert "0 keyframes added" in capsys.readouterr().out
     (colored / "notes.txt").write_text("x")
     try:
         code = main([str(path), "--keyframes", str(colored), "-o", str(tmp_path / "o.mp4"), "--quiet"])
@@ -223,7 +223,7 @@ def test_keyframes_of_another_film_are_refused(film, colored, tmp_path, capsys):
     found = analyse(other, quiet=True)
     assert [s.start_frame for s in found.shots] == [0, 14]
     keys = tmp_path / "other_keys"
-    entries = export_keyframes(other, keys, found.shots, found.keyframes)
+    entries = export_keyframes(other, keys, found.shots, found.keyframes).entries
     save_image(keys / "shot_0000.png", other_truth[entries[0].frame])
     message = _refused(path, keys)
     assert INDEX_NAME in message and "another film" in message and f"frame {entries[0].frame} " in message

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import opentimelineio as otio
 import pytest
-from helpers import SIZE, frames_lab, frames_rgb, save_image, two_shots
+from helpers import SIZE, frames_lab, frames_rgb, mean_ab, painted, save_image, two_shots
 
 from videocolor import Settings, colorize_video
 from videocolor._cli.main import main
@@ -24,22 +24,10 @@ from videocolor.colorist.preview import Previewer
 from videocolor.colorist.review import Board
 from videocolor.errors import InputError
 from videocolor.evaluation import synthetic as synth
-from videocolor.ops.color import lightness_u8
 
 SETTINGS = Settings(quiet=True, batch_size=4)
 RED, BLUE = (35.0, 25.0), (5.0, -35.0)  # Lab a, b the colorist paints
 FIRST, SECOND = 2, 11  # the frames of shot 0 (frames 0-13) colored
-
-
-def painted(gray: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
-    """A gray frame ``(H, W, 3)`` uint8 tinted to Lab ``ab`` with its own lightness: RGB uint8."""
-    lab = np.dstack((lightness_u8(gray), np.full(gray.shape[:2], ab[0], np.float32), np.full(gray.shape[:2], ab[1], np.float32)))
-    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2RGB) * 255 + 0.5, 0, 255).astype(np.uint8)
-
-
-def mean_ab(rgb: np.ndarray) -> np.ndarray:
-    """Mean Lab a, b of an RGB uint8 picture."""
-    return cv2.cvtColor(rgb.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)[..., 1:].reshape(-1, 2).mean(0)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +37,7 @@ def film(tmp_path_factory):
     path = synth.write_clip(root / "film.mp4", two_shots(), audio_seconds=0)
     found = analyse(path, quiet=True)
     keys = root / "keys"
-    entries = export_keyframes(path, keys, found.shots, found.keyframes, extra={0: [SECOND, FIRST, FIRST], 1: [20]})
+    entries = export_keyframes(path, keys, found.shots, found.keyframes, extra={0: [SECOND, FIRST, FIRST], 1: [20]}).entries
     return path, found, keys, entries
 
 

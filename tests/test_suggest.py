@@ -110,10 +110,14 @@ def test_cli_exports_the_suggestions(film, tmp_path):
     assert main(["shots", str(path), "--suggest-keyframes", "--export-keyframes", str(keys), "--quiet"]) == 0
     entries = json.loads((keys / INDEX_NAME).read_text())["shots"]
     assert sorted(e["frame"] for e in entries) == sorted(s.frame for s in suggestions)
-    both = ["--suggest-keyframes", "3", "--keyframes-at", str(PAN + 5), "--export-keyframes", str(keys), "--overwrite", "--quiet"]
+    fresh = tmp_path / "fresh"
+    both = ["--suggest-keyframes", "3", "--keyframes-at", str(PAN + 5), "--export-keyframes", str(fresh), "--quiet"]
     assert main(["shots", str(path), *both]) == 0
-    entries = json.loads((keys / INDEX_NAME).read_text())["shots"]
+    entries = json.loads((fresh / INDEX_NAME).read_text())["shots"]
     assert sorted(e["frame"] for e in entries) == sorted([s.frame for s in suggestions[:3]] + [PAN + 5])
+    assert main(["shots", str(path), "--keyframes-at", str(PAN + 5), "--export-keyframes", str(keys), "--quiet"]) == 0
+    entries = json.loads((keys / INDEX_NAME).read_text())["shots"]  # added to the folder of the first export
+    assert sorted(e["frame"] for e in entries) == sorted({s.frame for s in suggestions} | {PAN + 5})
 
 
 def test_suggestion_is_a_plain_record(film):

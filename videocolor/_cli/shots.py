@@ -72,6 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         import torch
 
         from ..analysis.film import analyse
+        from ..analysis.keyframes import film_frames
         from ..analysis.overrides import write_overrides
         from ..analysis.suggest import extra_frames, suggest_keyframes
         from ..checks import check_film, check_output, check_picture_output
@@ -129,8 +130,11 @@ def _run(args: argparse.Namespace) -> int:
         export_timeline(film, result, args.export_timeline)
         print(f"{len(result.shots)} shots written to {args.export_timeline}")
     if args.export_keyframes:
-        entries = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite)
-        print(f"{len(entries)} keyframes written to {args.export_keyframes}")
+        frames = film_frames(film, result.shots, result.keyframes, result.keyframe_images)
+        done = export_keyframes(film, args.export_keyframes, result.shots, result.keyframes, extra=extra, overwrite=args.overwrite, film_frame=frames)
+        kept = len(done.entries) - len(done.added)
+        print(f"{len(done.added)} keyframes added to {args.export_keyframes}, {kept} already there kept" if kept else
+              f"{len(done.added)} keyframes written to {args.export_keyframes}")
     return 0
 
 

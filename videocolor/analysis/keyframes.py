@@ -121,11 +121,8 @@ def _check_shows(path: Path, rgba: torch.Tensor, entry: KeyframeEntry, folder: P
         frame = film_frame(entry)
         if mark is None:
             mark = lightness_print(frame)
-        elif print_match(mark, frame) < MIN_MATCH:
-            raise InputError(
-                f"{folder / INDEX_NAME}: shot {entry.index}'s {entry.timecode} is not this film's; it was exported from "
-                "another film: export the keyframes of this film"
-            )
+        else:
+            check_index_print(folder, entry, frame)
     opaque = rgba[3] > _OPAQUE
     if mark is not None:
         score = print_match(mark, rgb_to_lightness(rgba[:3])[0].numpy(), opaque.numpy())
@@ -137,6 +134,16 @@ def _check_shows(path: Path, rgba: torch.Tensor, entry: KeyframeEntry, folder: P
     see_through = float((rgba[3] < 1).float().mean())
     if see_through > 0:
         log.warning("%s: %.0f%% of it is transparent (or translucent); the gray frame shows through there, with no color", path, max(1, 100 * see_through))
+
+
+def check_index_print(folder: Path, entry: KeyframeEntry, frame: np.ndarray) -> None:
+    """Refuse ``folder``'s ``keyframes.json`` when ``entry``'s print (which it must hold) does not match the film's
+    frame, Lab L ``(h, w)`` in [0, 100] (any size): the folder was exported from another film."""
+    if print_match(entry.print(), frame) < MIN_MATCH:
+        raise InputError(
+            f"{folder / INDEX_NAME}: shot {entry.index}'s {entry.timecode} is not this film's; it was exported from "
+            "another film: export the keyframes of this film"
+        )
 
 
 def _checked(path: Path, size: tuple[int, int]) -> torch.Tensor:
