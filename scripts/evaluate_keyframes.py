@@ -5,7 +5,8 @@ The film is made gray (CIE L of its true colors, x264), its keyframes are export
 would. Two renders are scored against the truth (RGB PSNR): ``--keyframes`` (propagation from the
 keyframe), and the baseline: each shot rendered with its keyframe picture as an ordinary reference (what
 ``--ref keyframe`` per shot gives), through an override file. Prints PSNR at every keyframe and over the
-whole film. Usage: ``python scripts/evaluate_keyframes.py /path/to/street_bikes.mp4``.
+whole film, and the ceiling: the gray film's lightness with the true chroma, through the same codec.
+Usage: ``python scripts/evaluate_keyframes.py /path/to/street_bikes.mp4``.
 
 With ``--prints EVAL_DIR`` (the real-footage set: ``pairs/`` and ``video/``) it measures instead how well
 colored keyframes match their frame's lightness print (``lightness_print.print_match``), the numbers behind
@@ -43,7 +44,7 @@ from videocolor.evaluation import metrics
 from videocolor.evaluation import synthetic as synth
 from videocolor.evaluation.baselines import luminance_transfer
 from videocolor.evaluation.protocol import read_frames
-from videocolor.ops.color import lab_to_rgb, lightness_u8
+from videocolor.ops.color import lab_to_rgb, lightness_u8, rgb_to_lab, rgb_to_lightness
 from videocolor.ops.lightness_print import lightness_print, print_match
 from videocolor.records import Shot
 from videocolor.render.devices import apply_process_policy
@@ -61,6 +62,19 @@ def true_keyframes(keys: Path, truth: np.ndarray) -> list[dict]:
     for entry in entries:
         cv2.imwrite(str(keys / entry["file"]), cv2.cvtColor(truth[entry["frame"]], cv2.COLOR_RGB2BGR))
     return entries
+
+
+def ceiling(gray: Path, truth: np.ndarray, folder: Path) -> np.ndarray:
+    """The most a render can score: the gray film's own lightness with the true chroma, through the render's codec
+    (x264 at the default CRF, its middle preset: what ``preset = "auto"`` takes); RGB uint8 ``(T, H, W, 3)``."""
+    frames = []
+    for shown, true in zip(read_frames(gray)[0], truth):
+        lightness = rgb_to_lightness(torch.from_numpy(shown).permute(2, 0, 1).float() / 255)
+        ab = rgb_to_lab(torch.from_numpy(true).permute(2, 0, 1)[None].float() / 255)[:, 1:]
+        frames.append((lab_to_rgb(torch.cat((lightness[None], ab), 1))[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8))
+    options = {"crf": str(Settings().crf), "preset": "medium"}
+    clip = synth.write_clip(folder / "ceiling.mp4", frames, fps=read_frames(gray)[1], gray=False, audio_seconds=0, options=options)
+    return read_frames(clip)[0]
 
 
 def prepare(film: Path, folder: Path) -> tuple[np.ndarray, Path, Path, Path, list[dict]]:
@@ -275,6 +289,7 @@ def main() -> None:
         base = folder / "baseline.mp4"
         colorize_video(gray, base, ref_dir=folder / "refs", overrides=overrides, settings=settings)
         results = {"keyframes": read_frames(ours)[0], "--ref keyframe per shot": read_frames(base)[0]}
+        results["ceiling (true chroma, same codec)"] = ceiling(gray, truth, folder)
     print(f"{args.film.name}: {len(truth)} frames, {len(entries)} shots; RGB PSNR dB against the true colors\n")
     print("| method | " + " | ".join(f"key {e['index']} (frame {e['frame']})" for e in entries) + " | min at keys | whole film |")
     print("|---|" + "---:|" * (len(entries) + 2))
