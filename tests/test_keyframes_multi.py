@@ -46,7 +46,7 @@ def file_of(entries, frame: int) -> str:
     return next(e.file for e in entries if e.frame == frame)
 
 
-def test_export_writes_further_frames_in_one_pass(film, tmp_path, monkeypatch):
+def test_export_writes_further_frames_one_pass_a_shot(film, tmp_path, monkeypatch):
     path, found, keys, entries = film
     first = choose_keyframes(found.keyframes)
     frames = sorted({(0, first[0]), (0, FIRST), (0, SECOND), (1, first[1]), (1, 20)})
@@ -64,7 +64,7 @@ def test_export_writes_further_frames_in_one_pass(film, tmp_path, monkeypatch):
     frames_of = export_module.VideoSource.video_frames
     monkeypatch.setattr(export_module.VideoSource, "video_frames", lambda self, *a: calls.append(a) or frames_of(self, *a))
     export_keyframes(path, tmp_path / "again", found.shots, found.keyframes, extra={0: [FIRST, SECOND], 1: [20]})
-    assert len(calls) == 1  # one pass over the film, not one seek a frame
+    assert len(calls) == 2  # one pass a shot holding frames to export (2 shots, 5 frames), not one seek a frame
     with pytest.raises(InputError, match="frame 20 is not in shot 0"):
         export_keyframes(path, tmp_path / "outside", found.shots, found.keyframes, extra={0: [20]})
     with pytest.raises(InputError, match="no shot 5"):
