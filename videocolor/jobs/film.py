@@ -9,7 +9,6 @@ segments there when resumed.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import shutil
@@ -24,6 +23,7 @@ from typing import Any
 from .._version import __version__
 from ..config import Settings
 from ..errors import InputError, OutputError, VideocolorError
+from ..io.atomic import exclusive
 from ..io.images import reference_files
 from ..io.sequence import FrameSequence, Source, is_pattern
 from ..models.build import resolve_model_name
@@ -201,24 +201,14 @@ def _stage_seconds(film: sqlite3.Row, segments: list[sqlite3.Row]) -> dict[str, 
 
 @contextmanager
 def work_lock(work_dir: Path, output: Path) -> Iterator[None]:
-    """Hold ``work_dir`` (made if missing) for this process: a second run on the same output is refused.
-
-    An advisory ``flock`` on a file inside it, released by the kernel even when the process is killed.
-    """
+    """Hold ``work_dir`` (made if missing) for this process: a second run on the same output is refused
+    (``io.atomic.exclusive`` on a file inside it)."""
     try:
         work_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(work_dir / _LOCK_NAME, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
     except OSError as exc:
         raise OutputError(f"{work_dir}: cannot make the work folder ({exc.strerror or exc})") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise OutputError(f"{output}: another videocolor process is writing it (its work folder {work_dir} is locked)") from None
-    try:
+    with exclusive(work_dir / _LOCK_NAME, f"{output}: another videocolor process is writing it (its work folder {work_dir} is locked)"):
         yield
-    finally:
-        handle.close()
 
 
 def _empty(folder: Path) -> None:
