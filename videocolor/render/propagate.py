@@ -85,7 +85,7 @@ class Propagation:
 
     Args:
         colorizer: the render's colorizer (matching against the keyframes).
-        keys: the shot's keyframes, at least one, in presentation order (a single ``KeyframeReference`` is one).
+        keys: the shot's keyframes, at least one (sorted here by pts).
         film: the film (the frames before each keyframe are read again from it).
         first: the shot's first batch (its first frame starts the shot; ``lightness`` and ``small`` filled in).
         flow: a temporal stage used for its optical flow only (``propagation_flow``; not shared with another thread).
@@ -95,7 +95,7 @@ class Propagation:
     def __init__(
         self,
         colorizer: Colorizer,
-        keys: KeyframeReference | Sequence[KeyframeReference],
+        keys: Sequence[KeyframeReference],
         film: str | Path,
         first: FrameBatch,
         flow: FlowEstimator,
@@ -104,7 +104,7 @@ class Propagation:
         self.colorizer, self.flow, self.film, self._batch_size = colorizer, flow, film, batch_size
         self._size = tuple(first.lightness.shape[-2:])
         self._fine = fine_shape(self._size)
-        self.keys = [self._load(key, first) for key in sorted([keys] if isinstance(keys, KeyframeReference) else keys, key=lambda k: k.pts)]
+        self.keys = [self._load(key, first) for key in sorted(keys, key=lambda k: k.pts)]
         self._next = 0  # the first keyframe the forward stream has not reached
         self._state: torch.Tensor | None = None  # the forward side at the last frame: ab, confidence, certainty
         self._previous: torch.Tensor | None = None
